@@ -1,0 +1,19 @@
+"""Deepshop core: slow motion and frame interpolation, without ComfyUI.
+
+    from deepshop_core import slow_motion
+    slow_motion("clip.mp4", "clip_slow.mp4", ranges=["120:150"], factor=4)
+
+Never imports comfy, torch or paddle (engines import their heavy dependencies only when loaded).
+"""
+
+__version__ = "0.1.0"
+
+from .errors import Cancelled, DeepshopError, EngineError, InputError, MediaError, OutputError, WeightsError
+from .pipeline import SlowMotion, SlowMotionResult, interpolate_frames, slow_motion
+from .timeline import Segment
+from .video import VideoInfo, probe
+
+__all__ = [
+    "Cancelled", "DeepshopError", "EngineError", "InputError", "MediaError", "OutputError", "Segment",
+    "SlowMotion", "SlowMotionResult", "VideoInfo", "WeightsError", "interpolate_frames", "probe", "slow_motion",
+]

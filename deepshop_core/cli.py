@@ -1,0 +1,208 @@
+"""The ``deepshop`` command line.
+
+    deepshop slowmo INPUT -o OUTPUT --range 120:150 --factor 4 [--range ...] [--ramp 6] [--engine flow|dain]
+                    [--audio stretch|silence|none] [--smooth]
+    deepshop info INPUT
+    deepshop demo [-o FOLDER]
+
+Exit status: 0 done, 1 the job failed, 2 bad arguments or input (one line on stderr, nothing written),
+130 cancelled with Ctrl-C (nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+from . import __version__, engines
+from .errors import DeepshopError, InputError, OutputError
+from .pipeline import AUDIO_MODES, slow_motion
+from .video import FORMATS, probe
+
+PRESETS = ("fast", "balanced", "best")
+
+
+def _factor(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value < 1:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 1 (4 plays four times slower), got {text!r}")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
+
+
+def _crop(text: str) -> tuple[int, int]:
+    try:
+        first, last = (int(v) for v in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected FIRST:LAST frame numbers, got {text!r}") from None
+    return first, last
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="deepshop", description="Slow motion of a video's highlight, audio in sync.")
+    top.add_argument("--version", action="version", version=f"deepshop {__version__}")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    slow = sub.add_parser("slowmo", help="slow ranges of a video down (or raise its frame rate with --smooth)",
+                          description="Synthesizes in-between frames for each range and keeps the frame rate, so "
+                                      "the range plays FACTOR times slower while the rest plays normally.")
+    slow.add_argument("input", type=Path, help="the video to read (never modified)")
+    slow.add_argument("-o", "--output", type=Path, required=True, help="the file to write (a folder for png)")
+    slow.add_argument("--range", dest="ranges", action="append", default=[], metavar="START:END",
+                      help="frames to slow down, e.g. 120:150, or seconds, e.g. 4.8s:6.0s (repeatable)")
+    slow.add_argument("--factor", type=_factor, default=4.0, help="how many times slower (default 4; 2.5 works)")
+    slow.add_argument("--ramp", type=_non_negative, default=0.0, metavar="FRAMES",
+                      help="ease in and out of the slowdown over this many source frames (default 0: a hard cut)")
+    slow.add_argument("--smooth", action="store_true",
+                      help="instead of slowing ranges, play the whole clip at FACTOR x the frame rate, same duration")
+    slow.add_argument("--engine", choices=engines.names(), default=engines.DEFAULT_ENGINE,
+                      help="interpolation engine (default flow: optical flow on the CPU, no weights needed)")
+    slow.add_argument("--preset", choices=PRESETS, default="balanced", help="flow engine quality/speed trade-off")
+    slow.add_argument("--weights", type=Path, help="DAIN weights: DAIN_weight.tar or its unpacked folder")
+    slow.add_argument("--device", default="auto", help="DAIN device: auto, cpu or gpu:N (default auto)")
+    slow.add_argument("--audio", choices=AUDIO_MODES, default="stretch",
+                      help="sound inside the slowed ranges: stretch (pitch kept, default), silence, or none (no track)")
+    slow.add_argument("--format", choices=sorted(FORMATS), help="output format (default: from the extension)")
+    slow.add_argument("--quality", type=int, help="encoder quality (CRF for h264/h265/vp9; lower is better)")
+    slow.add_argument("--crop", type=_crop, metavar="FIRST:LAST", help="keep only source frames FIRST..LAST")
+    slow.add_argument("--no-scene-cuts", dest="scene_cuts", action="store_false",
+                      help="interpolate across scene cuts too (default: hold the nearest frame at a cut)")
+    slow.add_argument("--no-dedupe", dest="dedupe", action="store_false",
+                      help="treat repeated source frames as motion stops (default: interpolate across them)")
+    slow.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    slow.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    info = sub.add_parser("info", help="describe a video: frame rate, frames, size, rotation, audio")
+    info.add_argument("input", type=Path)
+    info.add_argument("--json", action="store_true", help="machine-readable output")
+
+    demo = sub.add_parser("demo", help="render a test clip and slow part of it down (no download needed)")
+    demo.add_argument("-o", "--output", type=Path, default=Path("deepshop-demo"), help="folder for the two files")
+    demo.add_argument("--engine", choices=engines.names(), default=engines.DEFAULT_ENGINE)
+    demo.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    return top
+
+
+def _engine_options(args: argparse.Namespace) -> dict:
+    if args.engine == "flow":
+        return {"preset": args.preset}
+    if args.engine == "dain":
+        return {"weights": args.weights, "device": args.device}
+    return {}
+
+
+class _Bar:
+    """A tqdm bar created on the first progress report (the total is known only then)."""
+
+    def __init__(self, enabled: bool, desc: str):
+        self.enabled, self.desc, self.bar = enabled, desc, None
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=self.desc, unit="frame", dynamic_ncols=True)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _run_slowmo(args: argparse.Namespace) -> int:
+    bar = _Bar(not args.quiet, "slow motion")
+    try:
+        result = slow_motion(args.input, args.output, ranges=args.ranges, factor=args.factor, ramp=args.ramp,
+                             smooth=args.smooth, engine=args.engine, engine_options=_engine_options(args),
+                             audio=args.audio, scene_cuts=args.scene_cuts, dedupe=args.dedupe, crop=args.crop,
+                             format=args.format, quality=args.quality, overwrite=args.overwrite, progress=bar)
+    finally:
+        bar.close()
+    notes = []
+    if result.cuts:
+        notes.append(f"held at scene cuts before frames {', '.join(map(str, result.cuts))}")
+    if result.duplicates:
+        notes.append(f"interpolated across {len(result.duplicates)} repeated frames")
+    print(f"wrote {result.output}: {result.frames_in} -> {result.frames_out} frames at {_rate(result.frame_rate)} fps "
+          f"({float(result.duration):.2f} s, {'with' if result.has_audio else 'no'} audio)"
+          + "".join(f"; {n}" for n in notes))
+    return 0
+
+
+def _rate(rate: Fraction) -> str:
+    return str(rate.numerator) if rate.denominator == 1 else f"{rate} (~{float(rate):.3f})"
+
+
+def _run_info(args: argparse.Namespace) -> int:
+    info = probe(args.input)
+    if args.json:
+        fields = {k: (str(v) if isinstance(v, Fraction) else v) for k, v in vars(info).items() if k != "audio"}
+        fields["audio"] = vars(info.audio) if info.audio else None
+        print(json.dumps(fields, indent=2))
+        return 0
+    print(f"{info.path}")
+    print(f"  video: {info.codec} {info.width}x{info.height} {info.pix_fmt}, {_rate(info.frame_rate)} fps"
+          f"{' (variable: retimed to this constant rate)' if info.variable_frame_rate else ''}")
+    print(f"  frames: {info.frame_count}, duration {float(info.duration):.3f} s")
+    if info.sample_aspect_ratio != 1:
+        print(f"  sample aspect ratio: {info.sample_aspect_ratio}")
+    if info.rotation:
+        print(f"  rotation: {info.rotation} degrees (applied when decoding)")
+    a = info.audio
+    print(f"  audio: {a.codec} {a.channels} ch ({a.layout}) {a.sample_rate} Hz" if a else "  audio: none")
+    return 0
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from .synthetic import write_clip
+
+    args.output.mkdir(parents=True, exist_ok=True)
+    source = write_clip(args.output / "demo_input.mp4", overwrite=True)
+    print(f"rendered {source}: 4 s at 25 fps with a click track")
+    bar = _Bar(not args.quiet, "slow motion")
+    try:
+        result = slow_motion(source, args.output / "demo_slowmo.mp4", ranges=["1.6s:2.4s"], factor=4,
+                             engine=args.engine, overwrite=True, progress=bar)
+    finally:
+        bar.close()
+    print(f"wrote {result.output}: frames 40..60 play 4x slower, {result.frames_in} -> {result.frames_out} frames "
+          f"at {_rate(result.frame_rate)} fps, {float(result.duration):.2f} s with audio")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    run = {"slowmo": _run_slowmo, "info": _run_info, "demo": _run_demo}[args.command]
+    try:
+        return run(args)
+    except (InputError, OutputError) as error:
+        print(f"deepshop: error: {error}", file=sys.stderr)
+        return 2
+    except DeepshopError as error:
+        print(f"deepshop: failed: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("deepshop: cancelled; nothing was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

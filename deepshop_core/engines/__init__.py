@@ -1,0 +1,78 @@
+"""Interpolation engines: one small interface, engines as plugins.
+
+An engine is a function from two frames and some times to frames (the shape of Practical-RIFE's inference
+scripts)::
+
+    engine = engines.load("flow", preset="balanced")
+    mids = engine.interpolate(frame0, frame1, [0.25, 0.5, 0.75])
+
+Frames are HxWx3 uint8 RGB numpy arrays of any size; ``times`` are floats in (0, 1). Work that depends only on
+the pair (optical flow, a network's features) is done once per call, for all times.
+
+Engines are looked up by name in ``_REGISTRY`` and imported only when loaded, so heavy dependencies (Paddle for
+DAIN) are imported only by the code that needs them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from ..errors import InputError
+
+DEFAULT_ENGINE = "flow"
+
+# name -> "module:factory", relative to this package. The factory takes the keyword options given to load().
+_REGISTRY: dict[str, str] = {
+    "flow": ".flow:FlowEngine",
+    "blend": ".blend:BlendEngine",
+    "dain": ".dain:DainEngine",
+}
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """What every engine provides."""
+
+    name: str
+
+    def interpolate(self, frame0: np.ndarray, frame1: np.ndarray, times: Sequence[float]) -> list[np.ndarray]:
+        """Frames at each of ``times`` (0 < t < 1) between ``frame0`` (t=0) and ``frame1`` (t=1)."""
+        ...
+
+    def close(self) -> None:
+        """Release what the engine holds (worker processes, device memory). Idempotent."""
+        ...
+
+
+def names() -> list[str]:
+    """The names ``load`` accepts."""
+    return sorted(_REGISTRY)
+
+
+def load(name: str = DEFAULT_ENGINE, **options) -> Engine:
+    """The engine called ``name``, built with ``options`` (e.g. ``preset="best"`` for flow)."""
+    try:
+        target = _REGISTRY[name]
+    except KeyError:
+        raise InputError(f"unknown engine {name!r}: choose one of {', '.join(names())}") from None
+    module_name, factory_name = target.split(":")
+    module = importlib.import_module(module_name, __name__)
+    return getattr(module, factory_name)(**options)
+
+
+def check_pair(frame0: np.ndarray, frame1: np.ndarray, times: Sequence[float]) -> list[float]:
+    """Validate an ``interpolate`` call; return the times as floats. Shared by all engines."""
+    for label, frame in (("frame0", frame0), ("frame1", frame1)):
+        if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            got = f"{getattr(frame, 'dtype', type(frame).__name__)} {getattr(frame, 'shape', '')}"
+            raise InputError(f"{label} must be an HxWx3 uint8 RGB array, got {got}")
+    if frame0.shape != frame1.shape:
+        raise InputError(f"frames differ in size: {frame0.shape[:2]} vs {frame1.shape[:2]}; resize them to match")
+    out = [float(t) for t in times]
+    bad = [t for t in out if not 0.0 < t < 1.0]
+    if bad:
+        raise InputError(f"interpolation times must lie strictly between 0 and 1, got {bad[:3]}")
+    return out

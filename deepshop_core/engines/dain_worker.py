@@ -1,0 +1,405 @@
+"""The DAIN worker process: Paddle lives here, never in the caller's process.
+
+Started by :mod:`.dain` as a fresh interpreter (``python -c ... main()``), it connects back over a
+``multiprocessing.connection`` socket/pipe (authenticated), then serves requests until told to stop or until the
+connection drops:
+
+- ``("load", key, weights_dir, device, rewrite)`` -> ``("ok", info)``: load the legacy inference program once per
+  key (kept with its executor and scope for the life of the process), check its structure, rewrite the
+  ``correlation`` ops on CPU, look for the time constants (see :func:`find_time_ops`);
+- ``("interp", key, shm_name, h, w, times, tolerances)`` -> ``("ok", stats)``: frames 0 and 1 are read from shared
+  memory (``uint8 [2, h, w, 3]`` at offset 0), the frames at ``times`` are written after them;
+- ``("stop",)``.
+Errors come back as ``("err", kind, message)`` with kind ``WeightsError`` / ``EngineError`` / ``OutOfMemory``.
+
+The pure parts (padding, the time mapping) need neither paddle nor a process and are tested directly.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+from typing import Callable, Sequence
+
+import numpy as np
+
+# ---------------------------------------------------------------------------------------------------- padding
+PAD_MULTIPLE = 128
+PAD_ALIGNED = 32
+
+
+def pad_amounts(size: int) -> tuple[int, int]:
+    """(before, after) padding of one dimension, as PaddleGAN's DAIN predictor does it.
+
+    Not a multiple of 128: pad up to the next multiple, split evenly (the extra pixel after). A multiple of 128:
+    32 on each side.
+    """
+    if size % PAD_MULTIPLE:
+        total = (size // PAD_MULTIPLE + 1) * PAD_MULTIPLE - size
+        return total // 2, total - total // 2
+    return PAD_ALIGNED, PAD_ALIGNED
+
+
+def to_model(frame: np.ndarray, pads) -> np.ndarray:
+    """uint8 HxWx3 -> float32 3xHpxWp in 0..1, edge-padded."""
+    (top, bottom), (left, right) = pads
+    x = frame.astype(np.float32).transpose(2, 0, 1) * np.float32(1.0 / 255.0)
+    return np.pad(x, ((0, 0), (top, bottom), (left, right)), mode="edge")
+
+
+def from_model(x: np.ndarray, pads, h: int, w: int, out: np.ndarray | None = None) -> np.ndarray:
+    """float32 3xHpxWp (clipped to 0..1) -> uint8 hxwx3, cropped."""
+    (top, _), (left, _) = pads
+    y = x[:, top:top + h, left:left + w].transpose(1, 2, 0)
+    y = np.clip(y * 255.0 + 0.5, 0, 255)
+    if out is None:
+        return y.astype(np.uint8)
+    out[...] = y
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- time mapping
+def grid_times(n: int) -> list[float]:
+    return [k / (n + 1) for k in range(1, n + 1)]
+
+
+RunFn = Callable[[np.ndarray, np.ndarray, "Sequence[float] | None"], "list[np.ndarray]"]
+
+
+def map_times(run: RunFn, a: np.ndarray, b: np.ndarray, times: Sequence[float], n: int, retimable: bool,
+              tol: float = 1e-6, refine_tol: float = 1e-3) -> tuple[list[np.ndarray], list[float]]:
+    """The frames at ``times`` between ``a`` (t=0) and ``b`` (t=1), and the times they truly stand for.
+
+    ``run(x, y, None)`` gives the model's N frames at k/(N+1) between x and y; ``run(x, y, ts)`` (only when
+    ``retimable``) gives them at the N times ``ts``. The method:
+
+    1. times within ``tol`` of a k/(N+1) come from one run on (a, b);
+    2. other times, if the program's time constants were found: runs with the constants set to those times,
+       N times per run: exact;
+    3. otherwise recursive refinement: the model is run on the two nearest known frames around t (starting with
+       a, b and the grid), which yields frames at N more times between them, until a known frame lies within
+       ``refine_tol`` of t. The returned time (second list) differs from t by at most ``refine_tol``.
+    """
+    grid = grid_times(n)
+    out: dict[float, tuple[np.ndarray, float]] = {}
+    known: dict[float, np.ndarray] = {0.0: a, 1.0: b}
+
+    def on_grid(t):
+        k = round(t * (n + 1))
+        return 1 <= k <= n and abs(t - k / (n + 1)) <= tol
+
+    def run_grid(lo: float, hi: float):
+        frames = run(known[lo], known[hi], None)
+        for k, f in enumerate(frames, 1):
+            known.setdefault(lo + (hi - lo) * k / (n + 1), f)
+
+    wanted = list(dict.fromkeys(times))
+    if any(on_grid(t) for t in wanted):
+        run_grid(0.0, 1.0)
+        for t in wanted:
+            if on_grid(t):
+                k = round(t * (n + 1))
+                out[t] = (known[grid[k - 1]], grid[k - 1])
+    rest = [t for t in wanted if t not in out]
+    if rest and retimable:
+        for i in range(0, len(rest), n):
+            chunk = rest[i:i + n]
+            ts = chunk + [chunk[-1]] * (n - len(chunk))
+            frames = run(a, b, ts)
+            for t, f in zip(chunk, frames):
+                out[t] = (f, t)
+    elif rest:
+        for t in rest:
+            while True:
+                inner = [s for s in known if 0.0 < s < 1.0]  # never an input frame as an in-between
+                near = min(inner, key=lambda s: abs(s - t), default=None)
+                if near is not None and abs(near - t) <= refine_tol:
+                    out[t] = (known[near], near)
+                    break
+                lo = max(s for s in known if s < t)
+                hi = min(s for s in known if s > t)
+                if hi - lo < 1e-12:
+                    raise RuntimeError("time refinement did not converge")
+                run_grid(lo, hi)
+    return [out[t][0] for t in times], [out[t][1] for t in times]
+
+
+# ---------------------------------------------------------------------------------------------- paddle model
+DIV_FLOW = 20.0
+
+
+def find_time_ops(block, n: int, tol: float = 1e-5):
+    """The ``scale`` ops holding the time constants, as (forward ops, backward ops), or None.
+
+    PaddleGAN's ``DAIN_slowmotion`` scales the flow as ``div_flow * flow * t`` (div_flow = 20): a scale op by 20
+    feeding a scale op by t, for t = k/(N+1) in order (forward flow), then for the reversed times (backward flow);
+    output k uses forward k and backward k (= 1 - t_k). Only that exact signature counts; anything else (the
+    constants fused, other values) returns None and the caller falls back to recursive refinement.
+    """
+    producers = {}
+    for op in block.ops:
+        for name in op.output_arg_names:
+            producers[name] = op
+    found = []
+    for idx, op in enumerate(block.ops):
+        if op.type != "scale" or abs(float(op.attr("bias"))) > 0:
+            continue
+        if op.input("ScaleTensor"):
+            continue
+        src = producers.get(op.input("X")[0])
+        if src is None or src.type != "scale" or abs(float(src.attr("scale")) - DIV_FLOW) > 1e-6:
+            continue
+        if abs(float(src.attr("bias"))) > 0:
+            continue
+        found.append((idx, float(op.attr("scale"))))
+    grid = grid_times(n)
+    expected = grid + grid[::-1]
+    if len(found) != 2 * n or any(abs(v - e) > tol for (_, v), e in zip(found, expected)):
+        return None
+    return [i for i, _ in found[:n]], [i for i, _ in found[n:]]
+
+
+ONEDNN_OPS = ("conv2d", "conv2d_transpose", "depthwise_conv2d")
+
+
+def _has_onednn(paddle) -> bool:
+    core = paddle.base.core
+    for name in ("is_compiled_with_onednn", "is_compiled_with_mkldnn"):
+        if hasattr(core, name):
+            return bool(getattr(core, name)())
+    return False
+
+
+def use_onednn_convs(program) -> int:
+    """Mark the convolutions of ``program`` for Paddle's oneDNN CPU kernels (3x faster than the default
+    im2col path on this kind of machine); returns how many. Other ops keep the plain CPU kernels."""
+    count = 0
+    for block in program.blocks:
+        for op in block.ops:
+            if op.type in ONEDNN_OPS and op.has_attr("use_mkldnn"):
+                op._set_attr("use_mkldnn", True)
+                if op.has_attr("is_test"):  # oneDNN's transposed convolution is inference-only
+                    op._set_attr("is_test", True)
+                count += 1
+    return count
+
+
+def resolve_device(paddle, device: str):
+    """(``"cpu"`` or ``"gpu:N"``, the Paddle place) for ``auto | cpu | gpu:N``."""
+    from ..errors import EngineError
+
+    has_cuda = paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
+    if device == "auto":
+        device = "gpu:0" if has_cuda else "cpu"
+    if device.startswith("gpu"):
+        if not paddle.is_compiled_with_cuda():
+            raise EngineError(f"device {device} requested, but the installed paddlepaddle has no CUDA support: "
+                              "install paddlepaddle-gpu (see the README), or use device='cpu'")
+        index = int(device.split(":")[1]) if ":" in device else 0
+        count = paddle.device.cuda.device_count()
+        if index >= count:
+            raise EngineError(f"device {device} requested, but Paddle sees {count} CUDA device(s)")
+        return f"gpu:{index}", paddle.CUDAPlace(index)
+    return "cpu", paddle.CPUPlace()
+
+
+class PaddleModel:
+    """One loaded DAIN program with its executor, scope and (CPU) rewritten correlation ops."""
+
+    def __init__(self, weights_dir: str, device: str = "auto", rewrite: bool | None = None, onednn: bool = True):
+        os.environ["FLAGS_enable_pir_api"] = "0"
+        import paddle
+
+        from .. import weights as W
+        from ..correlation import rewrite_correlation_ops
+        from ..errors import EngineError, WeightsError
+
+        paddle.enable_static()
+        self.paddle = paddle
+        device, place = resolve_device(paddle, device)
+        self.device = device
+        self.exe = paddle.static.Executor(place)
+        self.scope = paddle.static.Scope()
+        try:
+            with paddle.static.scope_guard(self.scope):
+                prog, feeds, fetch = paddle.static.load_inference_model(
+                    weights_dir, self.exe, model_filename=W.MODEL_FILE, params_filename=W.PARAMS_FILE)
+        except Exception as e:  # a damaged or foreign file: say which and why
+            msg = str(e).strip().splitlines()
+            raise WeightsError(f"cannot load the DAIN program in {weights_dir} ({type(e).__name__}: "
+                               f"{msg[-1] if msg else ''}); the files are damaged or not PaddleGAN's DAIN weights: "
+                               "delete them and download again") from None
+        self.n = W.check_program(feeds, [f.shape for f in fetch], weights_dir)
+        self.fetch = [f.name for f in fetch]  # the loaded program fetches all of them; fetch target 0 is used
+        self.rewritten = 0
+        if rewrite is None:
+            rewrite = device == "cpu"
+        if rewrite:
+            self.rewritten = rewrite_correlation_ops(prog)
+        self.onednn = 0
+        if device == "cpu" and onednn and _has_onednn(paddle):
+            self.onednn = use_onednn_convs(prog)
+        self.program = prog
+        self.time_ops = find_time_ops(prog.global_block(), self.n)
+        self._retimed: dict[tuple, object] = {}
+
+    @property
+    def retimable(self) -> bool:
+        return self.time_ops is not None
+
+    def _program_for(self, times):
+        if times is None:
+            return self.program
+        key = tuple(round(float(t), 9) for t in times)
+        prog = self._retimed.get(key)
+        if prog is None:
+            prog = self.program.clone()
+            ops = prog.global_block().ops
+            fwd, bwd = self.time_ops
+            for k, t in enumerate(key):
+                ops[fwd[k]]._set_attr("scale", float(t))
+                ops[bwd[k]]._set_attr("scale", float(1.0 - t))
+            if len(self._retimed) >= 8:
+                self._retimed.pop(next(iter(self._retimed)))
+            self._retimed[key] = prog
+        return prog
+
+    def run(self, a: np.ndarray, b: np.ndarray, times=None) -> list[np.ndarray]:
+        x = np.stack([a, b])[:, None]  # [2, 1, 3, H, W]
+        with self.paddle.static.scope_guard(self.scope):
+            res = self.exe.run(self._program_for(times), feed={"image": x}, fetch_list=self.fetch)
+        y = np.asarray(res[0])
+        return [np.clip(y[k, 0], 0.0, 1.0) for k in range(y.shape[0])]
+
+
+# ------------------------------------------------------------------------------------------------ the server
+class Server:
+    def __init__(self):
+        self.models: dict = {}  # (weights_dir, resolved device, rewrite) -> PaddleModel
+        self.aliases: dict = {}  # the caller's key (device may be "auto") -> the models key
+        self.shm = None
+
+    def _attach(self, name: str):
+        from multiprocessing import shared_memory
+
+        if self.shm is not None and self.shm.name == name:
+            return self.shm
+        if self.shm is not None:
+            self.shm.close()
+        shm = shared_memory.SharedMemory(name=name)
+        try:  # the caller owns the block: keep this process's resource tracker from unlinking it
+            from multiprocessing import resource_tracker
+
+            resource_tracker.unregister(shm._name, "shared_memory")
+        except Exception:
+            pass
+        self.shm = shm
+        return shm
+
+    def load(self, key, weights_dir, device, rewrite):
+        os.environ["FLAGS_enable_pir_api"] = "0"
+        import paddle
+
+        resolved, _ = resolve_device(paddle, device)
+        real_key = (weights_dir, resolved, rewrite)
+        model = self.models.get(real_key)
+        if model is None:
+            model = PaddleModel(weights_dir, resolved, rewrite)
+            self.models[real_key] = model
+        self.aliases[key] = real_key
+        return {"n": model.n, "device": model.device, "retimable": model.retimable,
+                "correlation_rewritten": model.rewritten, "onednn_convs": model.onednn}
+
+    def interp(self, key, shm_name, h, w, times, tol, refine_tol):
+        model = self.models[self.aliases[key]]
+        shm = self._attach(shm_name)
+        frames = np.ndarray((2 + len(times), h, w, 3), np.uint8, buffer=shm.buf)
+        stats = {"pad": 0.0, "run": 0.0, "crop": 0.0, "runs": 0}
+        t0 = time.perf_counter()
+        pads = (pad_amounts(h), pad_amounts(w))
+        a, b = to_model(frames[0], pads), to_model(frames[1], pads)
+        stats["pad"] += time.perf_counter() - t0
+
+        def run(x, y, ts):
+            t1 = time.perf_counter()
+            res = model.run(x, y, ts)
+            stats["run"] += time.perf_counter() - t1
+            stats["runs"] += 1
+            return res
+
+        outs, actual = map_times(run, a, b, times, model.n, model.retimable, tol, refine_tol)
+        t2 = time.perf_counter()
+        for i, o in enumerate(outs):
+            from_model(o, pads, h, w, out=frames[2 + i])
+        stats["crop"] += time.perf_counter() - t2
+        del frames
+        stats["times"] = actual
+        return stats
+
+    def close(self):
+        if self.shm is not None:
+            self.shm.close()
+            self.shm = None
+
+
+def _error_reply(e: BaseException):
+    from ..errors import EngineError, WeightsError
+
+    text = f"{type(e).__name__}: {e}".strip()
+    if isinstance(e, WeightsError):
+        return ("err", "WeightsError", str(e))
+    if isinstance(e, EngineError):
+        return ("err", "EngineError", str(e))
+    if isinstance(e, MemoryError) or "out of memory" in text.lower() or "ResourceExhausted" in text:
+        return ("err", "OutOfMemory", text.splitlines()[-1][:2000])
+    tb = traceback.format_exc(limit=6)
+    return ("err", "EngineError", f"{text[:2000]}\n{tb[-2000:]}")
+
+
+def serve(conn) -> None:
+    server = Server()
+    try:
+        while True:
+            try:
+                msg = conn.recv()
+            except (EOFError, OSError):
+                break
+            cmd = msg[0]
+            if cmd == "stop":
+                conn.send(("ok", None))
+                break
+            try:
+                if cmd == "load":
+                    reply = ("ok", server.load(*msg[1:]))
+                elif cmd == "interp":
+                    reply = ("ok", server.interp(*msg[1:]))
+                elif cmd == "ping":
+                    reply = ("ok", os.getpid())
+                elif cmd == "crash":  # tests: die like an out-of-memory kill would
+                    os._exit(int(msg[1]) if len(msg) > 1 else 3)
+                else:
+                    reply = ("err", "EngineError", f"unknown worker command {cmd!r}")
+            except BaseException as e:  # noqa: BLE001 - everything goes back to the caller
+                reply = _error_reply(e)
+            try:
+                conn.send(reply)
+            except (EOFError, OSError):
+                break
+    finally:
+        server.close()
+
+
+def main() -> None:
+    """Entry point of the worker process: connect back to the caller and serve."""
+    from multiprocessing.connection import Client
+
+    os.environ["FLAGS_enable_pir_api"] = "0"
+    address = sys.argv[1] if len(sys.argv) > 1 else os.environ["DEEPSHOP_DAIN_ADDRESS"]
+    authkey = bytes.fromhex(os.environ.pop("DEEPSHOP_DAIN_AUTHKEY"))
+    conn = Client(address, authkey=authkey)
+    try:
+        serve(conn)
+    finally:
+        conn.close()

@@ -1,0 +1,392 @@
+"""The slow-motion pipeline: decode -> plan -> interpolate only the pairs that need it -> encode.
+
+Two entry points share one rendering path:
+
+- ``interpolate_frames(frames, timeline, engine)`` renders a timeline from frames already in memory (the
+  ComfyUI nodes);
+- ``slow_motion(input, output, ...)`` streams a file into a file: frames are decoded once, held in a window of a
+  few frames, and written as soon as they are rendered, so memory does not grow with the clip's length.
+
+Scene cuts and duplicate frames are found first, on small signatures of the frames that will be interpolated
+(a short extra decode of those spans only), so the plan never morphs two shots together or stutters on a held
+frame. Progress is reported per rendered pair; an exception raised by the progress callback cancels the job, and
+the output file is then never created (the writer is atomic).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from . import engines, scenes
+from .audio import Audio, concat, cut, read_audio, silence, stretch
+from .errors import InputError, OutputError
+from .timeline import Segment, Step, Timeline, parse_range, plan, slow_timeline, smooth_timeline
+from .video import VideoInfo, VideoWriter, probe, read_frames
+
+AUDIO_MODES = ("stretch", "silence", "none")
+Progress = Callable[[int, int], None]
+
+# Frames decoded around each interpolated span so the adaptive cut detector sees some context.
+_ANALYSIS_MARGIN = 8
+# Ramps yield one audio piece per source frame; merge them into chunks at least this long before time-stretching,
+# because atempo on 40 ms snippets sounds choppy. Total durations stay exact.
+_MIN_AUDIO_CHUNK_S = 0.25
+
+
+@dataclass(frozen=True)
+class SlowMotionResult:
+    """What ``slow_motion`` produced."""
+
+    output: Path
+    frames_in: int
+    frames_out: int
+    frame_rate: Fraction
+    cuts: tuple[int, ...]  # scene cuts found where interpolation would have crossed them (held instead)
+    duplicates: tuple[int, ...]  # repeated source frames interpolated across
+    has_audio: bool
+    seconds: dict = field(default_factory=dict)  # time per stage: decode, analyse, interpolate stages, encode
+
+    @property
+    def duration(self) -> Fraction:
+        return Fraction(self.frames_out) / self.frame_rate
+
+
+# --- planning -------------------------------------------------------------------------------------------------
+
+
+def build_timeline(frame_count: int, frame_rate: Fraction, ranges: Iterable = (), factor: float = 4.0,
+                   ramp: float = 0.0, smooth: bool = False) -> Timeline:
+    """The timeline for slowing ``ranges`` by ``factor`` (or the whole clip at ``factor`` x the rate if ``smooth``).
+
+    A range is ``(start, end)`` in frames, a ``Segment`` (its own factor and ramp), or text: ``"120:150"`` or
+    ``"4.8s:6.0s"``.
+    """
+    if smooth:
+        return smooth_timeline(frame_count, factor)
+    segments = []
+    for item in ranges:
+        if isinstance(item, Segment):
+            segments.append(item)
+            continue
+        if isinstance(item, str):
+            start, end = parse_range(item, frame_rate, frame_count)
+        else:
+            try:
+                start, end = (int(v) for v in item)
+            except (TypeError, ValueError):
+                raise InputError(f"a range must be (start, end) frames or text like '120:150' or '4.8s:6.0s', "
+                                 f"got {item!r}") from None
+        segments.append(Segment(start, end, factor, ramp))
+    if not segments:
+        raise InputError("nothing to slow down: give at least one range (e.g. 120:150), or use smooth mode")
+    return slow_timeline(frame_count, segments)
+
+
+def interpolated_spans(timeline: Timeline) -> list[tuple[int, int]]:
+    """Source frame spans ``[start, end]`` whose pairs may be interpolated (where cuts and duplicates matter)."""
+    return list(timeline.retimed_ranges)
+
+
+def analyse(signature_of: Callable[[int, int], Iterable[np.ndarray]], spans: Sequence[tuple[int, int]],
+            frame_count: int) -> tuple[list[int], list[int]]:
+    """Scene cuts and duplicate frames within ``spans`` (plus a little context), as absolute frame indices.
+
+    ``signature_of(start, end)`` yields the signatures of frames ``[start, end)``.
+    """
+    cuts: set[int] = set()
+    duplicates: set[int] = set()
+    for start, end in spans:
+        lo, hi = max(0, start - _ANALYSIS_MARGIN), min(frame_count, end + 1 + _ANALYSIS_MARGIN)
+        signatures = list(signature_of(lo, hi))
+        cuts.update(lo + k for k in scenes.find_cuts(signatures) if start < lo + k <= end)
+        duplicates.update(lo + k for k in scenes.find_duplicates(signatures) if start < lo + k <= end)
+    return sorted(cuts), sorted(duplicates)
+
+
+# --- rendering ------------------------------------------------------------------------------------------------
+
+
+class _FrameWindow:
+    """Random access to a forward-only frame stream, holding only the frames still needed."""
+
+    def __init__(self, frames: Iterator[np.ndarray], first_index: int = 0):
+        self._frames = frames
+        self._next = first_index
+        self._held: dict[int, np.ndarray] = {}
+        self.decode_seconds = 0.0
+
+    def get(self, index: int) -> np.ndarray:
+        while index >= self._next:
+            started = time.perf_counter()
+            try:
+                frame = next(self._frames)
+            except StopIteration:
+                raise InputError(f"the video ended before frame {index}: it has only {self._next} frames "
+                                 f"(the file may be truncated)") from None
+            self.decode_seconds += time.perf_counter() - started
+            self._held[self._next] = frame
+            self._next += 1
+        try:
+            return self._held[index]
+        except KeyError:
+            raise RuntimeError(f"frame {index} was requested after it was released") from None
+
+    def release_before(self, index: int) -> None:
+        for stale in [i for i in self._held if i < index]:
+            del self._held[stale]
+
+
+def _groups(steps: Sequence[Step]) -> Iterator[tuple[Step, list[Step]]]:
+    """Consecutive steps that share a frame pair, so the engine sees each pair once for all its times."""
+    i = 0
+    while i < len(steps):
+        j = i + 1
+        if not steps[i].is_copy:
+            while j < len(steps) and not steps[j].is_copy and \
+                    (steps[j].left, steps[j].right) == (steps[i].left, steps[i].right):
+                j += 1
+        yield steps[i], list(steps[i:j])
+        i = j
+
+
+def render(steps: Sequence[Step], get_frame: Callable[[int], np.ndarray], engine: engines.Engine,
+           progress: Progress | None = None, release: Callable[[int], None] | None = None) -> Iterator[np.ndarray]:
+    """Every output frame of ``steps``, in order. Copies are the source frames themselves (bit-identical)."""
+    total = len(steps)
+    done = 0
+    for first, group in _groups(steps):
+        if release is not None:
+            release(first.left)
+        if first.is_copy:
+            out = [get_frame(first.left)]
+        else:
+            out = engine.interpolate(get_frame(first.left), get_frame(first.right), [s.t for s in group])
+        for frame in out:
+            yield frame
+        done += len(group)
+        if progress is not None:
+            progress(done, total)
+
+
+def interpolate_frames(frames: Sequence[np.ndarray], timeline: Timeline, engine: engines.Engine | str = "flow", *,
+                       scene_cuts: bool = True, dedupe: bool = True,
+                       progress: Progress | None = None) -> Iterator[np.ndarray]:
+    """Render ``timeline`` from frames in memory (``len(frames) == timeline.source_count``)."""
+    if len(frames) != timeline.source_count:
+        raise InputError(f"the timeline is for {timeline.source_count} frames but {len(frames)} were given")
+    cuts, duplicates = [], []
+    if scene_cuts or dedupe:
+        cuts, duplicates = analyse(lambda lo, hi: (scenes.signature(frames[i]) for i in range(lo, hi)),
+                                   interpolated_spans(timeline), timeline.source_count)
+    steps = plan(timeline, cuts if scene_cuts else (), duplicates if dedupe else ())
+    with _engine(engine) as live:
+        yield from render(steps, frames.__getitem__, live, progress)
+
+
+class _engine:
+    """Use an engine given by name (load and close it) or by instance (leave it open for the caller)."""
+
+    def __init__(self, engine: engines.Engine | str, options: dict | None = None):
+        self._owned = isinstance(engine, str)
+        self.engine = engines.load(engine, **(options or {})) if self._owned else engine
+
+    def __enter__(self) -> engines.Engine:
+        return self.engine
+
+    def __exit__(self, *exc) -> None:
+        if self._owned:
+            self.engine.close()
+
+
+# --- audio ----------------------------------------------------------------------------------------------------
+
+
+def retime_audio(audio: Audio | None, timeline: Timeline, frame_rate: Fraction, mode: str = "stretch") -> Audio | None:
+    """The source audio retimed like the video: unchanged outside the slow segments; inside, time-stretched with
+    the pitch kept (``stretch``), or silent (``silence``); ``none`` drops the track.
+
+    The result lasts exactly as long as the output video. ``frame_rate`` is the *source* frame rate.
+    """
+    if mode not in AUDIO_MODES:
+        raise InputError(f"audio mode must be one of {', '.join(AUDIO_MODES)}, got {mode!r}")
+    if audio is None or mode == "none":
+        return None
+    fps = float(frame_rate)
+    # Fit the track to the video's length first, so video and audio end together whatever the container held.
+    audio = _fit(audio, timeline.source_count / fps)
+    if timeline.rate_multiplier != 1:
+        return audio  # smooth mode: same duration, same sound
+    parts = []
+    for src_start, src_end, out_length in _merge_pieces(timeline, fps):
+        piece = cut(audio, src_start / fps, src_end / fps)
+        ratio = out_length / (src_end - src_start)
+        if abs(ratio - 1) < 1e-9:
+            parts.append(piece)
+        elif mode == "stretch":
+            parts.append(stretch(piece, ratio))
+        else:
+            parts.append(silence(out_length / fps, like=audio))
+    return _fit(concat(parts), len(timeline) / fps)
+
+
+def _merge_pieces(timeline: Timeline, fps: float) -> list[tuple[float, float, float]]:
+    """The timeline's audio pieces ``(src_start, src_end, out_length)`` in frames, neighbours of the same speed
+    merged, and runs of short slowed pieces (ramps) merged into chunks of at least _MIN_AUDIO_CHUNK_S."""
+    def speed(piece: list[float]) -> float:
+        return piece[2] / (piece[1] - piece[0])
+
+    chunks: list[list[float]] = []
+    for p in timeline.audio_pieces():
+        if p.src_end <= p.src_start:
+            continue
+        piece = [p.src_start, p.src_end, p.out_length]
+        if chunks:
+            last = chunks[-1]
+            both_slowed = abs(speed(last) - 1) > 1e-9 and abs(speed(piece) - 1) > 1e-9
+            if abs(speed(last) - speed(piece)) < 1e-9 or (both_slowed and (last[1] - last[0]) / fps < _MIN_AUDIO_CHUNK_S):
+                last[1], last[2] = piece[1], last[2] + piece[2]
+                continue
+        chunks.append(piece)
+    return [tuple(c) for c in chunks]
+
+
+def _fit(audio: Audio, seconds: float) -> Audio:
+    """``audio`` trimmed or padded with silence to exactly ``seconds``."""
+    want = int(round(seconds * audio.sample_rate))
+    have = audio.samples.shape[1]
+    if have == want:
+        return audio
+    if have > want:
+        return Audio(audio.samples[:, :want], audio.sample_rate, audio.layout)
+    pad = np.zeros((audio.samples.shape[0], want - have), dtype=audio.samples.dtype)
+    return Audio(np.concatenate([audio.samples, pad], axis=1), audio.sample_rate, audio.layout)
+
+
+# --- file to file ---------------------------------------------------------------------------------------------
+
+
+def slow_motion(input: str | Path, output: str | Path, *, ranges: Iterable = (), factor: float = 4.0,
+                ramp: float = 0.0, smooth: bool = False, engine: engines.Engine | str = engines.DEFAULT_ENGINE,
+                engine_options: dict | None = None, audio: str = "stretch", scene_cuts: bool = True,
+                dedupe: bool = True, crop: tuple[int, int] | None = None, format: str | None = None,
+                quality: int | None = None, overwrite: bool = False,
+                progress: Progress | None = None) -> SlowMotionResult:
+    """Slow ``ranges`` of the video ``input`` down by ``factor`` and write the result to ``output``.
+
+    The output keeps the input's frame rate, so the ranges play ``factor`` times slower while the rest plays
+    normally (``smooth=True`` instead raises the frame rate of the whole clip by ``factor``, same duration).
+    ``crop=(first, last)`` keeps only source frames ``first..last`` (ranges stay in the clip's frame numbers).
+    """
+    input, output = Path(input), Path(output)
+    if audio not in AUDIO_MODES:
+        raise InputError(f"audio mode must be one of {', '.join(AUDIO_MODES)}, got {audio!r}")
+    _check_output(input, output, overwrite)
+    info = probe(input)
+    first, count = _crop(info, crop)
+    timeline = build_timeline(count, info.frame_rate, _shift(ranges, first, info), factor, ramp, smooth)
+    seconds: dict[str, float] = {}
+
+    started = time.perf_counter()
+    cuts, duplicates = [], []
+    if scene_cuts or dedupe:
+        cuts, duplicates = analyse(
+            lambda lo, hi: (scenes.signature(f) for f in read_frames(input, first + lo, first + hi)),
+            interpolated_spans(timeline), count)
+    steps = plan(timeline, cuts if scene_cuts else (), duplicates if dedupe else ())
+    seconds["analyse"] = time.perf_counter() - started
+
+    source_audio = read_audio(input) if info.has_audio and audio != "none" else None
+    if source_audio is not None and first:
+        source_audio = cut(source_audio, first / float(info.frame_rate), source_audio.duration)
+    track = retime_audio(source_audio, timeline, info.frame_rate, audio)
+
+    out_rate = info.frame_rate * timeline.rate_multiplier
+    window = _FrameWindow(read_frames(input, first, first + count))
+    encode = 0.0
+    with _engine(engine, engine_options) as live, \
+            VideoWriter(output, out_rate, format=format, quality=quality, audio=track, overwrite=overwrite) as writer:
+        for frame in render(steps, window.get, live, progress, release=window.release_before):
+            t0 = time.perf_counter()
+            writer.write(frame)
+            encode += time.perf_counter() - t0
+        t0 = time.perf_counter()
+    encode += time.perf_counter() - t0  # finishing the file: flush the encoder, mux audio, rename
+    seconds.update(decode=window.decode_seconds, encode=encode, **_engine_seconds(live))
+    return SlowMotionResult(output, count, len(steps), out_rate, tuple(cuts), tuple(duplicates),
+                            track is not None, seconds)
+
+
+def _engine_seconds(engine: engines.Engine) -> dict[str, float]:
+    stats = getattr(engine, "stats", None) or {}
+    return {k: float(v) for k, v in stats.items() if k != "pairs"}
+
+
+def _check_output(input: Path, output: Path, overwrite: bool) -> None:
+    if not input.exists():
+        raise InputError(f"input video not found: {input}")
+    if output.exists() and (output.resolve() == input.resolve() or output.samefile(input)):
+        raise OutputError(f"the output {output} is the input video itself: choose another output path")
+    if output.exists() and not overwrite:
+        raise OutputError(f"{output} already exists: choose another name, or allow overwriting "
+                          f"(--overwrite / overwrite=True)")
+
+
+def _crop(info: VideoInfo, crop: tuple[int, int] | None) -> tuple[int, int]:
+    """(first frame, frame count) of the part of the clip to process."""
+    if not crop:
+        return 0, info.frame_count
+    first, last = (int(v) for v in crop)
+    if not 0 <= first <= last < info.frame_count:
+        raise InputError(f"frame range {first}..{last} is outside the clip (frames 0..{info.frame_count - 1})")
+    return first, last - first + 1
+
+
+def _shift(ranges: Iterable, first: int, info: VideoInfo) -> list:
+    """Ranges given in the clip's frame numbers, moved to the cropped clip's."""
+    if not first:
+        return list(ranges)
+    shifted = []
+    for item in ranges:
+        if isinstance(item, Segment):
+            shifted.append(Segment(item.start - first, item.end - first, item.factor, item.ramp))
+        else:
+            start, end = parse_range(item, info.frame_rate, info.frame_count) if isinstance(item, str) else item
+            shifted.append((int(start) - first, int(end) - first))
+    return shifted
+
+
+class SlowMotion:
+    """The original notebook's call, kept for people who know it::
+
+        SlowMotion().run("clip.mp4", slow_rate=0.25, frame_range=[], slow_range=[120, 150])
+
+    ``slow_rate`` is 1 / factor; ``frame_range`` ``[first, last]`` crops the output to those source frames (empty:
+    the whole clip); ``slow_range`` ``[start, end]`` is the range to slow down.
+    """
+
+    def __init__(self, engine: str = engines.DEFAULT_ENGINE, output_dir: str | Path | None = None, **options):
+        self.engine = engine
+        self.output_dir = Path(output_dir) if output_dir is not None else None
+        self.options = options
+
+    def run(self, path: str | Path, slow_rate: float = 0.25, frame_range: Sequence[int] = (),
+            slow_range: Sequence[int] = (), output: str | Path | None = None) -> Path:
+        if not 0 < slow_rate <= 1:
+            raise InputError(f"slow_rate must be in (0, 1] (1/4 plays four times slower), got {slow_rate}")
+        if len(slow_range) != 2:
+            raise InputError(f"slow_range must be [start, end], got {list(slow_range)}")
+        if frame_range and len(frame_range) != 2:
+            raise InputError(f"frame_range must be [first, last] or empty, got {list(frame_range)}")
+        path = Path(path)
+        if output is None:
+            folder = self.output_dir or path.parent
+            output = folder / f"{path.stem}_slowmo{path.suffix or '.mp4'}"
+        result = slow_motion(path, output, ranges=[tuple(slow_range)], factor=1 / slow_rate,
+                             crop=tuple(frame_range) or None, engine=self.engine, **self.options)
+        return result.output

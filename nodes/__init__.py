@@ -1,0 +1,11 @@
+"""Deepshop's ComfyUI nodes (classic node API): thin adapters over ``deepshop_core``."""
+
+from .common import register_model_folder
+from . import interpolate_nodes, video_nodes
+
+register_model_folder()
+
+NODE_CLASS_MAPPINGS = {**video_nodes.NODE_CLASS_MAPPINGS, **interpolate_nodes.NODE_CLASS_MAPPINGS}
+NODE_DISPLAY_NAME_MAPPINGS = {**video_nodes.NODE_DISPLAY_NAME_MAPPINGS, **interpolate_nodes.NODE_DISPLAY_NAME_MAPPINGS}
+
+__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS"]

@@ -1,0 +1,187 @@
+"""DAIN Interpolate and Slow Motion Retime: thin adapters over deepshop_core.pipeline / timeline / engines."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .common import (CATEGORY, RANGE_TYPE, SLOW_MOTION_NOTE, FrameView, Progress, alloc_images, as_numpy,
+                     check_image, core, core_module, engine_choices, exact_rate, from_comfy_audio, load_engine,
+                     put_frame, to_comfy_audio)
+
+DEVICES = ["auto", "cpu", "gpu:0", "gpu:1"]
+
+
+class DeepshopInterpolate:
+    """In-between frames for a whole IMAGE batch (factor x as many frames)."""
+
+    CATEGORY = CATEGORY
+    DESCRIPTION = (
+        "Synthesizes in-between frames: the batch comes out with about factor x as many frames (frame k shows "
+        "time k / factor). " + SLOW_MOTION_NOTE + " Alone, with its output frame rate (input x factor), this is "
+        "frame-rate up-conversion of the whole clip (24 -> 48 fps at 2x). Scene-cut protection holds the last frame "
+        "of a shot instead of morphing two shots into each other. Engines: optical flow (OpenCV DIS, CPU; presets "
+        "fast/balanced/best), DAIN (PaddleGAN weights: put DAIN_weight.tar or its folder in models/dain, or let it "
+        "download), blend (plain cross-fade)."
+    )
+    RETURN_TYPES = ("IMAGE", "FLOAT", "INT")
+    RETURN_NAMES = ("images", "frame_rate", "frame_count")
+    OUTPUT_TOOLTIPS = (
+        "The frames with the in-betweens.",
+        "Input frame rate x factor: use it to keep the duration (smoother), or keep the input rate for slow motion.",
+        "Frames out.",
+    )
+    FUNCTION = "interpolate"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        choices = engine_choices()
+        return {
+            "required": {
+                "images": ("IMAGE",),
+                "factor": ("FLOAT", {"default": 4.0, "min": 1.0, "max": 64.0, "step": 0.5,
+                                     "tooltip": "Frames out per frame in: 4 = three new frames between each pair. "
+                                                "At the same frame rate the clip becomes this many times slower."}),
+                "engine": (choices, {"default": choices[0],
+                                     "tooltip": "flow: optical flow on the CPU. dain: the DAIN network (weights in "
+                                                "models/dain, or downloaded). blend: cross-fade."}),
+                "device": (DEVICES, {"default": "auto", "tooltip": "Where DAIN runs (flow and blend use the CPU)."}),
+                "scene_cut_protection": ("BOOLEAN", {"default": True,
+                                                     "tooltip": "Never interpolate across a scene cut: hold the "
+                                                                "frame instead of morphing two shots."}),
+            },
+            "optional": {
+                "frame_rate": ("FLOAT", {"forceInput": True,
+                                         "tooltip": "The input's frame rate, for the frame_rate output."}),
+            },
+        }
+
+    def interpolate(self, images, factor, engine, device="auto", scene_cut_protection=True, frame_rate=None):
+        timeline_mod = core_module("timeline")
+        frames = FrameView(images)
+        timeline = timeline_mod.smooth_timeline(len(frames), float(factor))
+        out = _render(frames, timeline, engine, device, scene_cut_protection)
+        rate_out = 0.0 if frame_rate is None else float(exact_rate(frame_rate) * timeline.rate_multiplier)
+        return (out, rate_out, int(out.shape[0]))
+
+
+def _render(frames: FrameView, timeline, engine: str, device: str, scene_cuts: bool):
+    pipeline = core_module("pipeline")
+    height, width = frames.images.shape[1], frames.images.shape[2]
+    out = alloc_images(len(timeline), height, width)
+    live = load_engine(engine, device)
+    try:
+        rendered = pipeline.interpolate_frames(frames, timeline, live, scene_cuts=scene_cuts, dedupe=scene_cuts,
+                                               progress=Progress(len(timeline)))
+        for i, frame in enumerate(rendered):
+            put_frame(out, i, frame)
+    finally:
+        live.close()
+    return out
+
+
+class DeepshopSlowMotionRetime:
+    """Put the interpolated range back into the clip, slowed, and retime the audio the same way."""
+
+    CATEGORY = CATEGORY
+    DESCRIPTION = (
+        "Stitches the interpolated range (from DAIN Interpolate, run on Select Range's segment with the same factor) "
+        "back into the clip: frames before and after the range are kept as they are, the range shows its in-between "
+        "frames, so at the clip's own frame rate it plays factor x slower. ramp eases in and out of the slow "
+        "motion over that many source frames. The audio is retimed the same way: stretched (pitch kept), silent "
+        "in the range, or dropped. " + SLOW_MOTION_NOTE
+    )
+    RETURN_TYPES = ("IMAGE", "AUDIO", "INT", "FLOAT")
+    RETURN_NAMES = ("images", "audio", "frame_count", "frame_rate")
+    OUTPUT_TOOLTIPS = (
+        "The whole clip with the range slowed down.",
+        "The audio retimed to match (None when there was none or audio_mode is none).",
+        "Frames out.",
+        "The clip's frame rate, unchanged (that is what makes the range slow).",
+    )
+    FUNCTION = "retime"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "images": ("IMAGE", {"tooltip": "The whole clip (or window) the range was selected from."}),
+                "interpolated": ("IMAGE", {"tooltip": "DAIN Interpolate's output for the range's segment."}),
+                "range": (RANGE_TYPE, {"tooltip": "From Select Range."}),
+                "frame_rate": ("FLOAT", {"forceInput": True, "tooltip": "The clip's frame rate."}),
+                "factor": ("FLOAT", {"default": 4.0, "min": 1.0, "max": 64.0, "step": 0.5,
+                                     "tooltip": "How many times slower the range plays; the same factor as DAIN "
+                                                "Interpolate's."}),
+                "ramp": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 1000.0, "step": 1.0,
+                                   "tooltip": "Source frames over which the speed eases from 1x into the factor "
+                                              "and back (0 = a hard switch)."}),
+                "audio_mode": (list(core_module("pipeline").AUDIO_MODES),
+                               {"default": "stretch", "tooltip": "stretch: slowed with the pitch kept. silence: the "
+                                                                 "range is silent. none: no audio out."}),
+            },
+            "optional": {
+                "audio": ("AUDIO", {"tooltip": "The clip's audio (from Load Video Frames)."}),
+            },
+        }
+
+    def retime(self, images, interpolated, range, frame_rate, factor, ramp=0.0, audio_mode="stretch", audio=None):
+        timeline_mod = core_module("timeline")
+        check_image(images)
+        check_image(interpolated, "interpolated")
+        count = int(images.shape[0])
+        if int(range["source_count"]) != count:
+            raise core.InputError(f"the range was selected on {range['source_count']} frames but images has "
+                                  f"{count}: connect the same batch to Select Range and Slow Motion Retime")
+        if tuple(images.shape[1:3]) != tuple(interpolated.shape[1:3]):
+            raise core.InputError(
+                f"interpolated frames are {interpolated.shape[2]}x{interpolated.shape[1]} but the clip is "
+                f"{images.shape[2]}x{images.shape[1]}: resize both the same way")
+        start, end = int(range["start"]), int(range["end"])
+        dense = timeline_mod.smooth_timeline(end - start + 1, float(factor))
+        if len(dense) != int(interpolated.shape[0]):
+            raise core.InputError(
+                f"interpolated has {interpolated.shape[0]} frames but a {factor:g}x interpolation of the "
+                f"{end - start + 1}-frame range gives {len(dense)}: use the same factor here and in DAIN Interpolate, "
+                f"on Select Range's segment")
+        timeline = timeline_mod.slow_timeline(count, [timeline_mod.Segment(start, end, float(factor), float(ramp))])
+        out = alloc_images(len(timeline), int(images.shape[1]), int(images.shape[2]))
+        progress = Progress(len(timeline))
+        picks = _nearest(dense.positions, np.asarray(timeline.positions) - start)
+        target, clip, mids = out.numpy(), as_numpy(images), as_numpy(interpolated)
+        for i, position in enumerate(timeline.positions):
+            nearest = round(float(position))
+            if abs(position - nearest) < 1e-9:
+                src = clip[nearest]
+            else:  # the interpolated frame showing the nearest time (exact without a ramp)
+                src = mids[int(picks[i])]
+            if src.shape[-1] == 3:
+                target[i] = src
+            elif src.shape[-1] == 4:
+                target[i] = src[..., :3]
+            else:
+                target[i] = np.repeat(src, 3, axis=-1)
+            if i % 16 == 15:
+                progress(i + 1, len(timeline))
+        progress(len(timeline), len(timeline))
+        rate = range.get("frame_rate") or exact_rate(frame_rate)
+        track = core_module("pipeline").retime_audio(from_comfy_audio(audio), timeline, rate, audio_mode)
+        return (out, to_comfy_audio(track), len(timeline), float(rate))
+
+
+def _nearest(grid: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Index of the nearest entry of the sorted ``grid`` for each value."""
+    grid = np.asarray(grid, dtype=np.float64)
+    if len(grid) == 1:
+        return np.zeros(len(values), dtype=np.int64)
+    right = np.clip(np.searchsorted(grid, values), 1, len(grid) - 1)
+    left = right - 1
+    return np.where(np.abs(values - grid[left]) <= np.abs(grid[right] - values), left, right)
+
+
+NODE_CLASS_MAPPINGS = {
+    "DeepshopInterpolate": DeepshopInterpolate,
+    "DeepshopSlowMotionRetime": DeepshopSlowMotionRetime,
+}
+NODE_DISPLAY_NAME_MAPPINGS = {
+    "DeepshopInterpolate": "DAIN Interpolate (Deepshop)",
+    "DeepshopSlowMotionRetime": "Slow Motion Retime (Deepshop)",
+}

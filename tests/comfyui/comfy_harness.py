@@ -1,0 +1,302 @@
+"""A real ComfyUI 0.3.75 server for the integration tests (prepared by ``tests/comfyui/setup_env.sh``).
+
+Standard library only, so the tests run from the project's own venv: the server runs in its own venv
+(``.cache/comfyui/venv``), the browser check (Playwright) runs as a subprocess in that venv too.
+
+    server = ComfyServer.start()          # own port, own temp input/output/temp/user dirs, in-memory database
+    server.post("/prompt", {...})
+    server.stop()                         # terminates the whole process group; nothing is left running
+
+The test modules share one server per pytest session through ``acquire()`` / ``release()``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE = Path(os.environ.get("DEEPSHOP_COMFYUI_DIR") or ROOT / ".cache" / "comfyui")  # setup_env.sh honours it too
+COMFY = BASE / "ComfyUI"
+VENV_PYTHON = BASE / "venv" / "bin" / "python"
+STUBS = BASE / "stubs"
+SETUP = ROOT / "tests" / "comfyui" / "setup_env.sh"
+CHROMIUM = Path("/usr/bin/chromium")
+START_TIMEOUT = float(os.environ.get("DEEPSHOP_COMFYUI_START_TIMEOUT", "120"))
+
+
+def missing() -> str | None:
+    """Why the test ComfyUI cannot run here, or None when it can."""
+    need = [COMFY / "main.py", VENV_PYTHON, STUBS / "torchvision" / "__init__.py", COMFY / "custom_nodes" / "deepshop"]
+    absent = [str(p) for p in need if not p.exists()]
+    if absent:
+        return f"the test ComfyUI is not set up ({', '.join(absent)} missing): run {SETUP.relative_to(ROOT)}"
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerError(RuntimeError):
+    pass
+
+
+class ComfyServer:
+    """One ComfyUI process with its own directories under a temp folder."""
+
+    def __init__(self, root: Path, port: int, process: subprocess.Popen, log_path: Path):
+        self.root = root
+        self.port = port
+        self.process = process
+        self.log_path = log_path
+        self.url = f"http://127.0.0.1:{port}"
+        self.input_dir = root / "input"
+        self.output_dir = root / "output"
+        self.temp_dir = root / "temp"
+        self.user_dir = root / "user"
+
+    # --- life cycle -------------------------------------------------------------------------------------------
+
+    @classmethod
+    def start(cls, timeout: float = START_TIMEOUT, extra_args: tuple[str, ...] = ()) -> "ComfyServer":
+        reason = missing()
+        if reason:
+            raise ServerError(reason)
+        root = Path(tempfile.mkdtemp(prefix="deepshop-comfyui-"))
+        dirs = {name: root / name for name in ("input", "output", "temp", "user")}
+        for d in dirs.values():
+            d.mkdir()
+        port = free_port()
+        log_path = root / "server.log"
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(STUBS) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env.pop("VIRTUAL_ENV", None)
+        env["PYTHONUNBUFFERED"] = "1"
+        cmd = [
+            str(VENV_PYTHON), "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
+            "--input-directory", str(dirs["input"]), "--output-directory", str(dirs["output"]),
+            "--temp-directory", str(dirs["temp"]), "--user-directory", str(dirs["user"]),
+            "--database-url", "sqlite:///:memory:", "--disable-auto-launch", "--disable-api-nodes",
+            *extra_args,
+        ]
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(cmd, cwd=COMFY, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, start_new_session=True)
+        server = cls(root, port, process, log_path)
+        try:
+            server._wait_ready(timeout)
+        except BaseException:
+            server.stop(keep_files=True)
+            raise
+        return server
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ServerError(f"ComfyUI exited with code {self.process.returncode} while starting; its log:\n"
+                                  f"{self.log()}")
+            try:
+                with urllib.request.urlopen(self.url + "/system_stats", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+                pass
+            time.sleep(0.5)
+        raise ServerError(f"ComfyUI did not answer on {self.url} within {timeout:.0f} s; its log:\n{self.log()}")
+
+    def log(self, tail: int = 20000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-tail:]
+        except OSError:
+            return "(no log)"
+
+    def stop(self, keep_files: bool = False) -> None:
+        """Stop the server's process group (SIGTERM, then SIGKILL) and remove its folders."""
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.process.wait(timeout=15)
+        if not keep_files and os.environ.get("DEEPSHOP_KEEP_COMFYUI_DIRS") != "1":
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    # --- HTTP -------------------------------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, body=None, timeout: float = 30) -> tuple[int, object]:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"} if data else {})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                status, raw = r.status, r.read()
+        except urllib.error.HTTPError as e:
+            status, raw = e.code, e.read()
+        try:
+            return status, json.loads(raw) if raw else None
+        except ValueError:
+            return status, raw.decode(errors="replace")
+
+    def get(self, path: str):
+        status, body = self.request("GET", path)
+        if status != 200:
+            raise ServerError(f"GET {path} -> {status}: {body}")
+        return body
+
+    def post(self, path: str, body) -> tuple[int, object]:
+        return self.request("POST", path, body)
+
+    def object_info(self, node_class: str | None = None) -> dict:
+        info = self.get("/object_info" + (f"/{node_class}" if node_class else ""))
+        return info[node_class] if node_class else info
+
+    def queue_prompt(self, prompt: dict, client_id: str | None = None) -> str:
+        status, body = self.post("/prompt", {"prompt": prompt, "client_id": client_id or uuid.uuid4().hex})
+        if status != 200:
+            raise ServerError(f"POST /prompt -> {status}: {json.dumps(body, indent=1)[:4000]}")
+        return body["prompt_id"]
+
+    def wait_history(self, prompt_id: str, timeout: float = 300) -> dict:
+        """The finished job's history entry (status.status_str is "success" or "error")."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            history = self.get(f"/history/{prompt_id}")
+            entry = history.get(prompt_id) if isinstance(history, dict) else None
+            if entry and entry.get("status", {}).get("completed") is not None and \
+                    entry["status"].get("status_str") in ("success", "error"):
+                return entry
+            if self.process.poll() is not None:
+                raise ServerError(f"ComfyUI died while running {prompt_id}; its log:\n{self.log()}")
+            time.sleep(0.25)
+        raise ServerError(f"job {prompt_id} did not finish within {timeout:.0f} s; log tail:\n{self.log(5000)}")
+
+    def run(self, prompt: dict, timeout: float = 300) -> dict:
+        return self.wait_history(self.queue_prompt(prompt), timeout)
+
+    def websocket(self, client_id: str) -> "WebSocket":
+        return WebSocket("127.0.0.1", self.port, f"/ws?clientId={client_id}")
+
+
+def history_messages(entry: dict) -> list[tuple[str, dict]]:
+    return [(m[0], m[1]) for m in entry.get("status", {}).get("messages", [])]
+
+
+class WebSocket:
+    """A minimal websocket client (text frames from the server; enough to follow ComfyUI's /ws events)."""
+
+    def __init__(self, host: str, port: int, path: str, timeout: float = 30):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall((f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise ServerError("websocket handshake failed")
+            head += chunk
+        status_line = head.split(b"\r\n", 1)[0]
+        if b" 101 " not in status_line:
+            raise ServerError(f"websocket handshake refused: {status_line!r}")
+        self._buf = head.split(b"\r\n\r\n", 1)[1]
+
+    def _read(self, n: int) -> bytes:
+        while len(self._buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("websocket closed")
+            self._buf += chunk
+        out, self._buf = self._buf[:n], self._buf[n:]
+        return out
+
+    def receive(self, timeout: float = 60) -> dict | None:
+        """The next JSON text message (binary preview frames are skipped), or None on timeout."""
+        self.sock.settimeout(timeout)
+        while True:
+            try:
+                b0, b1 = self._read(2)
+            except socket.timeout:
+                return None
+            opcode, length = b0 & 0x0F, b1 & 0x7F
+            if length == 126:
+                length = struct.unpack(">H", self._read(2))[0]
+            elif length == 127:
+                length = struct.unpack(">Q", self._read(8))[0]
+            mask = self._read(4) if b1 & 0x80 else None
+            payload = self._read(length)
+            if mask:
+                payload = bytes(c ^ mask[i % 4] for i, c in enumerate(payload))
+            if opcode == 0x8:
+                raise ConnectionError("websocket closed by server")
+            if opcode == 0x1:
+                return json.loads(payload)
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+# --- one server per pytest session, shared by the test modules ----------------------------------------------------
+
+_shared: ComfyServer | None = None
+_users = 0
+
+
+def acquire() -> ComfyServer:
+    global _shared, _users
+    if _shared is None:
+        _shared = ComfyServer.start()
+        atexit.register(_stop_shared)
+    _users += 1
+    return _shared
+
+
+def release() -> None:
+    global _users
+    _users -= 1
+    if _users <= 0:
+        _stop_shared()
+
+
+def _stop_shared() -> None:
+    global _shared, _users
+    if _shared is not None:
+        _shared.stop()
+    _shared, _users = None, 0
+
+
+def require_or_skip(pytest, what: str = "the test ComfyUI") -> None:
+    """Skip when the environment is not set up; fail instead under CI=true (a skipped integration test must never
+    pass for a pass there)."""
+    reason = missing()
+    if reason is None:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"under CI the ComfyUI integration tests must run: {reason}")
+    pytest.skip(reason)

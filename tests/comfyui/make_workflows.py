@@ -1,0 +1,189 @@
+"""Write the example workflows in workflows/ (UI format, "version": 0.4) from compact descriptions.
+
+The widget order of each node comes from a live ComfyUI's /object_info, so the files match what the editor
+expects. Run after changing a node's inputs (needs the test ComfyUI, see setup_env.sh):
+
+    .venv/bin/python tests/comfyui/make_workflows.py
+
+The example clip they load, ``deepshop_example.mp4``, is made by the project (``deepshop demo`` /
+``deepshop_core.synthetic.write_clip``) and copied into ComfyUI's input folder; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import comfy_harness  # noqa: E402
+from workflow_api import UPLOAD_FLAGS, _is_widget  # noqa: E402
+
+ROOT = HERE.parents[1]
+WORKFLOWS = ROOT / "workflows"
+EXAMPLE = "deepshop_example.mp4"
+ENGINE = "flow (balanced)"
+
+# (id, type, (x, y), {widget: value}, {input: (from_id, from_slot)}, title or None)
+SLOWMO = {
+    "note": (
+        "Slow motion of a highlight, with its audio.\n\n"
+        "1. Load Video Frames: pick your clip (or upload one). The example clip deepshop_example.mp4 is the "
+        "demo_input.mp4 that `deepshop demo` renders, copied into ComfyUI's input folder (workflows/README.md).\n"
+        "2. Select Range: the part to slow down, in seconds (1.0s:2.0s) or frames (25:50).\n"
+        "3. DAIN Interpolate makes factor x as many frames of that part (flow on the CPU, or DAIN with weights "
+        "in models/dain).\n"
+        "4. Slow Motion Retime puts them back into the clip and stretches the audio to match.\n"
+        "5. Save Video writes an MP4 at the clip's OWN frame rate: more frames at the same rate is exactly what "
+        "makes the range play 4x slower. The rest of the clip plays at normal speed."
+    ),
+    "nodes": [
+        (1, "DeepshopLoadVideoFrames", (40, 120), {"video": EXAMPLE, "start_frame": 0, "frame_load_cap": 0}, {}, None),
+        (2, "DeepshopSelectRange", (440, 60), {"range": "1.0s:2.0s"},
+         {"images": (1, 0), "frame_rate": (1, 1), "source": (1, 4)}, None),
+        (3, "DeepshopInterpolate", (800, 60),
+         {"factor": 4.0, "engine": ENGINE, "device": "auto", "scene_cut_protection": True},
+         {"images": (2, 0), "frame_rate": (1, 1)}, None),
+        (4, "DeepshopSlowMotionRetime", (1180, 120), {"factor": 4.0, "ramp": 0.0, "audio_mode": "stretch"},
+         {"images": (1, 0), "interpolated": (3, 0), "range": (2, 1), "frame_rate": (1, 1), "audio": (1, 2)}, None),
+        (5, "DeepshopSaveVideo", (1560, 120), {"filename_prefix": "deepshop/highlight", "format": "h264", "quality": -1},
+         {"images": (4, 0), "frame_rate": (4, 3), "audio": (4, 1)}, None),
+    ],
+}
+
+UPCONVERT = {
+    "note": (
+        "Whole-clip frame-rate up-conversion: 25 fps -> 50 fps, same duration, smoother motion.\n\n"
+        "DAIN Interpolate at 2x gives twice the frames and, on its frame_rate output, twice the frame rate. Saving "
+        "at that doubled rate keeps the clip's speed and length (and its audio as it is). Save it at the clip's own "
+        "rate instead and the whole clip plays 2x slower: that is slow motion."
+    ),
+    "nodes": [
+        (1, "DeepshopLoadVideoFrames", (40, 120), {"video": EXAMPLE, "start_frame": 0, "frame_load_cap": 0}, {}, None),
+        (2, "DeepshopInterpolate", (440, 120),
+         {"factor": 2.0, "engine": "flow (fast)", "device": "auto", "scene_cut_protection": True},
+         {"images": (1, 0), "frame_rate": (1, 1)}, None),
+        (3, "DeepshopSaveVideo", (820, 120), {"filename_prefix": "deepshop/smooth_2x", "format": "h264", "quality": -1},
+         {"images": (2, 0), "frame_rate": (2, 1), "audio": (1, 2)}, None),
+    ],
+}
+
+CORE_NODES = {
+    "note": (
+        "Slow motion with ComfyUI's own video nodes around Deepshop's.\n\n"
+        "Core Load Video -> Get Video Components (frames, audio, fps) -> core Upscale Image (to 320x180) -> "
+        "Deepshop Select Range (frames 25:50) -> DAIN Interpolate 4x -> Slow Motion Retime (audio stretched) -> "
+        "core Create Video at the clip's own fps -> core Save Video. Same frame rate, more frames: the range "
+        "plays 4x slower."
+    ),
+    "nodes": [
+        (1, "LoadVideo", (40, 140), {"file": EXAMPLE}, {}, None),
+        (2, "GetVideoComponents", (400, 140), {}, {"video": (1, 0)}, None),
+        (3, "ImageScale", (760, 60),
+         {"upscale_method": "bilinear", "width": 320, "height": 180, "crop": "disabled"}, {"image": (2, 0)}, None),
+        (4, "DeepshopSelectRange", (1120, 60), {"range": "25:50"}, {"images": (3, 0), "frame_rate": (2, 2)}, None),
+        (5, "DeepshopInterpolate", (1480, 60),
+         {"factor": 4.0, "engine": ENGINE, "device": "auto", "scene_cut_protection": True},
+         {"images": (4, 0), "frame_rate": (2, 2)}, None),
+        (6, "DeepshopSlowMotionRetime", (1120, 440), {"factor": 4.0, "ramp": 0.0, "audio_mode": "stretch"},
+         {"images": (3, 0), "interpolated": (5, 0), "range": (4, 1), "frame_rate": (2, 2), "audio": (2, 1)}, None),
+        (7, "CreateVideo", (1480, 440), {"fps": 25.0}, {"images": (6, 0), "fps": (6, 3), "audio": (6, 1)}, None),
+        (8, "SaveVideo", (1840, 440), {"filename_prefix": "deepshop/core_nodes", "format": "auto", "codec": "auto"},
+         {"video": (7, 0)}, None),
+    ],
+}
+
+FILES = {
+    "deepshop_slowmo_highlight.json": SLOWMO,
+    "deepshop_upconvert_2x.json": UPCONVERT,
+    "deepshop_slowmo_core_nodes.json": CORE_NODES,
+}
+
+
+def build(desc: dict, object_info: dict) -> dict:
+    nodes, links = [], []
+    outputs_links: dict[tuple[int, int], list[int]] = {}
+    link_id = 0
+    specs = {}
+    for nid, kind, pos, widgets, inputs, title in desc["nodes"]:
+        info = object_info[kind]
+        specs[nid] = info
+        for name, (src, slot) in inputs.items():
+            link_id += 1
+            all_inputs = {**info["input"].get("required", {}), **info["input"].get("optional", {})}
+            spec = all_inputs[name]
+            src_type = object_info[next(k for i, k, *_ in desc["nodes"] if i == src)]["output"][slot]
+            links.append([link_id, src, slot, nid, name, src_type])
+            outputs_links.setdefault((src, slot), []).append(link_id)
+    by_target = {(l[3], l[4]): l for l in links}
+    order = 0
+    max_x = 0
+    for nid, kind, pos, widgets, inputs, title in desc["nodes"]:
+        info = object_info[kind]
+        req, opt = info["input"].get("required", {}), info["input"].get("optional", {})
+        names = [*info.get("input_order", {}).get("required", list(req)),
+                 *info.get("input_order", {}).get("optional", list(opt))]
+        node_inputs, values = [], []
+        upload = None
+        widget_count = 0
+        for name in names:
+            spec = {**req, **opt}[name]
+            link = by_target.get((nid, name))
+            if _is_widget(spec):
+                widget_count += 1
+                default = spec[1].get("default") if len(spec) > 1 and isinstance(spec[1], dict) else None
+                if default is None and isinstance(spec[0], list) and spec[0]:
+                    default = spec[0][0]
+                values.append(widgets.get(name, default))
+                opts = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
+                if any(opts.get(f) for f in UPLOAD_FLAGS):
+                    upload = opts  # the editor appends its upload button and preview after all widgets
+                if link:
+                    node_inputs.append({"name": name, "type": spec[0] if isinstance(spec[0], str) else "COMBO",
+                                        "widget": {"name": name}, "link": link[0]})
+            else:
+                node_inputs.append({"name": name, "type": spec[0], "link": link[0] if link else None})
+        if upload is not None:
+            values += ["image", ""]  # as the editor saves them: the upload button's value, the (empty) preview
+        node_outputs = []
+        for slot, (otype, oname) in enumerate(zip(info["output"], info["output_name"])):
+            node_outputs.append({"name": oname, "type": otype, "links": outputs_links.get((nid, slot), []),
+                                 "slot_index": slot})
+        height = 46 + 22 * max(len(node_inputs), len(node_outputs)) + 26 * widget_count
+        node = {"id": nid, "type": kind, "pos": list(pos), "size": [330, height], "flags": {}, "order": order,
+                "mode": 0, "inputs": node_inputs, "outputs": node_outputs,
+                "properties": {"Node name for S&R": kind}, "widgets_values": values}
+        if title:
+            node["title"] = title
+        nodes.append(node)
+        order += 1
+        max_x = max(max_x, pos[0])
+    note_id = max(n["id"] for n in nodes) + 1
+    nodes.append({"id": note_id, "type": "Note", "pos": [40, -300 if len(desc["nodes"]) > 3 else -260],
+                  "size": [900, 240], "flags": {}, "order": order, "mode": 0, "inputs": [], "outputs": [],
+                  "properties": {}, "widgets_values": [desc["note"]], "color": "#432", "bgcolor": "#653"})
+    # links in the UI format address the target input by its index in the node's inputs list
+    index_of = {(n["id"], inp["name"]): k for n in nodes for k, inp in enumerate(n["inputs"])}
+    ui_links = [[l[0], l[1], l[2], l[3], index_of[(l[3], l[4])], l[5]] for l in links]
+    return {"last_node_id": note_id, "last_link_id": link_id, "nodes": nodes, "links": ui_links, "groups": [],
+            "config": {}, "extra": {"ds": {"scale": 0.8, "offset": [60, 360]}}, "version": 0.4}
+
+
+def main() -> None:
+    server = comfy_harness.ComfyServer.start()
+    try:
+        (server.input_dir / EXAMPLE).write_bytes(b"")  # so LoadVideo's file list has it
+        object_info = server.object_info()
+    finally:
+        server.stop()
+    WORKFLOWS.mkdir(exist_ok=True)
+    for name, desc in FILES.items():
+        data = build(desc, object_info)
+        (WORKFLOWS / name).write_text(json.dumps(data, indent=2) + "\n")
+        print("wrote", WORKFLOWS / name)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""Shared fixtures.
+
+Tests that need the real footage or the Middlebury set in ``../shared/testdata`` use the ``testdata`` fixture:
+it skips with a clear reason on a fresh clone without ``../shared``, and fails instead under CI (``CI=true``),
+where a skipped real-data test must never pass for a pass.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TESTDATA = ROOT.parent / "shared" / "testdata"
+
+
+def _require(path: Path) -> Path:
+    if path.exists():
+        return path
+    reason = f"needs {path} (the project's shared test data), which is absent: clone the project beside shared/"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"under CI every real-data test must run: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def testdata() -> Path:
+    """``../shared/testdata``."""
+    return _require(TESTDATA)
+
+
+@pytest.fixture(scope="session")
+def videos(testdata) -> Path:
+    """``../shared/testdata/videos`` (cockatoo.mp4, mpy_chaplin.mp4, ...)."""
+    return _require(testdata / "videos")
+
+
+@pytest.fixture(scope="session")
+def middlebury(testdata) -> Path:
+    """``../shared/testdata/middlebury`` (other-data/, other-gt-interp/)."""
+    return _require(testdata / "middlebury")

@@ -1,0 +1,106 @@
+"""The command line: real runs, bad arguments (exit 2, one line, nothing written) and Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from deepshop_core.cli import main
+from deepshop_core.synthetic import write_clip
+from deepshop_core.video import probe
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return write_clip(tmp_path_factory.mktemp("cli") / "in put é.mp4", seconds=2, width=160, height=96)
+
+
+def test_slowmo_writes_the_slowed_clip(clip, tmp_path, capsys):
+    out = tmp_path / "out.mp4"
+    assert main(["slowmo", str(clip), "-o", str(out), "--range", "10:20", "--factor", "2", "-q"]) == 0
+    assert probe(out).frame_count == 50 + 10
+    assert "50 -> 60 frames" in capsys.readouterr().out
+
+
+def test_ranges_in_seconds_and_several_ranges(clip, tmp_path):
+    out = tmp_path / "out.mp4"
+    code = main(["slowmo", str(clip), "-o", str(out), "--range", "0.2s:0.4s", "--range", "30:35",
+                 "--factor", "3", "--engine", "blend", "-q"])
+    assert code == 0
+    assert probe(out).frame_count == 50 + (5 + 5) * 2
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--factor", "0"], "--factor"),
+    (["--factor", "nan"], "--factor"),
+    (["--factor", "inf"], "--factor"),
+    (["--factor", "-2"], "--factor"),
+    (["--range", "30:10"], "range"),
+    (["--range", "10:999"], "range"),
+    (["--range", "abc"], "range"),
+    (["--range", "5:20", "--range", "10:30"], "overlap"),
+    (["--ramp", "-1", "--range", "10:20"], "--ramp"),
+    (["--engine", "nope", "--range", "10:20"], "--engine"),
+    (["--audio", "loud", "--range", "10:20"], "--audio"),
+])
+def test_bad_arguments_exit_2_with_one_line_and_write_nothing(clip, tmp_path, args, message):
+    out = tmp_path / "out.mp4"
+    proc = subprocess.run([sys.executable, "-m", "deepshop_core", "slowmo", str(clip), "-o", str(out), *args],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert lines and message.lower() in lines[-1].lower()
+    assert "Traceback" not in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_input_and_existing_output(clip, tmp_path, capsys):
+    assert main(["slowmo", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "o.mp4"), "--range", "1:2"]) == 2
+    taken = tmp_path / "taken.mp4"
+    taken.write_bytes(b"keep me")
+    assert main(["slowmo", str(clip), "-o", str(taken), "--range", "10:20", "-q"]) == 2
+    assert taken.read_bytes() == b"keep me"
+    err = capsys.readouterr().err
+    assert "not found" in err and "already exists" in err
+
+
+def test_info(clip, capsys):
+    assert main(["info", str(clip)]) == 0
+    out = capsys.readouterr().out
+    assert "160x96" in out and "25 fps" in out and "frames: 50" in out and "audio: aac" in out
+
+
+def test_ctrl_c_stops_cleanly_and_leaves_nothing(tmp_path):
+    """SIGINT while the job runs: exit 130, no output, no temporary file, no child process left."""
+    src = write_clip(tmp_path / "long.mp4", seconds=8, width=320, height=192)
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    out = outdir / "slow.mp4"
+    proc = subprocess.Popen([sys.executable, "-m", "deepshop_core", "slowmo", str(src), "-o", str(out),
+                             "--range", "0:199", "--factor", "8"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    # Wait until frames are being rendered (the temporary output exists), then interrupt.
+    while time.monotonic() < deadline and not any(outdir.iterdir()) and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.communicate()
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "cancelled" in err
+    assert list(outdir.iterdir()) == []
+    children = subprocess.run(["pgrep", "-P", str(os.getpid())], capture_output=True, text=True).stdout.split()
+    assert str(proc.pid) not in children
+
+
+def test_demo(tmp_path):
+    assert main(["demo", "-o", str(tmp_path / "demo"), "-q"]) == 0
+    info = probe(tmp_path / "demo" / "demo_slowmo.mp4")
+    assert info.frame_count == 100 + 20 * 3 and info.has_audio

@@ -1,0 +1,235 @@
+"""The node pack inside a real ComfyUI 0.3.75 server, over its HTTP API (set up by tests/comfyui/setup_env.sh).
+
+Each example workflow in workflows/ is converted from the UI format and run through POST /prompt; its output
+video is probed with PyAV (frames, frame rate, duration, audio). Also: a cancel through POST /interrupt, ComfyUI's
+validation errors for bad inputs, a clip without audio.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import json
+import sys
+import time
+import uuid
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "comfyui"))
+
+import comfy_harness  # noqa: E402
+import workflow_api  # noqa: E402
+from comfy_fixtures import EXAMPLE, SILENT, comfy, example_clips  # noqa: E402,F401
+
+pytestmark = pytest.mark.comfyui  # deselect with -m "not comfyui"
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOWS = ROOT / "workflows"
+NODES = {
+    "DeepshopLoadVideoFrames": "Load Video Frames (Deepshop)",
+    "DeepshopSelectRange": "Select Slow-Motion Range (Deepshop)",
+    "DeepshopInterpolate": "DAIN Interpolate (Deepshop)",
+    "DeepshopSlowMotionRetime": "Slow Motion Retime (Deepshop)",
+    "DeepshopSaveVideo": "Save Video (Deepshop)",
+}
+# the example clip: 4 s at 25 fps, 100 frames, 640x360, with audio
+# highlight: frames 25..50 slowed 4x -> 25 + 25 * 4 + 50 = 175 frames at 25 fps = 7 s
+# upconvert: 2x the frames at 2x the rate -> 200 frames at 50 fps = 4 s
+EXPECTED = {
+    "deepshop_slowmo_highlight.json": dict(frames=175, rate=Fraction(25), size=(640, 360), audio=True),
+    "deepshop_upconvert_2x.json": dict(frames=200, rate=Fraction(50), size=(640, 360), audio=True),
+    "deepshop_slowmo_core_nodes.json": dict(frames=175, rate=Fraction(25), size=(320, 180), audio=True),
+}
+
+
+def load_workflow(name: str) -> dict:
+    return json.loads((WORKFLOWS / name).read_text())
+
+
+def api_prompt(comfy, name: str) -> dict:
+    return workflow_api.convert(load_workflow(name), comfy.object_info())
+
+
+def output_files(entry: dict, comfy) -> list[Path]:
+    files = []
+    for node_output in entry.get("outputs", {}).values():
+        for item in node_output.get("images", []) + node_output.get("gifs", []):
+            base = {"output": comfy.output_dir, "temp": comfy.temp_dir}[item.get("type", "output")]
+            files.append(base / item.get("subfolder", "") / item["filename"])
+    return files
+
+
+def probe(path: Path) -> dict:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(stream))
+        info = {"frames": frames, "rate": Fraction(stream.average_rate), "size": (stream.width, stream.height),
+                "audio": None}
+    with av.open(str(path)) as container:
+        if container.streams.audio:
+            a = container.streams.audio[0]
+            samples = sum(f.samples for f in container.decode(a))
+            info["audio"] = {"seconds": samples / a.rate, "channels": a.channels, "rate": a.rate}
+    return info
+
+
+def assert_success(entry: dict, comfy) -> None:
+    status = entry["status"]
+    assert status["status_str"] == "success", (
+        f"job failed: {json.dumps(status.get('messages'), indent=1)[:4000]}\nserver log:\n{comfy.log(6000)}")
+
+
+def test_object_info_lists_every_node(comfy, example_clips):
+    info = comfy.object_info()
+    for node, display in NODES.items():
+        assert node in info, f"{node} missing from /object_info; server log:\n{comfy.log(6000)}"
+        assert info[node]["display_name"] == display
+        assert info[node]["category"] == "Deepshop/slow motion"
+        assert info[node]["description"]
+    load = info["DeepshopLoadVideoFrames"]
+    assert load["input_order"]["required"] == ["video", "start_frame", "frame_load_cap"]
+    video = load["input"]["required"]["video"]
+    assert video[1].get("video_upload") is True and EXAMPLE in video[0]
+    assert load["output"] == ["IMAGE", "FLOAT", "AUDIO", "INT", "DEEPSHOP_SOURCE"]
+    select = info["DeepshopSelectRange"]
+    assert select["input_order"] == {"required": ["images", "frame_rate", "range"], "optional": ["source"]}
+    assert select["output"] == ["IMAGE", "DEEPSHOP_RANGE", "INT", "INT"]
+    interp = info["DeepshopInterpolate"]
+    assert interp["input_order"]["required"] == ["images", "factor", "engine", "device", "scene_cut_protection"]
+    engines = interp["input"]["required"]["engine"][0]
+    assert {"flow (balanced)", "flow (fast)", "flow (best)"} <= set(engines)
+    assert any(e.startswith("dain") for e in engines)
+    assert interp["output"] == ["IMAGE", "FLOAT", "INT"]
+    retime = info["DeepshopSlowMotionRetime"]
+    assert retime["input_order"]["required"] == ["images", "interpolated", "range", "frame_rate", "factor", "ramp",
+                                                 "audio_mode"]
+    assert retime["input"]["required"]["audio_mode"][0] == ["stretch", "silence", "none"]
+    assert retime["output"] == ["IMAGE", "AUDIO", "INT", "FLOAT"]
+    save = info["DeepshopSaveVideo"]
+    assert save["output_node"] is True
+    assert {"h264", "h265", "vp9", "png", "gif", "webp"} <= set(save["input"]["required"]["format"][0])
+    assert save["input_order"]["optional"] == ["audio", "source"]
+    # the UI says plainly that the same frame rate is what makes it slow
+    assert "same frame rate" in interp["description"] and "slower" in interp["description"]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_workflow_runs(comfy, example_clips, name):
+    prompt = api_prompt(comfy, name)
+    started = time.monotonic()
+    entry = comfy.run(prompt, timeout=600)
+    assert_success(entry, comfy)
+    files = output_files(entry, comfy)
+    assert len(files) == 1 and files[0].is_file(), f"outputs: {entry.get('outputs')}"
+    got = probe(files[0])
+    want = EXPECTED[name]
+    assert got["frames"] == want["frames"]
+    assert got["rate"] == want["rate"]
+    assert got["size"] == want["size"]
+    duration = got["frames"] / got["rate"]
+    assert got["audio"] is not None, "the output lost its audio"
+    assert got["audio"]["seconds"] == pytest.approx(float(duration), abs=0.05)
+    print(f"{name}: {got['frames']} frames at {got['rate']} fps = {float(duration):.2f} s, "
+          f"audio {got['audio']['seconds']:.3f} s, in {time.monotonic() - started:.1f} s")
+
+
+def test_clip_without_audio(comfy, example_clips):
+    prompt = api_prompt(comfy, "deepshop_slowmo_highlight.json")
+    prompt["1"]["inputs"]["video"] = SILENT
+    prompt["5"]["inputs"]["filename_prefix"] = "deepshop/silent"
+    entry = comfy.run(prompt, timeout=600)
+    assert_success(entry, comfy)
+    (path,) = output_files(entry, comfy)
+    got = probe(path)
+    assert got["frames"] == 175 and got["audio"] is None
+
+
+def test_window_spliced_into_the_source(comfy, example_clips):
+    """Load frames 20..59 only, slow 1.0s:2.0s (frames 25..50) 2x, save spliced into the full clip."""
+    prompt = api_prompt(comfy, "deepshop_slowmo_highlight.json")
+    prompt["1"]["inputs"].update(start_frame=20, frame_load_cap=40)
+    prompt["3"]["inputs"]["factor"] = 2.0
+    prompt["4"]["inputs"]["factor"] = 2.0
+    prompt["5"]["inputs"].update(filename_prefix="deepshop/spliced", source=["1", 4])
+    entry = comfy.run(prompt, timeout=600)
+    assert_success(entry, comfy)
+    (path,) = output_files(entry, comfy)
+    got = probe(path)
+    assert got["frames"] == 100 + 25  # 25 intervals slowed 2x add 25 frames to the 100-frame clip
+    assert got["rate"] == 25
+    assert got["audio"]["seconds"] == pytest.approx(125 / 25, abs=0.05)
+
+
+def test_invalid_inputs_give_node_errors(comfy, example_clips):
+    prompt = api_prompt(comfy, "deepshop_slowmo_highlight.json")
+    bad_file = copy.deepcopy(prompt)
+    bad_file["1"]["inputs"]["video"] = "no_such_clip.mp4"
+    status, body = comfy.post("/prompt", {"prompt": bad_file, "client_id": uuid.uuid4().hex})
+    assert status == 400, body
+    assert "1" in body["node_errors"], body
+    bad_range = copy.deepcopy(prompt)
+    bad_range["2"]["inputs"]["range"] = "soon:later"
+    status, body = comfy.post("/prompt", {"prompt": bad_range, "client_id": uuid.uuid4().hex})
+    assert status == 400, body
+    assert "2" in body["node_errors"], body
+    assert "120:150" in json.dumps(body["node_errors"]["2"])  # the message shows the accepted forms
+    bad_factor = copy.deepcopy(prompt)
+    bad_factor["3"]["inputs"]["factor"] = 0.25
+    status, body = comfy.post("/prompt", {"prompt": bad_factor, "client_id": uuid.uuid4().hex})
+    assert status == 400 and "3" in body["node_errors"], body
+
+
+def test_interrupt_cancels_without_partial_output(comfy, example_clips):
+    prompt = api_prompt(comfy, "deepshop_slowmo_highlight.json")
+    prompt["2"]["inputs"]["range"] = "0.1s:3.9s"
+    prompt["3"]["inputs"].update(factor=16.0, engine="flow (best)")
+    prompt["4"]["inputs"]["factor"] = 16.0
+    prompt["5"]["inputs"]["filename_prefix"] = "deepshop/cancelled"
+    before = {p for p in comfy.output_dir.rglob("*")}
+    client_id = uuid.uuid4().hex
+    ws = comfy.websocket(client_id)
+    try:
+        prompt_id = comfy.queue_prompt(prompt, client_id)
+        progressed = None
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            message = ws.receive(timeout=60)
+            assert message is not None, f"no progress from the server; log:\n{comfy.log(4000)}"
+            data = message.get("data", {})
+            if message.get("type") == "progress" and data.get("node") == "3" and data.get("value", 0) >= 2:
+                progressed = data
+                break
+            if message.get("type") in ("execution_success", "execution_error"):
+                pytest.fail(f"the job ended before it could be cancelled: {message}")
+        assert progressed, "DAIN Interpolate reported no progress"
+        status, _ = comfy.post("/interrupt", {})
+        assert status == 200
+        cancelled_at = time.monotonic()
+        entry = comfy.wait_history(prompt_id, timeout=120)
+        seconds = time.monotonic() - cancelled_at
+    finally:
+        ws.close()
+    kinds = [kind for kind, _ in comfy_harness.history_messages(entry)]
+    assert entry["status"]["status_str"] == "error" and "execution_interrupted" in kinds, entry["status"]
+    assert progressed["value"] < progressed["max"]
+    assert seconds < 30, f"the cancel took {seconds:.1f} s to take effect"
+    after = {p for p in comfy.output_dir.rglob("*")}
+    assert after == before, f"files left behind by the cancelled job: {sorted(after - before)}"
+    # the server is still usable
+    assert comfy.get("/queue")["queue_running"] == []
+
+
+def test_node_unit_tests_in_the_comfyui_venv():
+    """tests/test_nodes.py needs torch, which only the test ComfyUI's venv has: run it there."""
+    comfy_harness.require_or_skip(pytest)
+    import subprocess
+
+    result = subprocess.run([str(comfy_harness.VENV_PYTHON), "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             str(ROOT / "tests" / "test_nodes.py")], cwd=ROOT, capture_output=True, text=True,
+                            timeout=600, stdin=subprocess.DEVNULL, env={**os.environ, "CI": os.environ.get("CI", "")})
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    assert " passed" in result.stdout and "skipped" not in result.stdout, result.stdout[-3000:]

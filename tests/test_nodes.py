@@ -1,0 +1,197 @@
+"""The node classes called directly, without a server (needs torch: runs in the test ComfyUI's venv,
+``.cache/comfyui/venv/bin/python -m pytest tests/test_nodes.py``; test_comfyui_server.py runs it there too).
+
+The pack is imported the way ComfyUI imports it (its ``__init__.py`` by file location, as a package), with a small
+stand-in ``folder_paths`` so Save Video has an output folder.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import types
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="the nodes need torch: run this file with .cache/comfyui/venv/bin/python "
+                                            "-m pytest tests/test_nodes.py (tests/comfyui/setup_env.sh makes it)")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def dirs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("comfy")
+    out = {name: base / name for name in ("input", "output", "models")}
+    for d in out.values():
+        d.mkdir()
+    return out
+
+
+@pytest.fixture(scope="module")
+def pack(dirs):
+    """The pack imported like ComfyUI does, with a stand-in folder_paths (restored afterwards)."""
+    fp = types.ModuleType("folder_paths")
+    fp.models_dir = str(dirs["models"])
+    fp._paths = {}
+    fp.add_model_folder_path = lambda name, path, is_default=False: fp._paths.setdefault(name, []).append(path)
+    fp.get_folder_paths = lambda name: fp._paths[name]
+    fp.get_input_directory = lambda: str(dirs["input"])
+    fp.get_output_directory = lambda: str(dirs["output"])
+    fp.get_annotated_filepath = lambda name: os.path.join(str(dirs["input"]), name)
+    fp.exists_annotated_filepath = lambda name: os.path.exists(os.path.join(str(dirs["input"]), name))
+    fp.filter_files_content_types = lambda files, kinds: [f for f in files if f.endswith((".mp4", ".webm", ".mkv"))]
+
+    def get_save_image_path(prefix, output_dir, width=0, height=0):
+        subfolder, filename = os.path.split(prefix)
+        folder = os.path.join(output_dir, subfolder)
+        os.makedirs(folder, exist_ok=True)
+        counter = 1 + sum(1 for f in os.listdir(folder) if f.startswith(filename + "_"))
+        return folder, filename, counter, subfolder, prefix
+
+    fp.get_save_image_path = get_save_image_path
+    saved = sys.modules.get("folder_paths")
+    sys.modules["folder_paths"] = fp
+    name = "deepshop_pack_under_test"
+    spec = importlib.util.spec_from_file_location(name, ROOT / "__init__.py", submodule_search_locations=[str(ROOT)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    yield module
+    for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
+        del sys.modules[key]
+    if saved is None:
+        sys.modules.pop("folder_paths", None)
+    else:
+        sys.modules["folder_paths"] = saved
+
+
+@pytest.fixture(scope="module")
+def clips(pack, dirs):
+    synthetic = sys.modules["deepshop_pack_under_test.deepshop_core.synthetic"] if \
+        "deepshop_pack_under_test.deepshop_core.synthetic" in sys.modules else \
+        importlib.import_module("deepshop_pack_under_test.deepshop_core.synthetic")
+    audio = synthetic.write_clip(dirs["input"] / "clip.mp4", seconds=2.0, width=160, height=96)
+    silent = synthetic.write_clip(dirs["input"] / "silent.mp4", seconds=1.0, width=160, height=96, audio=False)
+    return {"audio": audio, "silent": silent}
+
+
+def node(pack, name):
+    return pack.NODE_CLASS_MAPPINGS[name]()
+
+
+def test_mappings(pack):
+    assert set(pack.NODE_CLASS_MAPPINGS) == {"DeepshopLoadVideoFrames", "DeepshopSelectRange", "DeepshopInterpolate",
+                                             "DeepshopSlowMotionRetime", "DeepshopSaveVideo"}
+    assert pack.NODE_DISPLAY_NAME_MAPPINGS["DeepshopInterpolate"] == "DAIN Interpolate (Deepshop)"
+    for cls in pack.NODE_CLASS_MAPPINGS.values():
+        assert cls.CATEGORY == "Deepshop/slow motion"
+        assert len(cls.RETURN_TYPES) == len(cls.RETURN_NAMES) == len(cls.OUTPUT_TOOLTIPS)
+        assert callable(getattr(cls, cls.FUNCTION))
+        cls.INPUT_TYPES()
+
+
+def test_models_dain_registered(pack, dirs):
+    fp = sys.modules["folder_paths"]
+    assert fp._paths["dain"] == [os.path.join(str(dirs["models"]), "dain")]
+    common = pack.nodes.common
+    weights = dirs["models"] / "dain" / "DAIN_weight"
+    weights.mkdir(parents=True)
+    (weights / "model").write_bytes(b"x")
+    (weights / "params").write_bytes(b"x")
+    (dirs["models"] / "dain" / "DAIN_weight.tar").write_bytes(b"x")
+    choices = common.engine_choices()
+    assert "dain: DAIN_weight" in choices and "dain: DAIN_weight.tar" in choices
+    name, options = common.engine_spec("dain: DAIN_weight", "cpu")
+    assert name == "dain" and options["weights"] == str(weights) and options["device"] == "cpu"
+    assert common.engine_spec("flow (best)") == ("flow", {"preset": "best"})
+
+
+def test_load_window_with_audio(pack, clips):
+    images, rate, audio, count, source = node(pack, "DeepshopLoadVideoFrames").load(
+        "clip.mp4", start_frame=10, frame_load_cap=20)
+    assert images.shape == (20, 96, 160, 3) and images.dtype == torch.float32
+    assert 0.0 <= float(images.min()) and float(images.max()) <= 1.0
+    assert rate == 25.0 and count == 20
+    assert audio["waveform"].ndim == 3 and audio["waveform"].shape[:2] == (1, 2)
+    assert audio["waveform"].shape[2] == pytest.approx(48000 * 20 / 25, abs=2)
+    assert source["start"] == 10 and source["end"] == 30 and source["frame_count"] == 50
+    assert source["frame_rate"] == Fraction(25)
+
+
+def test_load_clip_without_audio(pack, clips):
+    images, rate, audio, count, source = node(pack, "DeepshopLoadVideoFrames").load("x", path=str(clips["silent"]))
+    assert audio is None and count == 25 and not source["has_audio"]
+
+
+def test_load_past_the_end_is_a_clear_error(pack, clips):
+    with pytest.raises(ValueError, match="past the end"):
+        node(pack, "DeepshopLoadVideoFrames").load("clip.mp4", start_frame=500)
+
+
+def test_rgba_and_gray_inputs(pack):
+    common = pack.nodes.common
+    rgba = torch.rand(2, 8, 10, 4)
+    gray = torch.rand(2, 8, 10, 1)
+    assert common.to_uint8(rgba[0]).shape == (8, 10, 3)
+    g = common.to_uint8(gray[0])
+    assert g.shape == (8, 10, 3) and (g[..., 0] == g[..., 2]).all()
+    out, rate, count = node(pack, "DeepshopInterpolate").interpolate(rgba, 2.0, "blend (cross-fade, no motion)",
+                                                                     frame_rate=12.0)
+    assert out.shape == (4, 8, 10, 3) and rate == 24.0 and count == 4
+
+
+def test_select_range_frames_and_seconds(pack):
+    images = torch.rand(50, 4, 6, 3)
+    select = node(pack, "DeepshopSelectRange")
+    segment, rng, start, end = select.select(images, 25.0, "10:20")
+    assert (start, end) == (10, 20) and segment.shape[0] == 11
+    assert segment.data_ptr() == images[10].data_ptr()  # a view, no copy
+    _, rng, start, end = select.select(images, 25.0, "0.4s:0.8s")
+    assert (start, end) == (10, 20)
+    source = {"start": 10, "frame_rate": Fraction(25), "frame_count": 100}
+    _, _, start, end = select.select(images, 25.0, "20:30", source)
+    assert (start, end) == (10, 20)
+    with pytest.raises(ValueError, match="past the last frame"):
+        select.select(images, 25.0, "40:70")
+    with pytest.raises(ValueError, match="outside the loaded frames 10..59"):
+        select.select(images, 25.0, "70:80", source)
+    assert isinstance(node(pack, "DeepshopSelectRange").VALIDATE_INPUTS(range="later"), str)
+
+
+def test_retime_stitches_and_stretches_audio(pack):
+    images = torch.rand(20, 4, 6, 3)
+    select, interp, retime = (node(pack, n) for n in ("DeepshopSelectRange", "DeepshopInterpolate",
+                                                      "DeepshopSlowMotionRetime"))
+    segment, rng, start, end = select.select(images, 10.0, "5:9")
+    dense, _, _ = interp.interpolate(segment, 4.0, "blend (cross-fade, no motion)", scene_cut_protection=False)
+    audio = {"waveform": torch.zeros(1, 2, 4800), "sample_rate": 2400}
+    out, track, count, rate = retime.retime(images, dense, rng, 10.0, 4.0, 0.0, "stretch", audio)
+    assert count == 20 + 4 * 3 and out.shape[0] == count and rate == 10.0
+    assert torch.equal(out[:6], images[:6]) and torch.equal(out[-10:], images[10:])
+    assert torch.equal(out[5:5 + 17:4], images[5:10])  # every 4th frame of the slowed range is a source frame
+    assert track["waveform"].shape[-1] == pytest.approx(count / 10.0 * 2400, abs=2)
+    out2, _, count2, _ = retime.retime(images, dense, rng, 10.0, 4.0, 1.0, "none", audio)
+    assert count2 < count and out2.shape[0] == count2
+    with pytest.raises(ValueError, match="same factor"):
+        retime.retime(images, dense, rng, 10.0, 2.0, 0.0, "stretch", None)
+    with pytest.raises(ValueError, match="resize"):
+        retime.retime(images, torch.rand(dense.shape[0], 8, 6, 3), rng, 10.0, 4.0, 0.0, "stretch", None)
+
+
+@pytest.mark.parametrize("fmt", ["h264", "webp", "png"])
+def test_save_formats(pack, dirs, fmt):
+    images = torch.rand(6, 32, 48, 3)
+    audio = {"waveform": torch.zeros(1, 1, 9600), "sample_rate": 48000}
+    result = node(pack, "DeepshopSaveVideo").save(images, 24.0, f"t/{fmt}", fmt, -1, audio=audio)
+    (path,) = result["result"]
+    assert os.path.exists(path)
+    assert result["ui"]["images"][0]["type"] == "output"
+    if fmt == "png":
+        assert len([f for f in os.listdir(path) if f.endswith(".png")]) == 6
+    else:
+        assert result["ui"]["animated"] == (True,)

@@ -1,0 +1,177 @@
+"""The file-to-file pipeline and the in-memory path, on clips the tests render, plus the acceptance case on
+real footage."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from deepshop_core import Cancelled, InputError, OutputError, SlowMotion, slow_motion
+from deepshop_core.audio import read_audio
+from deepshop_core.pipeline import interpolate_frames
+from deepshop_core.synthetic import Scene, write_clip
+from deepshop_core.timeline import slow_timeline, Segment
+from deepshop_core.video import VideoWriter, probe, read_frames
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """2 s, 25 fps, 160x96, lossless, with a click track: 50 frames."""
+    return write_clip(tmp_path_factory.mktemp("clip") / "scene.mkv", seconds=2, width=160, height=96,
+                      format="lossless")
+
+
+def decode(path):
+    return list(read_frames(path))
+
+
+def test_slowed_range_has_the_inserted_frames_and_exact_copies_elsewhere(clip, tmp_path):
+    out = tmp_path / "slow.mkv"
+    result = slow_motion(clip, out, ranges=[(10, 20)], factor=4, engine="blend", format="lossless")
+    source, frames = decode(clip), decode(out)
+    assert result.frames_out == len(frames) == 50 + 10 * 3
+    info = probe(out)
+    assert info.frame_rate == Fraction(25) and info.frame_count == 80
+    # Before the range: frames 0..10 unchanged; after: frame 20.. lands 30 frames later.
+    for i in range(0, 11):
+        assert np.array_equal(frames[i], source[i])
+    for i in range(20, 50):
+        assert np.array_equal(frames[i + 30], source[i])
+    # Inside, every 4th output frame is a source frame, the others lie between their neighbours.
+    for k in range(10):
+        assert np.array_equal(frames[10 + 4 * k], source[10 + k])
+        mid = frames[10 + 4 * k + 2].astype(int)
+        expected = (source[10 + k].astype(int) + source[11 + k]) / 2
+        assert np.abs(mid - expected).max() <= 1
+
+
+def test_audio_is_stretched_inside_the_range_and_lasts_as_long_as_the_video(clip, tmp_path):
+    out = tmp_path / "slow.mp4"
+    result = slow_motion(clip, out, ranges=["0.4s:0.8s"], factor=4, engine="blend")
+    info = probe(out)
+    assert result.has_audio and info.has_audio
+    assert info.frame_count == 50 + 10 * 3
+    audio = read_audio(out)
+    assert abs(audio.duration - float(info.duration)) <= 1 / 25
+
+
+@pytest.mark.parametrize("mode", ["silence", "none"])
+def test_audio_modes(clip, tmp_path, mode):
+    out = tmp_path / f"{mode}.mp4"
+    slow_motion(clip, out, ranges=[(10, 20)], factor=4, engine="blend", audio=mode)
+    info = probe(out)
+    if mode == "none":
+        assert not info.has_audio
+        return
+    audio = read_audio(out)
+    rate = audio.sample_rate
+    inside = audio.samples[:, int(0.45 * rate):int(1.15 * rate)]  # output 0.4 s .. 1.2 s is the slowed range
+    before = audio.samples[:, : int(0.35 * rate)]
+    assert np.sqrt(np.mean(inside ** 2)) < 0.01 < np.sqrt(np.mean(before ** 2))
+
+
+def test_smooth_mode_doubles_the_frame_rate_and_keeps_the_duration(clip, tmp_path):
+    out = tmp_path / "smooth.mkv"
+    slow_motion(clip, out, smooth=True, factor=2, engine="blend", format="lossless")
+    info, source_info = probe(out), probe(clip)
+    assert info.frame_rate == 2 * source_info.frame_rate
+    assert info.duration == source_info.duration
+    frames, source = decode(out), decode(clip)
+    for i in range(0, 50, 7):
+        assert np.array_equal(frames[2 * i], source[i])
+
+
+def test_non_integer_factor_and_ramp(clip, tmp_path):
+    out = tmp_path / "ramp.mkv"
+    result = slow_motion(clip, out, ranges=[(10, 30)], factor=2.5, ramp=4, engine="blend", format="lossless")
+    frames, source = decode(out), decode(clip)
+    assert len(frames) == result.frames_out > 50
+    assert np.array_equal(frames[-1], source[-1]) and np.array_equal(frames[0], source[0])
+
+
+def test_cancel_leaves_nothing_behind(clip, tmp_path):
+    out = tmp_path / "cancelled.mp4"
+
+    def cancel_after_a_few(done, total):
+        if done > 5:
+            raise Cancelled("stop")
+
+    with pytest.raises(Cancelled):
+        slow_motion(clip, out, ranges=[(5, 40)], factor=4, engine="blend", progress=cancel_after_a_few)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_output_and_input_are_never_overwritten(clip, tmp_path):
+    out = tmp_path / "taken.mp4"
+    out.write_bytes(b"precious")
+    with pytest.raises(OutputError, match="already exists"):
+        slow_motion(clip, out, ranges=[(10, 20)], engine="blend")
+    assert out.read_bytes() == b"precious"
+    before = clip.read_bytes()
+    with pytest.raises(OutputError, match="is the input"):
+        slow_motion(clip, clip, ranges=[(10, 20)], engine="blend", overwrite=True)
+    assert clip.read_bytes() == before
+
+
+def test_bad_ranges_are_refused_before_anything_is_written(clip, tmp_path):
+    out = tmp_path / "bad.mp4"
+    for ranges in ([(20, 10)], [(10, 60)], [(5, 20), (15, 30)], ["nonsense"], []):
+        with pytest.raises(InputError):
+            slow_motion(clip, out, ranges=ranges, engine="blend")
+    assert not out.exists()
+
+
+def test_scene_cut_is_held_not_morphed(tmp_path):
+    """Two unrelated shots joined at frame 12: slowing across the join must never blend them."""
+    a, b = Scene.make(96, 64, seed=1), Scene.make(96, 64, seed=2)
+    shots = [a.frame(i / 25) for i in range(12)] + [b.frame(i / 25) for i in range(12)]
+    path = tmp_path / "cut.mkv"
+    with VideoWriter(path, Fraction(25), format="lossless") as writer:
+        for frame in shots:
+            writer.write(frame)
+    out = tmp_path / "out.mkv"
+    result = slow_motion(path, out, ranges=[(6, 18)], factor=4, engine="blend", format="lossless")
+    assert 12 in result.cuts
+    frames = decode(out)
+    # Every output frame is either a clean frame or a blend of neighbours from the *same* shot.
+    for frame in frames:
+        dist_a = min(np.abs(frame.astype(int) - s).mean() for s in shots[:12])
+        dist_b = min(np.abs(frame.astype(int) - s).mean() for s in shots[12:])
+        blended = np.abs(frame.astype(int) - (shots[11].astype(int) + shots[12]) / 2).mean()
+        assert blended > 5 or min(dist_a, dist_b) == 0
+
+
+def test_in_memory_path_matches_the_file_path(clip, tmp_path):
+    source = decode(clip)
+    timeline = slow_timeline(len(source), [Segment(10, 20, 4)])
+    frames = list(interpolate_frames(source, timeline, "blend"))
+    out = tmp_path / "file.mkv"
+    slow_motion(clip, out, ranges=[(10, 20)], factor=4, engine="blend", format="lossless")
+    assert len(frames) == 80
+    assert all(np.array_equal(x, y) for x, y in zip(frames, decode(out)))
+
+
+def test_notebook_style_api(clip, tmp_path):
+    out = SlowMotion(engine="blend", format="lossless").run(clip, slow_rate=0.25, frame_range=[5, 30],
+                                                            slow_range=[10, 20], output=tmp_path / "nb.mkv")
+    frames, source = decode(out), decode(clip)
+    assert len(frames) == 26 + 30
+    assert np.array_equal(frames[0], source[5]) and np.array_equal(frames[-1], source[30])
+
+
+def test_acceptance_chaplin_range_50_75_factor_4(videos, tmp_path):
+    """The issue's acceptance case, through the command line, with the default engine."""
+    from deepshop_core.cli import main
+
+    src = videos / "mpy_chaplin.mp4"
+    out = tmp_path / "chaplin_slow.mkv"
+    assert main(["slowmo", str(src), "-o", str(out), "--range", "50:75", "--factor", "4", "--format", "lossless",
+                 "-q"]) == 0
+    info = probe(out)
+    assert info.frame_count == 241 + 75 and info.frame_rate == 25 and info.has_audio
+    assert abs(read_audio(out).duration - float(info.duration)) <= 1 / 25
+    source, frames = decode(src), decode(out)
+    for i in list(range(0, 51)) + list(range(75, 241)):
+        assert np.array_equal(frames[i if i <= 50 else i + 75], source[i]), i

@@ -1,0 +1,172 @@
+"""Scene cuts and held frames, on real footage from ../shared/testdata.
+
+Decoding is done with PyAV directly, so these tests do not depend on deepshop_core.video.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from deepshop_core.errors import InputError
+from deepshop_core.scenes import MAX_HOLD, SIGNATURE_LENGTH, find_cuts, find_duplicates, signature
+
+BIKES_CUT_SECONDS = [1.20, 3.04, 5.48, 7.48, 9.68]  # from testdata/README.md, 25 fps
+
+
+@dataclass(frozen=True)
+class Decoded:
+    signatures: list[np.ndarray]
+    frames: list[np.ndarray]  # only the first few, kept to build altered clips
+    held: list[int]  # frames whose picture repeats the previous one at full resolution (see _repeats_previous)
+
+
+def _repeats_previous(frame: np.ndarray, previous: np.ndarray) -> bool:
+    """Ground truth at full resolution: nothing changed beyond codec noise, on average under 1 level and in 99.9% of
+    the values within 25 levels. Measured on these clips: held frames <= 0.84 and <= 20; the slightest real motion
+    (the end of chaplin, a slow stretch of bikes) >= 0.97 on average or >= 53 in places."""
+    difference = np.abs(frame.astype(np.int16) - previous)
+    return difference.mean() < 1 and np.count_nonzero(difference > 25) <= 0.001 * difference.size
+
+
+def _decode(path: Path, keep: int = 0) -> Decoded:
+    signatures, frames, held, previous = [], [], [], None
+    with av.open(str(path)) as container:
+        for index, picture in enumerate(container.decode(video=0)):
+            frame = picture.to_ndarray(format="rgb24")
+            signatures.append(signature(frame))
+            if index < keep:
+                frames.append(frame)
+            if previous is not None and _repeats_previous(frame, previous):
+                held.append(index)
+            previous = frame
+    return Decoded(signatures, frames, held)
+
+
+@pytest.fixture(scope="module")
+def bikes(videos) -> Decoded:
+    return _decode(videos / "skv_bikes.mp4")
+
+
+@pytest.fixture(scope="module")
+def chaplin(videos) -> Decoded:
+    return _decode(videos / "mpy_chaplin.mp4", keep=130)
+
+
+@pytest.fixture(scope="module")
+def cockatoo(videos) -> Decoded:
+    return _decode(videos / "cockatoo.mp4", keep=40)
+
+
+def _reencoded(frame: np.ndarray, seed: int) -> np.ndarray:
+    """A copy of ``frame`` with noise like a second pass through a codec (a repeated frame is rarely bit-exact)."""
+    noise = np.random.default_rng(seed).integers(-4, 5, frame.shape, dtype=np.int16)
+    return np.clip(frame + noise, 0, 255).astype(np.uint8)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Signatures
+
+
+def test_signatures_are_small_and_the_same_for_every_frame_size():
+    rng = np.random.default_rng(0)
+    for shape in [(720, 1280, 3), (272, 640, 3), (144, 176, 3), (7, 5, 3)]:
+        sig = signature(rng.integers(0, 256, shape, dtype=np.uint8))
+        assert sig.shape == (SIGNATURE_LENGTH,) and sig.dtype == np.uint8 and sig.nbytes <= 4096
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [np.zeros((10, 10), np.uint8), np.zeros((10, 10, 4), np.uint8), np.zeros((10, 10, 3), np.float32), [[0, 0, 0]]],
+)
+def test_signature_rejects_what_is_not_an_rgb_frame(frame):
+    with pytest.raises(InputError, match="HxWx3 uint8"):
+        signature(frame)
+
+
+def test_detectors_reject_foreign_signatures():
+    with pytest.raises(InputError, match=r"scenes\.signature"):
+        find_cuts([np.zeros(10, np.uint8)])
+    with pytest.raises(InputError, match=r"scenes\.signature"):
+        find_duplicates([signature(np.zeros((4, 4, 3), np.uint8)), np.zeros(SIGNATURE_LENGTH, np.float32)])
+
+
+def test_tiny_inputs():
+    one = [signature(np.zeros((8, 8, 3), np.uint8))]
+    assert find_cuts([]) == [] and find_duplicates([]) == []
+    assert find_cuts(one) == [] and find_duplicates(one) == []
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Cuts
+
+
+def test_the_five_hard_cuts_of_bikes_are_found(bikes):
+    cuts = find_cuts(bikes.signatures)
+    assert len(bikes.signatures) == 250 and len(cuts) == 5
+    for cut, seconds in zip(cuts, BIKES_CUT_SECONDS):
+        assert abs(cut - seconds * 25) <= 1, (cuts, BIKES_CUT_SECONDS)
+
+
+def test_walking_people_and_a_fast_bird_are_not_cuts(chaplin, cockatoo):
+    # mpy_chaplin: one continuous shot of people walking down a street; cockatoo: one close-up shot of a bird
+    # moving its head fast, with sudden jerks (frame 134).
+    assert find_cuts(chaplin.signatures) == []
+    assert find_cuts(cockatoo.signatures) == []
+
+
+def test_a_flash_is_not_a_cut(chaplin):
+    flashed = [frame.copy() for frame in chaplin.frames[:60]]
+    for k in (30, 31):  # two frames almost white, like a photographer's flash
+        flashed[k] = (flashed[k] * 0.2 + 204).astype(np.uint8)
+    assert find_cuts([signature(frame) for frame in flashed]) == []
+
+
+def test_a_splice_of_two_clips_is_one_cut(chaplin, bikes):
+    spliced = chaplin.signatures[:60] + bikes.signatures[80:130]  # bikes has no cut in 80..130
+    assert find_cuts(spliced) == [60]
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Held frames
+
+
+def test_held_frames_of_the_chaplin_transfer_are_found(chaplin):
+    # mpy_chaplin is old film brought to 25 fps by showing about every third picture twice: those repeats are real
+    # held frames (verified at full resolution), and exactly they are reported.
+    assert len(chaplin.held) == 76
+    assert find_duplicates(chaplin.signatures) == chaplin.held
+
+
+def test_untouched_moving_clips_have_no_held_frames(bikes, cockatoo):
+    assert bikes.held == [] and cockatoo.held == []
+    assert find_duplicates(bikes.signatures) == []
+    assert find_duplicates(cockatoo.signatures) == []
+
+
+def test_inserted_repeats_are_found_exactly(cockatoo):
+    frames = list(cockatoo.frames)
+    frames.insert(26, _reencoded(frames[25], seed=1))  # frame 25 shown twice: the copy lands at 26
+    frames.insert(11, _reencoded(frames[10], seed=2))  # frame 10 shown twice: the copy lands at 11 (and 26 -> 27)
+    assert find_duplicates([signature(frame) for frame in frames]) == [11, 27]
+
+
+@pytest.mark.parametrize("hold", [2, 3, MAX_HOLD + 1])
+def test_animation_on_twos_threes_and_fours(cockatoo, hold):
+    frames = [frame if i == 0 else _reencoded(frame, seed=i) for frame in cockatoo.frames[:12] for i in range(hold)]
+    expected = [k for k in range(len(frames)) if k % hold]
+    assert find_duplicates([signature(frame) for frame in frames]) == expected
+
+
+def test_a_still_shot_is_not_reported(cockatoo):
+    # Every frame of a still shot equals the previous one; there is no motion to even out, so nothing is reported,
+    # neither in a clip that is all still nor in a still stretch longer than MAX_HOLD between motion.
+    still = [_reencoded(cockatoo.frames[0], seed=i) for i in range(12)]
+    assert find_duplicates([signature(frame) for frame in still]) == []
+    pause = cockatoo.frames[:10] + [_reencoded(cockatoo.frames[9], seed=i) for i in range(MAX_HOLD + 1)]
+    pause += cockatoo.frames[10:20]
+    assert find_duplicates([signature(frame) for frame in pause]) == []
