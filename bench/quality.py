@@ -247,7 +247,7 @@ def speed(rounds: int = 3, pairs: int = 6) -> dict:
             key = f"{p} {w}x{h}"
             out[key] = {"best_ms": min(wall[p]), "median_ms": statistics.median(wall[p]), "cpu_ms": min(cpu[p]),
                         "ref_ms": ref_ms, "quiet_estimate_ms": min(wall[p]) * factor, "stages_ms": stages[p],
-                        "flow_size": f"{fw}x{fh}", "warp": "cubic" if engine._cubic(h, w) else "linear"}
+                        "flow_size": f"{fw}x{fh}", "warp": engine.warp_kind(h, w)}
             st = stages[p]
             print(f"    {p:9s} {min(wall[p]):7.1f} ms/pair (median {statistics.median(wall[p]):.1f}, cpu "
                   f"{min(cpu[p]):.1f}, quiet estimate {min(wall[p]) * factor:.1f})  "

@@ -301,10 +301,7 @@ def slow_motion(input: str | Path, output: str | Path, *, ranges: Iterable = (),
     steps = plan(timeline, cuts if scene_cuts else (), duplicates if dedupe else ())
     seconds["analyse"] = time.perf_counter() - started
 
-    source_audio = read_audio(input) if info.has_audio and audio != "none" else None
-    if source_audio is not None and first:
-        source_audio = cut(source_audio, first / float(info.frame_rate), source_audio.duration)
-    track = retime_audio(source_audio, timeline, info.frame_rate, audio)
+    track = _retimed_track(input, info, first, timeline, audio)
 
     out_rate = info.frame_rate * timeline.rate_multiplier
     window = _FrameWindow(read_frames(input, first, first + count))
@@ -320,6 +317,15 @@ def slow_motion(input: str | Path, output: str | Path, *, ranges: Iterable = (),
     seconds.update(decode=window.decode_seconds, encode=encode, **_engine_seconds(live))
     return SlowMotionResult(output, count, len(steps), out_rate, tuple(cuts), tuple(duplicates),
                             track is not None, seconds)
+
+
+def _retimed_track(input: Path, info: VideoInfo, first: int, timeline: Timeline, mode: str) -> Audio | None:
+    """The output's audio. A function of its own so the source track is freed before the frames are rendered."""
+    if not info.has_audio or mode == "none":
+        return None
+    fps = float(info.frame_rate)
+    source = read_audio(input, first / fps, (first + timeline.source_count) / fps)
+    return retime_audio(source, timeline, info.frame_rate, mode)
 
 
 def _engine_seconds(engine: engines.Engine) -> dict[str, float]:

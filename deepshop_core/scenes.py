@@ -11,7 +11,9 @@ A change that is undone within a few frames (a flash, a passing occlusion) is no
 before resembles any frame just after, the scene went on.
 
 Held frames (``find_duplicates``): frame k is a duplicate when no spot of its small luma picture differs from frame
-k-1 by more than ``DUPLICATE_TOLERANCE`` levels (codec noise averages out in the downscale; real motion does not).
+k-1 by more than ``DUPLICATE_TOLERANCE`` levels (codec noise averages out in the downscale; real motion does not)
+and the mean difference stays below ``DUPLICATE_MEAN_TOLERANCE`` (a slow pan of soft texture changes every spot a
+little, a held frame changes none).
 A perfectly still shot has every frame "duplicate", and there is nothing to fix. So only short runs of held frames
 (at most ``MAX_HOLD``) between real changes are reported: changes at least ``MOTION_CONTRAST`` times the run's own
 differences, on both sides (one side may be the start or end of the clip). That is the pattern of animation on
@@ -41,6 +43,7 @@ RETURN_WINDOW = 4  # frames each side compared to tell a flash (change undone wi
 RETURN_FRACTION = 0.5  # "resembles": a difference below this fraction of the cut's score
 
 DUPLICATE_TOLERANCE = 7  # luma levels; measured: held frames of real footage <= 6, slight motion >= 10
+DUPLICATE_MEAN_TOLERANCE = 0.6  # mean luma levels; measured: chaplin's held frames <= 0.35, a slow pan 1.2
 MOTION_CONTRAST = 2  # the changes around a run of held frames are at least this many times the run's own
 MAX_HOLD = 3  # longest run of held frames treated as held drawings (animation on fours); longer runs are stills
 
@@ -84,8 +87,9 @@ def find_duplicates(signatures: Sequence[np.ndarray]) -> list[int]:
     lumas, _ = _split(signatures)
     if len(lumas) < 2:
         return []
-    change = np.concatenate([[0], np.abs(np.diff(lumas.astype(np.int16), axis=0)).max(axis=1)])
-    held = change <= DUPLICATE_TOLERANCE
+    difference = np.abs(np.diff(lumas.astype(np.int16), axis=0))
+    change = np.concatenate([[0], difference.max(axis=1)])
+    held = (change <= DUPLICATE_TOLERANCE) & np.concatenate([[True], difference.mean(axis=1) <= DUPLICATE_MEAN_TOLERANCE])
     duplicates = []
     k = 1
     while k < len(change):

@@ -47,17 +47,25 @@ class Scene:
     def make(cls, width: int = 640, height: int = 360, discs: int = 3, seed: int = 7) -> "Scene":
         rng = np.random.default_rng(seed)
         margin = max(width, height) // 4
-        background = _texture(rng, height + 2 * margin, width + 2 * margin, scale=24)
+        # A muted, detailed backdrop (sky tint above, earth tint below) so the bright discs stand out.
+        texture = _texture(rng, height + 2 * margin, width + 2 * margin, scale=24)
+        grey = texture.mean(axis=2, keepdims=True)
+        rows = np.linspace(0, 1, texture.shape[0], dtype=np.float32)[:, None, None]
+        tint = (1 - rows) * np.float32([0.8, 0.95, 1.15]) + rows * np.float32([1.1, 0.95, 0.75])
+        background = np.clip((0.3 * texture + 0.7 * grey) * 0.7 * tint + 30, 0, 255)
         made = []
+        hues = rng.permutation([(235, 70, 50), (250, 200, 40), (60, 140, 240), (90, 210, 90), (230, 90, 200)])
         for i in range(discs):
-            r = int(rng.integers(max(4, height // 12), max(5, height // 6)))
+            r = int(rng.integers(max(4, height // 10), max(5, height // 6)))
+            pattern = _texture(rng, 2 * r + 1, 2 * r + 1, scale=4)
+            colour = np.float32(hues[i % len(hues)])
             made.append(
                 Disc(
                     radius=r,
                     start=(float(rng.uniform(0, width)), float(rng.uniform(r, height - r))),
                     velocity=(float(rng.choice([-1, 1]) * rng.uniform(0.35, 0.7) * width), 0.0),
                     wobble=float(rng.uniform(0.05, 0.15) * height),
-                    texture=_texture(rng, 2 * r + 1, 2 * r + 1, scale=6),
+                    texture=np.clip(colour * (0.55 + 0.45 * pattern / 255), 0, 255),
                 )
             )
         return cls(width, height, background, tuple(made))

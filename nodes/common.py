@@ -126,7 +126,19 @@ def engine_spec(choice: str, device: str = "auto") -> tuple[str, dict]:
 
 def load_engine(choice: str, device: str = "auto"):
     name, options = engine_spec(choice, device)
+    if name == "dain":
+        # a cancel reaches the DAIN worker while it runs a pair, and a weights download shows on the bar
+        options["should_cancel"] = _interrupted()
+        options["progress"] = Progress(1)
     return core_module("engines").load(name, **options)
+
+
+def _interrupted():
+    try:
+        import comfy.model_management as mm
+        return mm.processing_interrupted
+    except ImportError:
+        return None
 
 
 # --- numbers ------------------------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from fractions import Fraction
 
-import torch
 
 from .common import (CATEGORY, RANGE_TYPE, SLOW_MOTION_NOTE, SOURCE_TYPE, Progress, check_image, core, core_module,
                      exact_rate, fill_images, folder_paths, from_comfy_audio, input_files, to_comfy_audio, to_uint8)
@@ -271,32 +270,39 @@ class DeepshopSaveVideo:
 
 
 def _spliced_audio(source, track, frames):
-    """The full clip's audio with the window's part replaced by ``track`` (or kept when no audio is given)."""
-    if not source.get("has_audio"):
-        return track
+    """The full clip's audio with the window's part replaced by ``track`` (the window's own audio is kept when no
+    track is given; silence where neither has sound). None when there is no audio at all."""
     audio = core_module("audio")
     rate = source["frame_rate"]
-    full = audio.read_audio(source["path"])
-    if full is None:
-        return track
-    head = audio.cut(full, 0.0, float(source["start"] / rate))
-    tail = audio.cut(full, float(source["end"] / rate), full.duration)
-    if track is None:
-        middle = audio.cut(full, float(source["start"] / rate), float(source["end"] / rate))
-        if frames != int(source["end"]) - int(source["start"]):
-            middle = audio.silence(float(Fraction(frames) / rate), like=full)
-    else:
-        middle = track
-        if (middle.sample_rate, middle.channels) != (full.sample_rate, full.channels):
-            raise core.InputError(
-                f"cannot splice {middle.channels}-channel {middle.sample_rate} Hz audio into the source's "
-                f"{full.channels}-channel {full.sample_rate} Hz track")
-        want = float(Fraction(frames) / rate)
-        if middle.duration > want:
-            middle = audio.cut(middle, 0.0, want)
-        elif middle.duration < want:
-            middle = audio.concat([middle, audio.silence(want - middle.duration, like=full)])
-    return audio.concat([head, middle, tail])
+    full = audio.read_audio(source["path"]) if source.get("has_audio") else None
+    if full is None and track is None:
+        return None
+    like = full if full is not None else track
+    if track is not None and (track.sample_rate, track.channels) != (like.sample_rate, like.channels):
+        raise core.InputError(
+            f"cannot splice {track.channels}-channel {track.sample_rate} Hz audio into the source's "
+            f"{like.channels}-channel {like.sample_rate} Hz track")
+    start, end = float(source["start"] / rate), float(source["end"] / rate)
+    total = float(source["frame_count"] / rate)
+
+    def part(a, b):
+        return audio.cut(full, a, b) if full is not None else audio.silence(b - a, like=like)
+
+    def fit(piece, seconds):
+        if piece.duration > seconds:
+            return audio.cut(piece, 0.0, seconds)
+        if piece.duration < seconds:
+            return audio.concat([piece, audio.silence(seconds - piece.duration, like=like)])
+        return piece
+
+    want = float(Fraction(frames) / rate)
+    if track is not None:
+        middle = fit(track, want)
+    elif frames == int(source["end"]) - int(source["start"]):
+        middle = part(start, end)
+    else:  # retimed frames without their audio: silence rather than sound out of sync
+        middle = audio.silence(want, like=like)
+    return audio.concat([fit(part(0.0, start), start), middle, part(end, total)])
 
 
 NODE_CLASS_MAPPINGS = {

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -119,6 +118,6 @@ def test_workflow_loads_in_the_editor(comfy, editor_report, path):
 def test_run_from_the_editor_shows_the_result_in_the_save_node(editor_report):
     """Run (as the Run button does) the highlight workflow from the page: the Save node previews the MP4."""
     run = editor_report["run"]
-    previews = [src for src in run["videos"] + run["images"] if "highlight" in src]
+    previews = [src for src in run["videos"] + run["images"] if "from_editor" in src]
     assert previews, run
     assert Path(run["screenshot"]).is_file()

@@ -21,6 +21,10 @@ from dain_standin import import_paddle  # noqa: E402
 
 paddle = import_paddle()
 
+# Paddle's static-graph API warns about its own deprecations on every op: not this project's business.
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+              pytest.mark.filterwarnings("ignore::UserWarning")]
+
 from deepshop_core import correlation  # noqa: E402
 
 SETTINGS = [

@@ -7,6 +7,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from deepshop_core import engines
 from deepshop_core.engines.flow import PRESETS, FlowEngine
@@ -192,6 +194,19 @@ def test_bad_options():
         engines.load("flow", flow_scale=0)
     with pytest.raises(InputError):
         engines.load("flow", flow_scale=1.5)
+    with pytest.raises(InputError):
+        engines.load("flow", warp="nearest")
+
+
+@pytest.mark.parametrize("warp", ["lanczos", "cubic", "linear", "auto"])
+def test_warp_override(warp):
+    base = texture(64, 96, seed=13)
+    f1 = shifted(base, 4.0, 2.0)
+    e = engines.load("flow", warp=warp)
+    assert e.warp_kind(64, 96) == ("cubic" if warp == "auto" else warp)
+    assert e.warp_kind(720, 1280) == ("linear" if warp == "auto" else warp)
+    mid = e.interpolate(base, f1, [0.5])[0]
+    assert psnr(mid[12:-12, 12:-12], shifted(base, 2.0, 1.0)[12:-12, 12:-12]) > 30
 
 
 def test_stats_accumulate_and_close_is_idempotent():
@@ -256,3 +271,17 @@ def test_each_time_is_independent_of_the_others(engine):
     # and from one size to another and back (cached buffers per size)
     engine.interpolate(texture(50, 70, seed=11), texture(50, 70, seed=12), [0.5])
     assert np.array_equal(engine.interpolate(base, f1, [0.5])[0], alone)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(h=st.integers(1, 48), w=st.integers(1, 48), seed=st.integers(0, 2**16),
+       times=st.lists(st.floats(1e-6, 1 - 1e-6), min_size=1, max_size=4))
+def test_any_size_any_times_property(engine, h, w, seed, times):
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    b = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    outs = engine.interpolate(a, b, times)
+    assert len(outs) == len(times)
+    for out in outs:
+        assert out.shape == (h, w, 3) and out.dtype == np.uint8 and out.flags.c_contiguous
+    assert all(np.array_equal(x, y) for x, y in zip(outs, engine.interpolate(a, b, times)))  # deterministic

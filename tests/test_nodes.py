@@ -195,3 +195,28 @@ def test_save_formats(pack, dirs, fmt):
         assert len([f for f in os.listdir(path) if f.endswith(".png")]) == 6
     else:
         assert result["ui"]["animated"] == (True,)
+
+
+def test_save_spliced_into_the_source(pack, clips):
+    load, select, interp, retime, save = (node(pack, n) for n in (
+        "DeepshopLoadVideoFrames", "DeepshopSelectRange", "DeepshopInterpolate", "DeepshopSlowMotionRetime",
+        "DeepshopSaveVideo"))
+    images, rate, audio, count, source = load.load("clip.mp4", start_frame=10, frame_load_cap=20)
+    segment, rng, start, end = select.select(images, rate, "15:20", source)
+    assert (start, end) == (5, 10)
+    dense, _, _ = interp.interpolate(segment, 2.0, "blend (cross-fade, no motion)")
+    slowed, track, n, out_rate = retime.retime(images, dense, rng, rate, 2.0, 0.0, "stretch", audio)
+    assert n == 25
+    result = save.save(slowed, out_rate, "t/spliced", "h264", -1, audio=track, source=source)
+    (path,) = result["result"]
+    video = importlib.import_module("deepshop_pack_under_test.deepshop_core.video")
+    info = video.probe(path)
+    assert info.frame_count == 50 + 5 and info.frame_rate == 25
+    sound = importlib.import_module("deepshop_pack_under_test.deepshop_core.audio").read_audio(path)
+    assert sound.duration == pytest.approx(55 / 25, abs=0.03)
+    # the frames outside the window are the source's own (decoded again, so equal up to the codec)
+    first = next(iter(video.read_frames(path, 0, 1)))
+    original = next(iter(video.read_frames(clips["audio"], 0, 1)))
+    assert np.abs(first.astype(int) - original.astype(int)).mean() < 3
+    with pytest.raises(ValueError, match="source's size"):
+        save.save(slowed[:, :32, :32], out_rate, "t/bad", "h264", -1, source=source)

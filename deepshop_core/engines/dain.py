@@ -10,7 +10,8 @@
 a process or a CUDA context). One worker per process, started on first use as a fresh interpreter
 (``subprocess`` + an authenticated ``multiprocessing.connection``: like the 'spawn' start method, it inherits no
 torch/CUDA state, and unlike it, it does not re-run the host program's ``__main__``, e.g. ComfyUI's ``main.py``).
-It keeps each loaded program with its executor for its whole life, so engines and jobs reuse them. Frames travel
+It keeps each loaded program (as a ``paddle.inference`` predictor) for its whole life, so engines and jobs reuse
+them. Frames travel
 through one ``multiprocessing.shared_memory`` block (inputs and outputs in place, no pickling of pixels). A worker
 crash (out-of-memory kill, segfault) becomes an :class:`EngineError` naming the exit status and the worker's log;
 Paddle's own out-of-memory errors say to lower the resolution or use the CPU. Cancelling (``should_cancel()``
@@ -28,8 +29,9 @@ t_k = k/(N+1). For requested times:
 2. other times (2.5x slow motion, a factor F that does not divide N+1) are produced *exactly* when the program has
    PaddleGAN's time constants: DAIN_slowmotion scales the flow as ``20 * flow * t`` (a ``scale`` op by 20 feeding a
    ``scale`` op by t) for t_1..t_N (forward flow) then t_N..t_1 (backward flow). When exactly that signature is
-   found, a copy of the program with those constants set to (s, 1 - s) gives the frames at any times s, N per run
-   (copies are cached per time tuple). ``engine.retimable`` says whether this applies;
+   found, those 2N constants become inputs of the program (each op's ``ScaleTensor``), fed (s_k, 1 - s_k) for the
+   wanted times s_k: any N times per run, the same arithmetic as the exported constants (bit-identical at the grid).
+   ``engine.retimable`` says whether this applies;
 3. otherwise (a program without that signature), recursive refinement: the model is re-run on the two nearest
    known frames around t (the grid frames first), which yields N more times between them, until a frame lies
    within ``refine_tolerance`` (1e-3 of the pair interval) of t. That frame is returned; its true time is reported

@@ -5,8 +5,9 @@ Started by :mod:`.dain` as a fresh interpreter (``python -c ... main()``), it co
 connection drops:
 
 - ``("load", key, weights_dir, device, rewrite)`` -> ``("ok", info)``: load the legacy inference program once per
-  key (kept with its executor and scope for the life of the process), check its structure, rewrite the
-  ``correlation`` ops on CPU, look for the time constants (see :func:`find_time_ops`);
+  weights folder and device (kept for the life of the process), check its structure, rewrite the ``correlation``
+  ops on CPU, turn the time constants into inputs when found (:func:`find_time_ops`, :func:`add_time_inputs`),
+  and build a ``paddle.inference`` predictor from it;
 - ``("interp", key, shm_name, h, w, times, tolerances)`` -> ``("ok", stats)``: frames 0 and 1 are read from shared
   memory (``uint8 [2, h, w, 3]`` at offset 0), the frames at ``times`` are written after them;
 - ``("stop",)``.
@@ -76,7 +77,7 @@ def map_times(run: RunFn, a: np.ndarray, b: np.ndarray, times: Sequence[float], 
     ``retimable``) gives them at the N times ``ts``. The method:
 
     1. times within ``tol`` of a k/(N+1) come from one run on (a, b);
-    2. other times, if the program's time constants were found: runs with the constants set to those times,
+    2. other times, if the program's time constants were found: runs with the time inputs set to those times,
        N times per run: exact;
     3. otherwise recursive refinement: the model is run on the two nearest known frames around t (starting with
        a, b and the grid), which yields frames at N more times between them, until a known frame lies within
@@ -205,34 +206,62 @@ def resolve_device(paddle, device: str):
     return "cpu", paddle.CPUPlace()
 
 
+def add_time_inputs(program, time_ops) -> list[str]:
+    """Turn the time constants into inputs: each time ``scale`` op reads its factor from a new fed ``[1]`` tensor
+    (the op's ``ScaleTensor`` input, which takes precedence over its ``scale`` attribute). Returns the input names,
+    forward ops first then backward ones. One predictor then serves every time, the grid's included."""
+    block = program.global_block()
+    feeds = [op for op in block.ops if op.type == "feed"]
+    holder = feeds[0].input("X")[0] if feeds else "feed"
+    col = max((int(op.attr("col")) for op in feeds), default=-1) + 1
+    fwd, bwd = time_ops
+    names = []
+    for j, idx in enumerate(list(fwd) + list(bwd)):
+        name = f"deepshop_time_{j}"
+        block.create_var(name=name, shape=[1], dtype="float32", persistable=False)
+        block.ops[idx].desc.set_input("ScaleTensor", [name])
+        names.append(name)
+    for j, name in enumerate(names):
+        block._prepend_op(type="feed", inputs={"X": [holder]}, outputs={"Out": [block.var(name)]},
+                          attrs={"col": col + j})
+    return names
+
+
 class PaddleModel:
-    """One loaded DAIN program with its executor, scope and (CPU) rewritten correlation ops."""
+    """One loaded DAIN program, checked, rewritten for CPU if needed, run by a Paddle inference predictor.
+
+    The program is read with ``load_inference_model`` (old IR), checked (:func:`..weights.check_program`), its
+    ``correlation`` ops rewritten on CPU, its convolutions marked for oneDNN on CPU, its time constants made inputs
+    when found; then serialized into a ``paddle.inference`` predictor (IR passes off: they take a minute on this
+    program; oneDNN convolutions and a bounded oneDNN cache keep memory flat from pair to pair, which the static
+    executor's does not).
+    """
 
     def __init__(self, weights_dir: str, device: str = "auto", rewrite: bool | None = None, onednn: bool = True):
         os.environ["FLAGS_enable_pir_api"] = "0"
         import paddle
+        from paddle import inference
 
         from .. import weights as W
         from ..correlation import rewrite_correlation_ops
-        from ..errors import EngineError, WeightsError
+        from ..errors import WeightsError
 
         paddle.enable_static()
-        self.paddle = paddle
         device, place = resolve_device(paddle, device)
         self.device = device
-        self.exe = paddle.static.Executor(place)
-        self.scope = paddle.static.Scope()
+        exe = paddle.static.Executor(paddle.CPUPlace())
+        scope = paddle.static.Scope()
         try:
-            with paddle.static.scope_guard(self.scope):
+            with paddle.static.scope_guard(scope):
                 prog, feeds, fetch = paddle.static.load_inference_model(
-                    weights_dir, self.exe, model_filename=W.MODEL_FILE, params_filename=W.PARAMS_FILE)
+                    weights_dir, exe, model_filename=W.MODEL_FILE, params_filename=W.PARAMS_FILE)
         except Exception as e:  # a damaged or foreign file: say which and why
             msg = str(e).strip().splitlines()
             raise WeightsError(f"cannot load the DAIN program in {weights_dir} ({type(e).__name__}: "
                                f"{msg[-1] if msg else ''}); the files are damaged or not PaddleGAN's DAIN weights: "
                                "delete them and download again") from None
+        del scope, exe
         self.n = W.check_program(feeds, [f.shape for f in fetch], weights_dir)
-        self.fetch = [f.name for f in fetch]  # the loaded program fetches all of them; fetch target 0 is used
         self.rewritten = 0
         if rewrite is None:
             rewrite = device == "cpu"
@@ -241,36 +270,51 @@ class PaddleModel:
         self.onednn = 0
         if device == "cpu" and onednn and _has_onednn(paddle):
             self.onednn = use_onednn_convs(prog)
-        self.program = prog
         self.time_ops = find_time_ops(prog.global_block(), self.n)
-        self._retimed: dict[tuple, object] = {}
+        self.time_names = add_time_inputs(prog, self.time_ops) if self.time_ops else []
+        model_bytes = prog.desc.serialize_to_string()
+        with open(os.path.join(weights_dir, W.PARAMS_FILE), "rb") as f:
+            params_bytes = f.read()
+        cfg = inference.Config()
+        cfg.set_model_buffer(model_bytes, len(model_bytes), params_bytes, len(params_bytes))
+        cfg.switch_ir_optim(False)
+        if hasattr(cfg, "enable_new_ir"):
+            cfg.enable_new_ir(False)
+        if device.startswith("gpu"):
+            cfg.enable_use_gpu(256, int(device.split(":")[1]))
+        else:
+            cfg.disable_gpu()
+            cfg.set_cpu_math_library_num_threads(max(1, len(os.sched_getaffinity(0))
+                                                     if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+            if self.onednn:
+                cfg.enable_mkldnn()
+                cfg.set_mkldnn_cache_capacity(4)
+        cfg.enable_memory_optim()  # reuse activation buffers: halves the peak
+        cfg.disable_glog_info()
+        self.predictor = inference.create_predictor(cfg)
+        self.input = self.predictor.get_input_handle(W.FEED_NAME)
+        self.times_in = [self.predictor.get_input_handle(n) for n in self.time_names]
+        self.output = self.predictor.get_output_handle(fetch[0].name)
 
     @property
     def retimable(self) -> bool:
         return self.time_ops is not None
 
-    def _program_for(self, times):
-        if times is None:
-            return self.program
-        key = tuple(round(float(t), 9) for t in times)
-        prog = self._retimed.get(key)
-        if prog is None:
-            prog = self.program.clone()
-            ops = prog.global_block().ops
-            fwd, bwd = self.time_ops
-            for k, t in enumerate(key):
-                ops[fwd[k]]._set_attr("scale", float(t))
-                ops[bwd[k]]._set_attr("scale", float(1.0 - t))
-            if len(self._retimed) >= 8:
-                self._retimed.pop(next(iter(self._retimed)))
-            self._retimed[key] = prog
-        return prog
-
     def run(self, a: np.ndarray, b: np.ndarray, times=None) -> list[np.ndarray]:
-        x = np.stack([a, b])[:, None]  # [2, 1, 3, H, W]
-        with self.paddle.static.scope_guard(self.scope):
-            res = self.exe.run(self._program_for(times), feed={"image": x}, fetch_list=self.fetch)
-        y = np.asarray(res[0])
+        """The N frames at ``times`` (default: the program's k/(N+1)); ``times`` only if :attr:`retimable`."""
+        if times is not None and not self.retimable:
+            raise ValueError("this program's times cannot be changed")
+        x = np.ascontiguousarray(np.stack([a, b])[:, None], dtype=np.float32)  # [2, 1, 3, H, W]
+        self.input.reshape(list(x.shape))
+        self.input.copy_from_cpu(x)
+        if self.times_in:
+            ts = grid_times(self.n) if times is None else [float(t) for t in times]
+            values = ts + [1.0 - t for t in ts]  # forward ops t_k, backward ops 1 - t_k (output k uses both)
+            for handle, v in zip(self.times_in, values):
+                handle.reshape([1])
+                handle.copy_from_cpu(np.array([v], np.float32))
+        self.predictor.run()
+        y = self.output.copy_to_cpu()
         return [np.clip(y[k, 0], 0.0, 1.0) for k in range(y.shape[0])]
 
 

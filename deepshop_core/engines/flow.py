@@ -21,8 +21,8 @@ Per time t (at flow resolution, then upsampled once to the frame size):
    likewise v1; with projection, v0 also comes from the splat density (no frame-0 pixel lands here -> hidden in
    frame 0); a sample whose position falls outside its frame gets weight 0 (content entering at a border comes
    from the other frame);
-6. backward warp of the full-resolution frames with cv2.remap, BORDER_REPLICATE (bicubic for ``best``, and for
-   ``balanced`` up to 600k pixels a frame; bilinear for ``fast`` and for ``balanced`` above, where bicubic would
+6. backward warp of the full-resolution frames with cv2.remap, BORDER_REPLICATE (Lanczos-4 for ``best``; bicubic
+   for ``balanced`` up to 600k pixels a frame; bilinear for ``fast`` and for ``balanced`` above, where bicubic would
    double the cost of the warp and measured no better on 720p footage) and per-pixel blend with weights
    (1-t) v0 and t v1 (cv2.blendLinear).
 
@@ -31,7 +31,7 @@ Nothing is cropped or resized in the output: the warp is at the input's resoluti
 What was measured on Middlebury "other" (12 sequences, t=0.5, mean PSNR dB / IE; bench/quality.py):
 - DIS medium, bilinear warp, plain average (the baseline): 34.17 / 2.66
 - + bicubic warp instead of bilinear: 34.92 / 2.38 (bilinear sampling at fractional offsets blurs; the largest gain)
-  (Lanczos4: 35.02, but 4-5x slower than bicubic)
+  (Lanczos4: 35.02, but 2-4x slower than bicubic -> ``best`` only, where it adds +0.2 dB: 35.72 -> 35.92)
 - + flow on luma smoothed with sigma 1 (0.7 and 1.2 similar): 35.26 / 2.36 (mostly Urban3, large motion)
 - + cv2.blendLinear (rounds halves down, which this set's ground truth happens to like: +0.05 dB)
 - + FB occlusion weights at lam=1: -0.11 dB (Beanbags, Urban: FB failures there are flow errors, not occlusions,
@@ -63,17 +63,18 @@ from . import check_pair
 # resolution patches); ``max_flow_side``: the flow is computed on a copy downscaled to at most this many pixels on
 # the long side (720p -> 640x360 for balanced: on 720p footage, flow at half size loses nothing measurable, see
 # below, and halves the time);
-# ``warp``: "cubic" or "linear" interpolation of the frames, "auto" = cubic up to ``cubic_max_pixels`` per frame and
-# linear above (bicubic costs ~4x bilinear: at 720p 6 bicubic remaps alone are ~70 ms, over the balanced budget,
-# and on 720p footage it measured no better); ``occlusion``: lam, how strongly FB-occlusion lowers a source's weight;
-# ``projection``: intermediate flows by forward splatting instead of the quadratic approximation.
+# ``warp``: "lanczos", "cubic" or "linear" interpolation of the frames, "auto" = cubic up to ``cubic_max_pixels``
+# per frame and linear above (bicubic costs ~4x fixed-point bilinear: at 720p the 6 bicubic remaps of a pair alone
+# take ~70 ms, most of the balanced budget, and on 720p footage bicubic measured no better); ``occlusion``: lam, how
+# strongly FB-occlusion lowers a source's weight; ``projection``: intermediate flows by forward splatting instead
+# of the quadratic approximation.
 PRESETS: dict[str, dict] = {
     "fast": {"dis": cv2.DISOPTICAL_FLOW_PRESET_FAST, "finest_scale": None, "max_flow_side": 640,
              "warp": "linear", "occlusion": 0.5, "projection": False},
     "balanced": {"dis": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, "finest_scale": None, "max_flow_side": 640,
                  "warp": "auto", "cubic_max_pixels": 600_000, "occlusion": 0.5, "projection": False},
     "best": {"dis": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, "finest_scale": 0, "max_flow_side": 1280,
-             "warp": "cubic", "occlusion": 0.5, "projection": True},
+             "warp": "lanczos", "occlusion": 0.5, "projection": True},
 }
 DEFAULT_PRESET = "balanced"
 
@@ -91,9 +92,9 @@ class FlowEngine:
 
     ``flow_scale`` (0 < s <= 1) forces the resolution the flow is computed at (as a fraction of the frame size);
     by default it is 1 up to the preset's ``max_flow_side`` (long side, pixels) and shrinks above. ``warp``
-    overrides the preset's frame interpolation: "cubic", "linear", or "auto" (cubic up to 600k pixels a frame,
-    linear above). ``threads`` computes the two flow directions concurrently (OpenCV releases the GIL); 1 disables
-    it.
+    overrides the preset's frame interpolation: "lanczos", "cubic", "linear", or "auto" (cubic up to 600k pixels a
+    frame, linear above). ``threads`` computes the two flow directions concurrently (OpenCV releases the GIL);
+    1 disables it.
 
     One engine serves one caller at a time (it reuses work buffers between calls); use one engine per thread.
 
@@ -108,8 +109,8 @@ class FlowEngine:
                  threads: int = 2):
         if preset not in PRESETS:
             raise InputError(f"unknown flow preset {preset!r}: choose one of {', '.join(PRESETS)}")
-        if warp is not None and warp not in ("cubic", "linear", "auto"):
-            raise InputError(f"warp must be 'cubic', 'linear' or 'auto', got {warp!r}")
+        if warp is not None and warp not in ("lanczos", "cubic", "linear", "auto"):
+            raise InputError(f"warp must be 'lanczos', 'cubic', 'linear' or 'auto', got {warp!r}")
         if flow_scale is not None and not 0.0 < float(flow_scale) <= 1.0:
             raise InputError(f"flow_scale must be in (0, 1], got {flow_scale!r}")
         self.preset = preset
@@ -139,7 +140,7 @@ class FlowEngine:
         t_flow = time.perf_counter() - t_start
         grid = self._grid2(h, w)
         buf = self._buffers(h, w)
-        cubic = self._cubic(h, w)
+        sharp = self._sharp_warp(h, w)
         out = []
         t_warp = t_blend = 0.0
         for t in times:
@@ -148,9 +149,9 @@ class FlowEngine:
             cv2.add(grid, ft0, dst=buf["map0"])
             cv2.add(grid, ft1, dst=buf["map1"])
             t1 = time.perf_counter()
-            if cubic:
-                cv2.remap(frame0, buf["map0"], None, cv2.INTER_CUBIC, dst=buf["warp0"], borderMode=_BORDER)
-                cv2.remap(frame1, buf["map1"], None, cv2.INTER_CUBIC, dst=buf["warp1"], borderMode=_BORDER)
+            if sharp is not None:
+                cv2.remap(frame0, buf["map0"], None, sharp, dst=buf["warp0"], borderMode=_BORDER)
+                cv2.remap(frame1, buf["map1"], None, sharp, dst=buf["warp1"], borderMode=_BORDER)
             else:  # fixed-point maps (1/32 px, what remap uses internally anyway) make bilinear remap ~2x faster
                 m0, m0f = cv2.convertMaps(buf["map0"], None, cv2.CV_16SC2)
                 m1, m1f = cv2.convertMaps(buf["map1"], None, cv2.CV_16SC2)
@@ -172,9 +173,16 @@ class FlowEngine:
             self._pool.shutdown(wait=False)
             self._pool = None
 
-    def _cubic(self, h: int, w: int) -> bool:
+    def _sharp_warp(self, h: int, w: int) -> int | None:
+        """The cv2 interpolation of the frame warp at this size, or None for (fixed-point) bilinear."""
         warp = self.settings["warp"]
-        return warp == "cubic" or (warp == "auto" and h * w <= self.settings["cubic_max_pixels"])
+        if warp == "auto":
+            warp = "cubic" if h * w <= self.settings["cubic_max_pixels"] else "linear"
+        return {"cubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4}.get(warp)
+
+    def warp_kind(self, height: int, width: int) -> str:
+        """"lanczos", "cubic" or "linear": how frames of this size are warped."""
+        return {cv2.INTER_CUBIC: "cubic", cv2.INTER_LANCZOS4: "lanczos"}.get(self._sharp_warp(height, width), "linear")
 
     def reset_stats(self) -> None:
         self.stats = {"flow": 0.0, "warp": 0.0, "blend": 0.0, "pairs": 0}
@@ -277,6 +285,11 @@ class FlowEngine:
         grid = self._grid2(fh, fw)
         ft0 = cv2.addWeighted(f01, -(1.0 - t) * t, f10, t * t, 0.0)
         ft1 = cv2.addWeighted(f01, (1.0 - t) ** 2, f10, -t * (1.0 - t), 0.0)
+        if self.settings["projection"]:
+            p0, d0 = _project(f01, t, pair["z0"], gx, gy)
+            p1, d1 = _project(f10, 1.0 - t, pair["z1"], gx, gy)
+            ft0 = np.where((d0 <= 1e-6)[..., None], ft0, p0).astype(np.float32)
+            ft1 = np.where((d1 <= 1e-6)[..., None], ft1, p1).astype(np.float32)
         lam = self.settings["occlusion"]
         # [occlusion, 1] sampled at the source positions with a zero border: the occlusion of the sample, and
         # whether the sample lies inside its frame (soft over one pixel)
@@ -285,11 +298,7 @@ class FlowEngine:
         # the frame-0 sample loses weight where the frame-1 sample is a pixel frame 0 cannot see, and vice versa
         v0 = (1.0 - lam * s1[..., 0]) * s0[..., 1]
         v1 = (1.0 - lam * s0[..., 0]) * s1[..., 1]
-        if self.settings["projection"]:
-            p0, d0 = _project(f01, t, pair["z0"], gx, gy)
-            p1, d1 = _project(f10, 1.0 - t, pair["z1"], gx, gy)
-            ft0 = np.where((d0 <= 1e-6)[..., None], ft0, p0).astype(np.float32)
-            ft1 = np.where((d1 <= 1e-6)[..., None], ft1, p1).astype(np.float32)
+        if self.settings["projection"]:  # no frame-0 pixel lands here: hidden in frame 0 (and likewise frame 1)
             v0 *= cv2.GaussianBlur(np.minimum(d0 / _DENSITY_FULL, 1.0).astype(np.float32), (0, 0), 1.0)
             v1 *= cv2.GaussianBlur(np.minimum(d1 / _DENSITY_FULL, 1.0).astype(np.float32), (0, 0), 1.0)
         # blend weights (1-t) v0 and t v1, + eps: blendLinear divides by their sum, which must stay positive

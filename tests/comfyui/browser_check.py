@@ -89,6 +89,11 @@ CLOSE_BANNER = """
 # queue the loaded workflow the way the Run button does, wait until the server's queue is empty
 RUN = """
 async () => {
+  // a prefix of its own, so the job really runs even when the same graph ran before (ComfyUI caches results)
+  for (const n of window.app.graph._nodes) {
+    const w = (n.widgets || []).find(w => w.name === 'filename_prefix');
+    if (w) w.value = 'deepshop/from_editor';
+  }
   await window.app.queuePrompt(0, 1);
   const started = Date.now();
   await new Promise(r => setTimeout(r, 1000));

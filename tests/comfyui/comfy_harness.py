@@ -70,6 +70,7 @@ class ComfyServer:
         self.output_dir = root / "output"
         self.temp_dir = root / "temp"
         self.user_dir = root / "user"
+        self.dain_dir = root / "models" / "dain"
 
     # --- life cycle -------------------------------------------------------------------------------------------
 
@@ -79,20 +80,26 @@ class ComfyServer:
         if reason:
             raise ServerError(reason)
         root = Path(tempfile.mkdtemp(prefix="deepshop-comfyui-"))
-        dirs = {name: root / name for name in ("input", "output", "temp", "user")}
+        dirs = {name: root / name for name in ("input", "output", "temp", "user", "models/dain", "xdg")}
         for d in dirs.values():
-            d.mkdir()
+            d.mkdir(parents=True)
+        # an extra models folder of the test's own (models/dain/ for DAIN weights), as a user's
+        # extra_model_paths.yaml would add one
+        model_paths = root / "extra_model_paths.yaml"
+        model_paths.write_text(f"deepshop_tests:\n  base_path: {root / 'models'}\n  dain: dain/\n")
         port = free_port()
         log_path = root / "server.log"
         env = dict(os.environ)
         env["PYTHONPATH"] = str(STUBS) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         env.pop("VIRTUAL_ENV", None)
         env["PYTHONUNBUFFERED"] = "1"
+        env["XDG_CACHE_HOME"] = str(dirs["xdg"])  # unpacked DAIN weights go to the user cache: keep it private
         cmd = [
             str(VENV_PYTHON), "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
             "--input-directory", str(dirs["input"]), "--output-directory", str(dirs["output"]),
             "--temp-directory", str(dirs["temp"]), "--user-directory", str(dirs["user"]),
             "--database-url", "sqlite:///:memory:", "--disable-auto-launch", "--disable-api-nodes",
+            "--extra-model-paths-config", str(model_paths),
             *extra_args,
         ]
         with open(log_path, "wb") as log:
@@ -169,6 +176,19 @@ class ComfyServer:
 
     def post(self, path: str, body) -> tuple[int, object]:
         return self.request("POST", path, body)
+
+    def upload(self, path: Path, name: str | None = None) -> dict:
+        """POST a file to /upload/image as the editor's upload button does (videos go there too)."""
+        boundary = uuid.uuid4().hex
+        name = name or Path(path).name
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"{name}\"\r\n"
+                f"Content-Type: application/octet-stream\r\n\r\n").encode() + Path(path).read_bytes() + \
+               (f"\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"type\"\r\n\r\ninput"
+                f"\r\n--{boundary}--\r\n").encode()
+        req = urllib.request.Request(self.url + "/upload/image", data=body, method="POST",
+                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return json.loads(r.read())
 
     def object_info(self, node_class: str | None = None) -> dict:
         info = self.get("/object_info" + (f"/{node_class}" if node_class else ""))

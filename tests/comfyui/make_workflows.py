@@ -106,21 +106,17 @@ def build(desc: dict, object_info: dict) -> dict:
     nodes, links = [], []
     outputs_links: dict[tuple[int, int], list[int]] = {}
     link_id = 0
-    specs = {}
-    for nid, kind, pos, widgets, inputs, title in desc["nodes"]:
-        info = object_info[kind]
-        specs[nid] = info
+    kinds = {entry[0]: entry[1] for entry in desc["nodes"]}
+    for nid, _kind, _pos, _widgets, inputs, _title in desc["nodes"]:
         for name, (src, slot) in inputs.items():
             link_id += 1
-            all_inputs = {**info["input"].get("required", {}), **info["input"].get("optional", {})}
-            spec = all_inputs[name]
-            src_type = object_info[next(k for i, k, *_ in desc["nodes"] if i == src)]["output"][slot]
+            src_type = object_info[kinds[src]]["output"][slot]
             links.append([link_id, src, slot, nid, name, src_type])
             outputs_links.setdefault((src, slot), []).append(link_id)
-    by_target = {(l[3], l[4]): l for l in links}
+    by_target = {(link[3], link[4]): link for link in links}
     order = 0
     max_x = 0
-    for nid, kind, pos, widgets, inputs, title in desc["nodes"]:
+    for nid, kind, pos, widgets, _inputs, title in desc["nodes"]:
         info = object_info[kind]
         req, opt = info["input"].get("required", {}), info["input"].get("optional", {})
         names = [*info.get("input_order", {}).get("required", list(req)),
@@ -166,7 +162,7 @@ def build(desc: dict, object_info: dict) -> dict:
                   "properties": {}, "widgets_values": [desc["note"]], "color": "#432", "bgcolor": "#653"})
     # links in the UI format address the target input by its index in the node's inputs list
     index_of = {(n["id"], inp["name"]): k for n in nodes for k, inp in enumerate(n["inputs"])}
-    ui_links = [[l[0], l[1], l[2], l[3], index_of[(l[3], l[4])], l[5]] for l in links]
+    ui_links = [[k[0], k[1], k[2], k[3], index_of[(k[3], k[4])], k[5]] for k in links]
     return {"last_node_id": note_id, "last_link_id": link_id, "nodes": nodes, "links": ui_links, "groups": [],
             "config": {}, "extra": {"ds": {"scale": 0.8, "offset": [60, 360]}}, "version": 0.4}
 

@@ -9,7 +9,8 @@
 #      never committed, only fetched here), minus its extra_model_paths.yaml;
 #   2. a dedicated venv .cache/comfyui/venv (the project's .venv is left alone) with torch==2.13.0 (the local CPU
 #      wheel), ComfyUI's requirements.txt without torch/torchvision/torchaudio/spandrel (they would pull CUDA or an
-#      ABI-mismatched torchvision), the pack's requirements.txt, and playwright (python driver only, no browser);
+#      ABI-mismatched torchvision), the pack's requirements.txt, playwright (python driver only, no browser) and
+#      paddlepaddle (CPU) for the DAIN engine (DEEPSHOP_COMFYUI_DAIN=0 skips it; the DAIN test then skips);
 #   3. the stand-in `torchvision` package (empty `transforms`) in .cache/comfyui/stubs, put on PYTHONPATH by the
 #      test fixture / run_server.sh (ComfyUI imports torchvision at start);
 #   4. the pack linked into ComfyUI's custom_nodes/ as custom_nodes/deepshop -> the project root (as a user's clone);
@@ -22,6 +23,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BASE="${DEEPSHOP_COMFYUI_DIR:-$ROOT/.cache/comfyui}"  # override to build elsewhere
 HORDE_VERSION="2.22.2"
 TORCH_VERSION="2.13.0"
+PADDLE_VERSION="3.3.1"
 PYTHON="${PYTHON:-python3}"
 COMFY="$BASE/ComfyUI"
 VENV="$BASE/venv"
@@ -72,7 +74,7 @@ if [[ ! -x "$VENV/bin/python" ]]; then
     "$PYTHON" -m venv "$VENV"
 fi
 VPY="$VENV/bin/python"
-if [[ ! -f "$STAMP" ]] || [[ "$(cat "$STAMP")" != "$HORDE_VERSION torch$TORCH_VERSION $(sha1sum "$ROOT/requirements.txt" | cut -c1-12)" ]]; then
+if [[ ! -f "$STAMP" ]] || [[ "$(cat "$STAMP")" != "$HORDE_VERSION torch$TORCH_VERSION dain${DEEPSHOP_COMFYUI_DAIN:-1} $(sha1sum "$ROOT/requirements.txt" | cut -c1-12)" ]]; then
     say "installing torch==$TORCH_VERSION (local CPU wheel)"
     "$VPY" -m pip install --quiet "torch==$TORCH_VERSION" 2>&1 \
         | { grep -v -E "is ignored: it is neither a file nor a directory" || true; }
@@ -82,6 +84,11 @@ if [[ ! -f "$STAMP" ]] || [[ "$(cat "$STAMP")" != "$HORDE_VERSION torch$TORCH_VE
     "$VPY" -m pip install --quiet -c "$BASE/constraints.txt" \
         -r "$BASE/requirements-comfyui.txt" -r "$ROOT/requirements.txt" requests playwright pytest 2>&1 \
         | { grep -v -E "is ignored: it is neither a file nor a directory" || true; }
+    if [[ "${DEEPSHOP_COMFYUI_DAIN:-1}" == "1" ]]; then
+        say "installing paddlepaddle==$PADDLE_VERSION (the DAIN engine's worker runs in this venv's python)"
+        "$VPY" -m pip install --quiet -c "$BASE/constraints.txt" "paddlepaddle==$PADDLE_VERSION" 2>&1 \
+            | { grep -v -E "is ignored: it is neither a file nor a directory" || true; }
+    fi
     # a CUDA build sneaking in would be a multi-GB mistake: check
     "$VPY" - <<EOF
 import torch
@@ -89,7 +96,7 @@ assert torch.__version__.startswith("$TORCH_VERSION"), torch.__version__
 assert not torch.cuda.is_available() or True
 print("  torch", torch.__version__)
 EOF
-    echo "$HORDE_VERSION torch$TORCH_VERSION $(sha1sum "$ROOT/requirements.txt" | cut -c1-12)" > "$STAMP"
+    echo "$HORDE_VERSION torch$TORCH_VERSION dain${DEEPSHOP_COMFYUI_DAIN:-1} $(sha1sum "$ROOT/requirements.txt" | cut -c1-12)" > "$STAMP"
 else
     say "venv packages up to date ($(cat "$STAMP"))"
 fi
