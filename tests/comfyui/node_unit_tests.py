@@ -1,5 +1,6 @@
-"""The node classes called directly, without a server (needs torch: runs in the test ComfyUI's venv,
-``.cache/comfyui/venv/bin/python -m pytest tests/test_nodes.py``; test_comfyui_server.py runs it there too).
+"""The node classes called directly, without a server. They need torch, which only the test ComfyUI's venv has, so
+this file is not collected by the main run: tests/test_comfyui_server.py runs it in that venv
+(``.cache/comfyui/venv/bin/python -m pytest tests/comfyui/node_unit_tests.py``).
 
 The pack is imported the way ComfyUI imports it (its ``__init__.py`` by file location, as a package), with a small
 stand-in ``folder_paths`` so Save Video has an output folder.
@@ -18,9 +19,9 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch", reason="the nodes need torch: run this file with .cache/comfyui/venv/bin/python "
-                                            "-m pytest tests/test_nodes.py (tests/comfyui/setup_env.sh makes it)")
+                                            "-m pytest tests/comfyui/node_unit_tests.py (tests/comfyui/setup_env.sh)")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
