@@ -26,24 +26,22 @@ from .video import FORMATS, probe
 PRESETS = ("fast", "balanced", "best")
 
 
-def _factor(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(value) or value < 1:
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 1 (4 plays four times slower), got {text!r}")
-    return value
+def _number_at_least(minimum: float, hint: str = ""):
+    """An argparse type: a finite float >= ``minimum`` (NaN, inf and words refused with one clear line)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not math.isfinite(value) or value < minimum:
+            raise argparse.ArgumentTypeError(f"must be a finite number >= {minimum:g}{hint}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
-    return value
+_factor = _number_at_least(1, " (4 plays four times slower)")
+_non_negative = _number_at_least(0)
 
 
 def _crop(text: str) -> tuple[int, int]:

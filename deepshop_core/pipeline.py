@@ -15,6 +15,8 @@ the output file is then never created (the writer is atomic).
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -305,16 +307,14 @@ def slow_motion(input: str | Path, output: str | Path, *, ranges: Iterable = (),
 
     out_rate = info.frame_rate * timeline.rate_multiplier
     window = _FrameWindow(read_frames(input, first, first + count))
-    encode = 0.0
     with _engine(engine, engine_options) as live, \
             VideoWriter(output, out_rate, format=format, quality=quality, audio=track, overwrite=overwrite) as writer:
-        for frame in render(steps, window.get, live, progress, release=window.release_before):
-            t0 = time.perf_counter()
-            writer.write(frame)
-            encode += time.perf_counter() - t0
+        with _EncodeBehind(writer) as encoder:
+            for frame in render(steps, window.get, live, progress, release=window.release_before):
+                encoder.write(frame)
         t0 = time.perf_counter()
-    encode += time.perf_counter() - t0  # finishing the file: flush the encoder, mux audio, rename
-    seconds.update(decode=window.decode_seconds, encode=encode, **_engine_seconds(live))
+    finish = time.perf_counter() - t0  # flushing the encoder, muxing the audio's tail, renaming
+    seconds.update(decode=window.decode_seconds, encode=encoder.seconds + finish, **_engine_seconds(live))
     return SlowMotionResult(output, count, len(steps), out_rate, tuple(cuts), tuple(duplicates),
                             track is not None, seconds)
 
@@ -326,6 +326,47 @@ def _retimed_track(input: Path, info: VideoInfo, first: int, timeline: Timeline,
     fps = float(info.frame_rate)
     source = read_audio(input, first / fps, (first + timeline.source_count) / fps)
     return retime_audio(source, timeline, info.frame_rate, mode)
+
+
+class _EncodeBehind:
+    """Encodes frames on a thread of its own while the next pair is interpolated: PyAV releases the GIL while
+    encoding, so on a few cores encoding overlaps interpolation instead of following it. A short queue keeps memory
+    bounded; an encoder error surfaces at the next ``write``; leaving with an exception (a cancel) drops what is
+    queued instead of encoding it."""
+
+    def __init__(self, writer: VideoWriter, depth: int = 4):
+        self._writer = writer
+        self._queue: queue.Queue = queue.Queue(depth)
+        self._error: BaseException | None = None
+        self._discard = False
+        self.seconds = 0.0  # time spent encoding, on the thread
+        self._thread = threading.Thread(target=self._run, name="deepshop-encode", daemon=True)
+
+    def __enter__(self) -> "_EncodeBehind":
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while (frame := self._queue.get()) is not None:
+            if self._error is None and not self._discard:
+                started = time.perf_counter()
+                try:
+                    self._writer.write(frame)
+                except BaseException as error:  # handed to the caller's thread
+                    self._error = error
+                self.seconds += time.perf_counter() - started
+
+    def write(self, frame: np.ndarray) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(frame)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._discard = exc_type is not None
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None and exc_type is None:
+            raise self._error
 
 
 def _engine_seconds(engine: engines.Engine) -> dict[str, float]:

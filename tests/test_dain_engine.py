@@ -231,3 +231,20 @@ def test_shutdown_worker():
     dain.shutdown_worker()
     assert dain.worker_pid() is None
     dain.shutdown_worker()  # idempotent
+
+
+def test_cli_slowmo_with_dain_on_cpu(standins, videos, tmp_path):
+    """The issue's acceptance line: `deepshop slowmo --engine dain --weights <stand-in archive>` on CPU, end to end,
+    at a factor the model was not exported for (2.5 with N = 1)."""
+    from deepshop_core.audio import read_audio
+    from deepshop_core.cli import main
+    from deepshop_core.video import probe, read_frames
+
+    src, out = videos / "realshort.mp4", tmp_path / "slow dain.mp4"
+    code = main(["slowmo", str(src), "-o", str(out), "--range", "2:6", "--factor", "2.5", "--engine", "dain",
+                 "--weights", str(standins("n1")), "--device", "cpu", "-q"])
+    assert code == 0
+    info, source = probe(out), probe(src)
+    assert info.frame_count == 36 + 4 * 2.5 - 4 and info.frame_rate == source.frame_rate and info.has_audio
+    assert abs(read_audio(out).duration - float(info.duration)) <= 1 / float(info.frame_rate)
+    assert all(f.shape == (240, 320, 3) for f in read_frames(out, 0, 3))

@@ -52,3 +52,19 @@ def test_requirements_txt_mirrors_the_dependencies():
 def test_the_wheel_ships_only_the_core():
     """`pip install .` must not install a top-level `nodes` package: it would shadow ComfyUI's nodes.py."""
     assert PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"] == ["deepshop_core*"]
+
+
+def test_pip_install_builds_a_wheel_of_the_core_with_the_cli(tmp_path):
+    """`pip install .` works: the wheel holds deepshop_core (not nodes/, tests/ or the ComfyUI entry) and the
+    `deepshop` console script."""
+    import zipfile
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), str(ROOT)],
+                   check=True, capture_output=True)
+    wheel, = tmp_path.glob("deepshop-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    top = {name.split("/")[0] for name in names}
+    assert {"deepshop_core"} == {t for t in top if not t.endswith(".dist-info")}
+    assert "deepshop_core/engines/flow.py" in names
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    assert "deepshop = deepshop_core.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()

@@ -175,3 +175,23 @@ def test_acceptance_chaplin_range_50_75_factor_4(videos, tmp_path):
     source, frames = decode(src), decode(out)
     for i in list(range(0, 51)) + list(range(75, 241)):
         assert np.array_equal(frames[i if i <= 50 else i + 75], source[i]), i
+
+
+@pytest.mark.parametrize("name, crop, slow", [
+    ("realshort.mp4", None, (5, 15)),             # fractional frame rate, AAC mono
+    ("skv_bigbuckbunny.mp4", (20, 80), (30, 40)),  # 5.1 audio, 720p
+    ("mpy_fire2.mp4", None, (5, 10)),              # variable frame rate, rotated 180 degrees
+    ("cockatoo.mp4", (100, 160), (110, 120)),      # 720p 4:4:4, a silent MP3 track
+])
+@pytest.mark.parametrize("mode", ["stretch", "silence"])
+def test_audio_and_video_durations_agree_on_real_clips(videos, tmp_path, name, crop, slow, mode):
+    src = videos / name
+    out = tmp_path / "out.mp4"
+    result = slow_motion(src, out, ranges=[slow], factor=3, engine="blend", audio=mode, crop=crop)
+    info, source = probe(out), probe(src)
+    count = (crop[1] - crop[0] + 1) if crop else source.frame_count
+    assert info.frame_count == result.frames_out == count + (slow[1] - slow[0]) * 2
+    assert info.frame_rate == source.frame_rate
+    audio = read_audio(out)
+    assert audio.channels == source.audio.channels
+    assert abs(audio.duration - float(info.duration)) <= 1 / float(info.frame_rate)
