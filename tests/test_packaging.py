@@ -68,3 +68,14 @@ def test_pip_install_builds_a_wheel_of_the_core_with_the_cli(tmp_path):
     assert "deepshop_core/engines/flow.py" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "deepshop = deepshop_core.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+def test_comfy_registry_validation_passes():
+    """`comfy node validate` (comfy-cli, the Comfy Registry's tool) accepts pyproject.toml."""
+    from pathlib import Path
+
+    comfy = Path(sys.executable).parent / "comfy"
+    proc = subprocess.run([str(comfy), "--skip-prompt", "--no-enable-telemetry", "node", "validate"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "All validation checks passed" in proc.stdout + proc.stderr
