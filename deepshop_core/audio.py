@@ -247,6 +247,16 @@ def concat(parts: Sequence[Audio]) -> Audio:
     return head._with(np.concatenate([part.samples for part in parts], axis=1))
 
 
+def fit(audio: Audio, seconds: float) -> Audio:
+    """``audio`` trimmed, or padded with silence, to exactly ``round(seconds * rate)`` samples."""
+    want = round(seconds * audio.sample_rate)
+    have = audio.num_samples
+    if want <= have:
+        return audio if want == have else audio._with(audio.samples[:, :want])
+    padding = np.zeros((audio.channels, want - have), np.float32)
+    return audio._with(np.concatenate([audio.samples, padding], axis=1))
+
+
 def stretch(audio: Audio, factor: float) -> Audio:
     """The audio played ``factor`` times as long (2 = half speed) with its pitch kept.
 

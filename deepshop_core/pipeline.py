@@ -26,7 +26,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from . import engines, scenes
-from .audio import Audio, concat, cut, read_audio, silence, stretch
+from .audio import Audio, concat, cut, fit, read_audio, silence, stretch
 from .errors import InputError, OutputError
 from .timeline import Segment, Step, Timeline, parse_range, plan, slow_timeline, smooth_timeline
 from .video import VideoInfo, VideoWriter, probe, read_frames
@@ -88,11 +88,6 @@ def build_timeline(frame_count: int, frame_rate: Fraction, ranges: Iterable = ()
     if not segments:
         raise InputError("nothing to slow down: give at least one range (e.g. 120:150), or use smooth mode")
     return slow_timeline(frame_count, segments)
-
-
-def interpolated_spans(timeline: Timeline) -> list[tuple[int, int]]:
-    """Source frame spans ``[start, end]`` whose pairs may be interpolated (where cuts and duplicates matter)."""
-    return list(timeline.retimed_ranges)
 
 
 def analyse(signature_of: Callable[[int, int], Iterable[np.ndarray]], spans: Sequence[tuple[int, int]],
@@ -185,7 +180,7 @@ def interpolate_frames(frames: Sequence[np.ndarray], timeline: Timeline, engine:
     cuts, duplicates = [], []
     if scene_cuts or dedupe:
         cuts, duplicates = analyse(lambda lo, hi: (scenes.signature(frames[i]) for i in range(lo, hi)),
-                                   interpolated_spans(timeline), timeline.source_count)
+                                   timeline.retimed_ranges, timeline.source_count)
     steps = plan(timeline, cuts if scene_cuts else (), duplicates if dedupe else ())
     with _engine(engine) as live:
         yield from render(steps, frames.__getitem__, live, progress)
@@ -221,7 +216,7 @@ def retime_audio(audio: Audio | None, timeline: Timeline, frame_rate: Fraction, 
         return None
     fps = float(frame_rate)
     # Fit the track to the video's length first, so video and audio end together whatever the container held.
-    audio = _fit(audio, timeline.source_count / fps)
+    audio = fit(audio, timeline.source_count / fps)
     if timeline.rate_multiplier != 1:
         return audio  # smooth mode: same duration, same sound
     parts = []
@@ -234,7 +229,7 @@ def retime_audio(audio: Audio | None, timeline: Timeline, frame_rate: Fraction, 
             parts.append(stretch(piece, ratio))
         else:
             parts.append(silence(out_length / fps, like=audio))
-    return _fit(concat(parts), len(timeline) / fps)
+    return fit(concat(parts), len(timeline) / fps)
 
 
 def _merge_pieces(timeline: Timeline, fps: float) -> list[tuple[float, float, float]]:
@@ -256,18 +251,6 @@ def _merge_pieces(timeline: Timeline, fps: float) -> list[tuple[float, float, fl
                 continue
         chunks.append(piece)
     return [tuple(c) for c in chunks]
-
-
-def _fit(audio: Audio, seconds: float) -> Audio:
-    """``audio`` trimmed or padded with silence to exactly ``seconds``."""
-    want = int(round(seconds * audio.sample_rate))
-    have = audio.samples.shape[1]
-    if have == want:
-        return audio
-    if have > want:
-        return Audio(audio.samples[:, :want], audio.sample_rate, audio.layout)
-    pad = np.zeros((audio.samples.shape[0], want - have), dtype=audio.samples.dtype)
-    return Audio(np.concatenate([audio.samples, pad], axis=1), audio.sample_rate, audio.layout)
 
 
 # --- file to file ---------------------------------------------------------------------------------------------
@@ -299,7 +282,7 @@ def slow_motion(input: str | Path, output: str | Path, *, ranges: Iterable = (),
     if scene_cuts or dedupe:
         cuts, duplicates = analyse(
             lambda lo, hi: (scenes.signature(f) for f in read_frames(input, first + lo, first + hi)),
-            interpolated_spans(timeline), count)
+            timeline.retimed_ranges, count)
     steps = plan(timeline, cuts if scene_cuts else (), duplicates if dedupe else ())
     seconds["analyse"] = time.perf_counter() - started
 

@@ -8,6 +8,7 @@ import av
 import numpy as np
 import pytest
 
+from deepshop_core import audio
 from deepshop_core.audio import Audio, atempo_chain, concat, cut, read_audio, silence, stretch
 from deepshop_core.errors import InputError, MediaError
 
@@ -180,3 +181,13 @@ def test_read_audio_counts_time_from_the_first_video_frame(tmp_path):
     assert audio.num_samples == 8000
     np.testing.assert_allclose(audio.samples, -0.25, atol=1e-3)
     np.testing.assert_allclose(read_audio(path, 0.5, 0.75).samples, -0.25, atol=1e-3)
+
+
+def test_fit_trims_or_pads_to_the_exact_sample_count():
+    rate = 48000
+    tone = Audio(np.ones((2, 1000), np.float32), rate, "stereo")
+    assert audio.fit(tone, 500 / rate).num_samples == 500
+    padded = audio.fit(tone, 1503 / rate)
+    assert padded.num_samples == 1503 and padded.channels == 2
+    assert np.all(padded.samples[:, :1000] == 1) and np.all(padded.samples[:, 1000:] == 0)
+    assert audio.fit(tone, 1000 / rate) is tone
