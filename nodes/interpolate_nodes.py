@@ -145,14 +145,16 @@ class DeepshopSlowMotionRetime:
         timeline = timeline_mod.slow_timeline(count, [timeline_mod.Segment(start, end, float(factor), float(ramp))])
         out = alloc_images(len(timeline), int(images.shape[1]), int(images.shape[2]))
         progress = Progress(len(timeline))
-        picks = _nearest(dense.positions, np.asarray(timeline.positions) - start)
+        left, right, weight = _neighbours(dense.positions, np.asarray(timeline.positions) - start)
         target, clip, mids = out.numpy(), as_numpy(images), as_numpy(interpolated)
         for i, position in enumerate(timeline.positions):
             nearest = round(float(position))
             if abs(position - nearest) < 1e-9:
                 src = clip[nearest]
-            else:  # the interpolated frame showing the nearest time (exact without a ramp)
-                src = mids[int(picks[i])]
+            elif weight[i] < 1e-6:  # an interpolated frame shows exactly this time (always, without a ramp)
+                src = mids[left[i]]
+            else:  # a ramp's time between two interpolated frames (1/factor of a frame apart): mix those two
+                src = mids[left[i]] * np.float32(1 - weight[i]) + mids[right[i]] * np.float32(weight[i])
             if src.shape[-1] == 3:
                 target[i] = src
             elif src.shape[-1] == 4:
@@ -167,14 +169,17 @@ class DeepshopSlowMotionRetime:
         return (out, to_comfy_audio(track), len(timeline), float(rate))
 
 
-def _nearest(grid: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Index of the nearest entry of the sorted ``grid`` for each value."""
+def _neighbours(grid: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each value, the entries of the sorted ``grid`` around it and its weight towards the right one."""
     grid = np.asarray(grid, dtype=np.float64)
     if len(grid) == 1:
-        return np.zeros(len(values), dtype=np.int64)
-    right = np.clip(np.searchsorted(grid, values), 1, len(grid) - 1)
+        zeros = np.zeros(len(values), dtype=np.int64)
+        return zeros, zeros, np.zeros(len(values))
+    right = np.clip(np.searchsorted(grid, values, side="right"), 1, len(grid) - 1)
     left = right - 1
-    return np.where(np.abs(values - grid[left]) <= np.abs(grid[right] - values), left, right)
+    span = grid[right] - grid[left]
+    weight = np.clip((values - grid[left]) / np.where(span > 0, span, 1), 0, 1)
+    return left, right, weight
 
 
 NODE_CLASS_MAPPINGS = {

@@ -221,3 +221,20 @@ def test_save_spliced_into_the_source(pack, clips):
     assert np.abs(first.astype(int) - original.astype(int)).mean() < 3
     with pytest.raises(ValueError, match="source's size"):
         save.save(slowed[:, :32, :32], out_rate, "t/bad", "h264", -1, source=source)
+
+
+def test_retime_ramp_shows_each_frame_at_its_own_time(pack):
+    """With a ramp, output times fall between the interpolated frames (1/factor apart): each output frame must show
+    its own time, not the nearest interpolated one (that would stutter). Frame k is a flat grey of 10 k levels, so a
+    frame's level tells the time it shows."""
+    images = torch.arange(20, dtype=torch.float32).mul(10 / 255).view(20, 1, 1, 1).expand(20, 4, 6, 3).contiguous()
+    select, interp, retime = (node(pack, n) for n in ("DeepshopSelectRange", "DeepshopInterpolate",
+                                                      "DeepshopSlowMotionRetime"))
+    segment, rng, start, end = select.select(images, 10.0, "4:14")
+    dense, _, _ = interp.interpolate(segment, 4.0, "blend (cross-fade, no motion)", scene_cut_protection=False)
+    out, _, count, _ = retime.retime(images, dense, rng, 10.0, 4.0, 3.0, "none", None)
+    timeline = pack.deepshop_core.timeline.slow_timeline(20, [pack.deepshop_core.timeline.Segment(4, 14, 4.0, 3.0)])
+    assert count == len(timeline)
+    shown = out[:, 0, 0, 0].numpy() * 255 / 10  # the time each output frame shows, in source frames
+    assert np.abs(shown - timeline.positions).max() < 0.06
+    assert np.all(np.diff(shown) > 0)  # no repeated frame anywhere: the ramp flows
