@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from fractions import Fraction
 
-
 from .common import (CATEGORY, RANGE_TYPE, SLOW_MOTION_NOTE, SOURCE_TYPE, Progress, check_image, core, core_module,
                      exact_rate, fill_images, folder_paths, from_comfy_audio, input_files, to_comfy_audio, to_uint8)
 
@@ -288,21 +287,14 @@ def _spliced_audio(source, track, frames):
     def part(a, b):
         return audio.cut(full, a, b) if full is not None else audio.silence(b - a, like=like)
 
-    def fit(piece, seconds):
-        if piece.duration > seconds:
-            return audio.cut(piece, 0.0, seconds)
-        if piece.duration < seconds:
-            return audio.concat([piece, audio.silence(seconds - piece.duration, like=like)])
-        return piece
-
     want = float(Fraction(frames) / rate)
     if track is not None:
-        middle = fit(track, want)
+        middle = audio.fit(track, want)
     elif frames == int(source["end"]) - int(source["start"]):
         middle = part(start, end)
     else:  # retimed frames without their audio: silence rather than sound out of sync
         middle = audio.silence(want, like=like)
-    return audio.concat([fit(part(0.0, start), start), middle, part(end, total)])
+    return audio.concat([audio.fit(part(0.0, start), start), middle, part(end, total)])
 
 
 NODE_CLASS_MAPPINGS = {
