@@ -8,12 +8,14 @@ Never imports comfy, torch or paddle (engines import their heavy dependencies on
 
 __version__ = "0.1.0"
 
-from .errors import Cancelled, DeepshopError, EngineError, InputError, MediaError, OutputError, WeightsError
+from .errors import (Cancelled, DeepshopError, DeepshopWarning, EngineError, InputError, MediaError, OutputError,
+                     WeightsError)
 from .pipeline import SlowMotion, SlowMotionResult, interpolate_frames, slow_motion
 from .timeline import Segment
 from .video import VideoInfo, probe
 
 __all__ = [
-    "Cancelled", "DeepshopError", "EngineError", "InputError", "MediaError", "OutputError", "Segment",
-    "SlowMotion", "SlowMotionResult", "VideoInfo", "WeightsError", "interpolate_frames", "probe", "slow_motion",
+    "Cancelled", "DeepshopError", "DeepshopWarning", "EngineError", "InputError", "MediaError", "OutputError",
+    "Segment", "SlowMotion", "SlowMotionResult", "VideoInfo", "WeightsError", "interpolate_frames", "probe",
+    "slow_motion",
 ]

@@ -118,6 +118,9 @@ def open_media(path) -> av.container.InputContainer:
         return av.open(str(file), metadata_errors="replace")
     except PermissionError as error:
         raise MediaError(f"{file} cannot be read (permission denied); check the file's permissions") from error
+    except av.error.EOFError as error:
+        raise MediaError(f"{file} ends before its first frame: it is truncated or was saved with no frames; "
+                         "copy or export it again") from error
     except (av.FFmpegError, OSError) as error:
         raise MediaError(
             f"{file} is not a video or audio file FFmpeg can read ({ffmpeg_reason(error)}); "
@@ -146,12 +149,20 @@ def read_audio(path, start: float | None = None, end: float | None = None) -> Au
         if not container.streams.audio:
             return None
         stream = container.streams.audio[0]
+        if stream.codec_context is None:  # no decoder for its codec (unsupported, or a damaged header)
+            raise MediaError(f"the audio track of {path} cannot be decoded by FFmpeg; convert the audio (e.g. to "
+                             "AAC) first, or leave the audio out")
         try:
             return _decode_range(container, stream, start, end)
         except av.FFmpegError as error:
             raise MediaError(
                 f"decoding the audio of {path} failed ({ffmpeg_reason(error)}); the file may be truncated or corrupt"
             ) from error
+        except MediaError:
+            raise
+        except InputError as error:  # what the file states cannot make an Audio: no channels, no sample rate
+            raise MediaError(f"the audio track of {path} is damaged ({error}); export or copy the file again, "
+                             "or leave the audio out") from error
 
 
 def _clock_origin(container) -> Fraction:

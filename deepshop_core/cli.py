@@ -15,6 +15,7 @@ import argparse
 import json
 import math
 import sys
+import warnings
 from fractions import Fraction
 from pathlib import Path
 
@@ -186,11 +187,18 @@ def _run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one line on stderr, like the errors (no source file and line)."""
+    print(f"deepshop: warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     run = {"slowmo": _run_slowmo, "info": _run_info, "demo": _run_demo}[args.command]
     try:
-        return run(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return run(args)
     except (InputError, OutputError) as error:
         print(f"deepshop: error: {error}", file=sys.stderr)
         return 2

@@ -30,3 +30,8 @@ class WeightsError(EngineError):
 
 class Cancelled(DeepshopError):
     """The user cancelled the job; nothing partial was left behind."""
+
+
+class DeepshopWarning(UserWarning):
+    """Deepshop did something the user should know about but the job goes on: a variable frame rate retimed onto a
+    constant one, an audio track dropped by a format without sound. The CLI shows each as one line on stderr."""

@@ -27,9 +27,9 @@ import numpy as np
 
 from . import engines, scenes
 from .audio import Audio, concat, cut, fit, read_audio, silence, stretch
-from .errors import InputError, OutputError
+from .errors import InputError, MediaError, OutputError
 from .timeline import Segment, Step, Timeline, parse_range, plan, slow_timeline, smooth_timeline
-from .video import VideoInfo, VideoWriter, probe, read_frames
+from .video import VideoInfo, VideoWriter, probe, read_frames, warn_if_variable_rate
 
 AUDIO_MODES = ("stretch", "silence", "none")
 Progress = Callable[[int, int], None]
@@ -124,7 +124,7 @@ class _FrameWindow:
             try:
                 frame = next(self._frames)
             except StopIteration:
-                raise InputError(f"the video ended before frame {index}: it has only {self._next} frames "
+                raise MediaError(f"the video ended before frame {index}: it has only {self._next} frames "
                                  f"(the file may be truncated)") from None
             self.decode_seconds += time.perf_counter() - started
             self._held[self._next] = frame
@@ -273,6 +273,7 @@ def slow_motion(input: str | Path, output: str | Path, *, ranges: Iterable = (),
         raise InputError(f"audio mode must be one of {', '.join(AUDIO_MODES)}, got {audio!r}")
     _check_output(input, output, overwrite)
     info = probe(input)
+    warn_if_variable_rate(info)
     first, count = _crop(info, crop)
     timeline = build_timeline(count, info.frame_rate, _shift(ranges, first, info), factor, ramp, smooth)
     seconds: dict[str, float] = {}
@@ -291,7 +292,8 @@ def slow_motion(input: str | Path, output: str | Path, *, ranges: Iterable = (),
     out_rate = info.frame_rate * timeline.rate_multiplier
     window = _FrameWindow(read_frames(input, first, first + count))
     with _engine(engine, engine_options) as live, \
-            VideoWriter(output, out_rate, format=format, quality=quality, audio=track, overwrite=overwrite) as writer:
+            VideoWriter(output, out_rate, format=format, quality=quality, audio=track, overwrite=overwrite,
+                        sample_aspect_ratio=info.sample_aspect_ratio) as writer:
         with _EncodeBehind(writer) as encoder:
             for frame in render(steps, window.get, live, progress, release=window.release_before):
                 encoder.write(frame)
@@ -299,7 +301,7 @@ def slow_motion(input: str | Path, output: str | Path, *, ranges: Iterable = (),
     finish = time.perf_counter() - t0  # flushing the encoder, muxing the audio's tail, renaming
     seconds.update(decode=window.decode_seconds, encode=encoder.seconds + finish, **_engine_seconds(live))
     return SlowMotionResult(output, count, len(steps), out_rate, tuple(cuts), tuple(duplicates),
-                            track is not None, seconds)
+                            writer.audio is not None, seconds)
 
 
 def _retimed_track(input: Path, info: VideoInfo, first: int, timeline: Timeline, mode: str) -> Audio | None:

@@ -239,11 +239,7 @@ def slow_timeline(source_count: int, segments: Sequence[Segment]) -> Timeline:
             raise InputError(f"{segment!r} is not a Segment: describe each slow range as Segment(start, end, factor)")
     ordered = tuple(sorted(segments, key=lambda s: s.start))
     for segment in ordered:
-        if segment.end > count - 1:
-            raise InputError(
-                f"slow range {segment.start}:{segment.end} ends past the last frame ({count - 1}) of a "
-                f"{count}-frame clip: choose a range inside 0:{count - 1}"
-            )
+        _check_inside(f"slow range {segment.start}:{segment.end}", segment.end, count)
     for first, second in pairwise(ordered):
         if second.start < first.end:
             raise InputError(
@@ -313,6 +309,9 @@ def parse_range(text: str, frame_rate: Fraction, frame_count: int | None = None)
     bounds = []
     for part in text.split(":"):
         match = _BOUND.match(part)
+        if not match and part.strip().startswith("-"):
+            raise InputError(f"range {text!r} has a negative bound {part.strip()}: frames and seconds count from 0, "
+                             f"so write it as {_RANGE_FORMS}")
         if not match:
             raise InputError(f"range {text!r} is not understood: write it as {_RANGE_FORMS}")
         number = match["number"]
@@ -327,12 +326,19 @@ def parse_range(text: str, frame_rate: Fraction, frame_count: int | None = None)
         raise InputError(
             f"range {text!r} (frames {start}:{end}) is empty or reversed: the start must come before the end"
         )
-    if frame_count is not None and end > frame_count - 1:
-        raise InputError(
-            f"range {text!r} (frames {start}:{end}) ends past the last frame ({frame_count - 1}) of the clip: "
-            f"choose a range inside 0:{frame_count - 1}"
-        )
+    if frame_count is not None:
+        _check_inside(f"range {text!r} (frames {start}:{end})", end, frame_count)
     return start, end
+
+
+def _check_inside(what: str, end: int, count: int) -> None:
+    """An `InputError` unless a range ending at frame ``end`` lies inside a ``count``-frame clip."""
+    if count < 2:
+        raise InputError(f"{what} cannot be slowed: the clip has only {count} frame, and slow motion needs two "
+                         "frames to create the ones in between; give a clip with at least two frames")
+    if end > count - 1:
+        raise InputError(f"{what} ends past the last frame ({count - 1}) of a {count}-frame clip: choose a range "
+                         f"inside 0:{count - 1}")
 
 
 def _frame_rate(value) -> Fraction:

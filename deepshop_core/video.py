@@ -10,6 +10,7 @@ retimed to, frame_count / duration.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import uuid
@@ -25,7 +26,7 @@ import numpy as np
 from av.video.reformatter import ColorPrimaries, ColorRange, ColorTrc
 
 from .audio import Audio, audio_frame, ffmpeg_reason, open_media
-from .errors import InputError, MediaError, OutputError
+from .errors import DeepshopWarning, InputError, MediaError, OutputError
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Probing
@@ -80,11 +81,15 @@ _VFR_RATE_DENOMINATOR = 1001
 # A frame whose timestamp is within this fraction of a frame (or within one tick) of the constant-rate grid counts
 # as on time: coarse time bases (Matroska's milliseconds) and muxer rounding are not variable frame rate.
 _GRID_TOLERANCE = 0.02
+# The largest picture Deepshop reads: 2**26 pixels (8192x8192; 8K UHD, 7680x4320, is half of it). One RGB frame at the
+# limit is 192 MiB and interpolation holds several plus their optical flow, so anything larger is refused from the
+# file's header, before a frame is decoded or allocated (a damaged or hostile header can claim any size).
+MAX_PIXELS = 8192 * 8192
 
 
 def probe(path) -> VideoInfo:
     """Describe the first video stream of ``path`` (and its first audio stream). Raises `MediaError` for anything that
-    is not a readable video: a missing, empty, truncated or non-video file."""
+    is not a readable video: a missing, empty, truncated or non-video file, or a picture over `MAX_PIXELS`."""
     with _VideoInput(path) as (container, stream):
         timing = _scan(container, stream, path)
         rate, variable = _frame_rate(stream, timing, path)
@@ -108,6 +113,16 @@ def probe(path) -> VideoInfo:
         )
 
 
+def warn_if_variable_rate(info: VideoInfo, stacklevel: int = 2) -> None:
+    """A `DeepshopWarning` when ``info`` describes a variable-frame-rate clip: its frames are retimed onto a constant
+    rate, each shown for the same time (the policy: slow motion needs evenly spaced frames)."""
+    if info.variable_frame_rate:
+        warnings.warn(f"{info.path} has a variable frame rate: its {info.frame_count} frames are treated as evenly "
+                      f"spaced at {float(info.frame_rate):.6g} fps (same length), so motion may speed up or slow down "
+                      "slightly where the rate varied; convert it to a constant rate first for exact timing",
+                      DeepshopWarning, stacklevel=stacklevel + 1)
+
+
 class _VideoInput:
     """``with _VideoInput(path) as (container, stream)``: the file and its first video stream, or a `MediaError`
     at once (so `read_frames` can fail before its first frame)."""
@@ -116,6 +131,8 @@ class _VideoInput:
         self.container = open_media(path)
         # Cover art in a music file is a one-picture "video" stream: not footage.
         streams = [s for s in self.container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+        if not self.container.streams:
+            self._refuse(f"{path} holds no streams at all (a video saved with no frames?); export or copy it again")
         if not streams:
             self._refuse(f"{path} has no video stream; give a video file (audio-only files cannot be slowed)")
         if self.container.format.name == "tty":  # FFmpeg shows any text file as ANSI art
@@ -123,6 +140,10 @@ class _VideoInput:
         self.stream = streams[0]
         if self.stream.codec_context is None or not self.stream.codec_context.width:
             self._refuse(f"{path}: FFmpeg cannot decode its video stream; convert it to MP4 (H.264) first")
+        width, height = self.stream.codec_context.width, self.stream.codec_context.height
+        if width * height > MAX_PIXELS:
+            self._refuse(f"{path} is {width}x{height} ({width * height / 1e6:.0f} megapixels), more than Deepshop "
+                         f"reads ({MAX_PIXELS / 1e6:.0f} megapixels, e.g. 8192x8192); scale it down first")
 
     def _refuse(self, message: str):
         self.container.close()
@@ -143,10 +164,14 @@ def _scan(container, stream, path, find_rotation: bool = True) -> _Timing:
     only with ``find_rotation``.
     """
     pts: list[int] = []
-    missing_pts, count, end, rotation = False, 0, None, None
+    missing_pts, count, discarded, end, rotation = False, 0, 0, None, None
     try:
         for packet in container.demux(stream):
+            if packet.size and packet.is_corrupt:
+                raise MediaError(f"{path} is damaged or truncated: frame {count} is cut off or corrupt; "
+                                 "copy or export the file again")
             if packet.size == 0 or packet.is_discard:
+                discarded += packet.size > 0
                 continue
             count += 1
             if packet.pts is None:
@@ -163,6 +188,9 @@ def _scan(container, stream, path, find_rotation: bool = True) -> _Timing:
         ) from error
     if count == 0:
         raise MediaError(f"{path} has a video stream with no frames in it")
+    if stream.frames > count + discarded:  # MP4/MOV state their frame count in the header: the rest is missing
+        raise MediaError(f"{path} is truncated: its header lists {stream.frames} frames but only {count + discarded} "
+                         "are in the file; copy or export it again")
     pts.sort()  # decode order -> presentation order
     return _Timing(pts=None if missing_pts else tuple(pts), count=count, end=end, rotation=rotation or 0)
 
@@ -227,6 +255,10 @@ def _audio_info(container) -> AudioInfo | None:
         return None
     stream = container.streams.audio[0]
     context = stream.codec_context
+    if context is None:  # no decoder for it (an unsupported or damaged codec): the video is still usable
+        warnings.warn(f"the audio track of {container.name} cannot be decoded by FFmpeg, so it is left out; "
+                      "convert the audio (e.g. to AAC) to keep it", DeepshopWarning, stacklevel=3)
+        return None
     if stream.duration is not None and stream.time_base:
         duration = float(stream.duration * stream.time_base)
     elif container.duration is not None:
@@ -295,7 +327,9 @@ def _indexed(container, stream, start: int, path) -> Iterator[tuple[int, av.Vide
     container.seek(timing.pts[start], stream=stream, backward=True, any_frame=False)
     frames = _by_timestamp(container.decode(stream), index_of)
     first = next(frames, None)
-    if first is not None and first[0] > start:  # the seek overshot (a file with a bad index): start from frame 0
+    # Start from frame 0 instead when the seek overshot (a bad index), or when the keyframe it landed on does not
+    # decode on its own (cockatoo.mp4's later IDR frames need state from earlier ones: FFmpeg flags them corrupt).
+    if first is not None and (first[0] > start or first[1].is_corrupt):
         container.seek(timing.pts[0], stream=stream, backward=True, any_frame=False)
         frames = _by_timestamp(container.decode(stream), index_of)
     elif first is not None:
@@ -455,7 +489,8 @@ class VideoWriter:
         self._suffix = _checked_suffix(self.path, self.spec)
         self._options = _encoder_options(self.spec, quality, preset)
         if audio is not None and not self.spec.audio:
-            warnings.warn(f"{self.format} output carries no sound: the audio track is left out", stacklevel=2)
+            warnings.warn(f"{self.format} output carries no sound: the audio track is left out", DeepshopWarning,
+                          stacklevel=2)
             audio = None
         self.audio = audio
         self._audio_encoding = None if audio is None else _audio_encoding(_AUDIO_CODECS[self._suffix], audio)
@@ -485,7 +520,7 @@ class VideoWriter:
             self._mux_audio_until(self.frames_written / self.frame_rate)
         except (av.FFmpegError, OSError) as error:
             raise OutputError(
-                f"writing frame {self.frames_written} of {self.path} failed ({ffmpeg_reason(error)})"
+                f"writing frame {self.frames_written} of {self.path} failed ({_write_failure(error)})"
             ) from error
 
     def close(self) -> None:
@@ -504,7 +539,8 @@ class VideoWriter:
             _move_into_place(self._temp, self.path)
         except (av.FFmpegError, OSError) as error:
             self.abort()
-            raise OutputError(f"finishing {self.path} failed ({ffmpeg_reason(error)}); nothing was written") from error
+            raise OutputError(f"finishing {self.path} failed ({_write_failure(error)}); nothing was written") \
+                from error
         self._done = True
 
     def abort(self) -> None:
@@ -553,9 +589,8 @@ class VideoWriter:
                                           options=_MUXER_OPTIONS.get(self._suffix, {}))
         except (av.FFmpegError, OSError) as error:
             self.abort()
-            raise OutputError(
-                f"cannot create {self.path} ({ffmpeg_reason(error)}); check that the folder is writable"
-            ) from error
+            raise OutputError(f"cannot create {self.path} "
+                              f"({_write_failure(error, '; check that the folder is writable')})") from error
 
     def _start(self, shape: tuple[int, ...]) -> None:
         """Add the streams once the picture size is known (the header is written with the first packet)."""
@@ -633,6 +668,24 @@ class VideoWriter:
     def _check_writable(self) -> None:
         if self._done:
             raise OutputError(f"the writer for {self.path} is already closed; open a new VideoWriter")
+
+
+# Why a write failed, by errno, with what to do: the disk's refusals are told apart from other errors.
+_WRITE_FAILURES = {
+    errno.ENOSPC: "the disk is full: free some space or write to another disk",
+    errno.EDQUOT: "the disk quota is used up: free some space or write to another disk",
+    errno.EFBIG: "a file-size limit (ulimit -f) or the disk refused the write: free space, raise the limit or write "
+                 "to another disk",
+    errno.EROFS: "the disk is read-only: write to another folder",
+    errno.EACCES: "permission denied: check that the folder is writable",
+    errno.EPERM: "permission denied: check that the folder is writable",
+}
+
+
+def _write_failure(error: Exception, otherwise: str = "") -> str:
+    """The cause of a failed write, with advice where the disk refused it (else ``otherwise``)."""
+    advice = _WRITE_FAILURES.get(getattr(error, "errno", None))
+    return f"{ffmpeg_reason(error)}: {advice}" if advice else f"{ffmpeg_reason(error)}{otherwise}"
 
 
 def _audio_encoding(codec_name: str, audio: Audio) -> tuple[str, int, str]:

@@ -273,34 +273,44 @@ def safe_extract(archive: str | os.PathLike, dest: str | os.PathLike) -> list[st
         tar = tarfile.open(archive, "r:*")
     except (tarfile.TarError, OSError) as e:
         raise WeightsError(f"{archive} is not a readable tar archive ({e}); download it again") from e
+    try:
+        with tar:
+            return _extract_checked(tar, archive, dest)
+    except (tarfile.TarError, EOFError) as e:  # raised while reading members or their data
+        raise WeightsError(f"{archive} is truncated or damaged ({e}): download it again") from e
+
+
+def _extract_checked(tar: tarfile.TarFile, archive, dest: Path) -> list[str]:
+    """``safe_extract``'s work on an open archive."""
     names = []
-    with tar:
-        members = tar.getmembers()
-        for m in members:  # check everything before writing anything
-            name = m.name.replace("\\", "/")
-            parts = [p for p in name.split("/") if p not in ("", ".")]
-            if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
-                raise WeightsError(f"unsafe archive {archive}: member {m.name!r} has an absolute path")
-            if ".." in parts:
-                raise WeightsError(f"unsafe archive {archive}: member {m.name!r} points outside the folder ('..')")
-            if m.issym() or m.islnk():
-                raise WeightsError(f"unsafe archive {archive}: member {m.name!r} is a link")
-            if not (m.isfile() or m.isdir()):
-                raise WeightsError(f"unsafe archive {archive}: member {m.name!r} is a device, FIFO or other "
-                                   "special file")
-        for m in members:
-            parts = [p for p in m.name.replace("\\", "/").split("/") if p not in ("", ".")]
-            if not parts:
-                continue
-            target = dest.joinpath(*parts)
-            if m.isdir():
-                target.mkdir(parents=True, exist_ok=True)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            src = tar.extractfile(m)
-            with src, open(target, "wb") as f:
-                shutil.copyfileobj(src, f, 1 << 20)
-            names.append("/".join(parts))
+    members = tar.getmembers()
+    for m in members:  # check everything before writing anything
+        name = m.name.replace("\\", "/")
+        parts = [p for p in name.split("/") if p not in ("", ".")]
+        if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+            raise WeightsError(f"unsafe archive {archive}: member {m.name!r} has an absolute path")
+        if ".." in parts:
+            raise WeightsError(f"unsafe archive {archive}: member {m.name!r} points outside the folder ('..')")
+        if m.issym() or m.islnk():
+            raise WeightsError(f"unsafe archive {archive}: member {m.name!r} is a link")
+        if not (m.isfile() or m.isdir()):
+            raise WeightsError(f"unsafe archive {archive}: member {m.name!r} is a device, FIFO or other "
+                               "special file")
+    for m in members:
+        parts = [p for p in m.name.replace("\\", "/").split("/") if p not in ("", ".")]
+        if not parts:
+            continue
+        target = dest.joinpath(*parts)
+        if m.isdir():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        src = tar.extractfile(m)
+        with src, open(target, "wb") as f:
+            shutil.copyfileobj(src, f, 1 << 20)
+        if target.stat().st_size != m.size:
+            raise tarfile.ReadError(f"{m.name} holds {target.stat().st_size} of its {m.size} bytes")
+        names.append("/".join(parts))
     return names
 
 

@@ -128,17 +128,23 @@ def load_engine(choice: str, device: str = "auto"):
     name, options = engine_spec(choice, device)
     if name == "dain":
         # a cancel reaches the DAIN worker while it runs a pair, and a weights download shows on the bar
-        options["should_cancel"] = _interrupted()
+        options["should_cancel"] = _cancel_check()
         options["progress"] = Progress(1)
     return core_module("engines").load(name, **options)
 
 
-def _interrupted():
-    try:
-        import comfy.model_management as mm
-        return mm.processing_interrupted
-    except ImportError:
+def _cancel_check():
+    """``should_cancel`` for the DAIN worker's wait: raises ComfyUI's own interrupt exception, which the worker
+    lets through after killing its process, so ComfyUI reports the prompt as interrupted rather than failed."""
+    check = _interrupt_check()
+    if check is None:
         return None
+
+    def should_cancel() -> bool:
+        check()
+        return False
+
+    return should_cancel
 
 
 # --- numbers ------------------------------------------------------------------------------------------------------

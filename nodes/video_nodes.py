@@ -82,6 +82,7 @@ class DeepshopLoadVideoFrames:
     def load(self, video, start_frame=0, frame_load_cap=0, path=""):
         file = _resolve_video(video, path)
         info = core_module("video").probe(file)
+        core_module("video").warn_if_variable_rate(info)
         start = int(start_frame)
         if start >= info.frame_count:
             raise core.InputError(f"start_frame {start} is past the end: {os.path.basename(file)} has "
@@ -171,6 +172,19 @@ class DeepshopSelectRange:
         return (images[start:end + 1], selection, start, end)
 
 
+def _output_prefix(filename_prefix: str) -> str:
+    """``filename_prefix`` checked to name a file inside ComfyUI's output folder: an absolute path or one that climbs
+    out with ``..`` is refused (never silently rewritten, so nothing lands where the user did not expect)."""
+    prefix = (filename_prefix or "").strip()
+    normal = os.path.normpath(prefix) if prefix else ""
+    if not prefix or normal in (".", ""):
+        raise core.InputError("filename_prefix is empty: give a name such as deepshop/slowmo")
+    if os.path.isabs(prefix) or os.path.splitdrive(prefix)[0] or normal == ".." or normal.startswith(".." + os.sep):
+        raise core.InputError(f"filename_prefix {filename_prefix!r} points outside ComfyUI's output folder: use a "
+                              "name or sub-folder inside it, such as deepshop/slowmo (no absolute path, no '..')")
+    return prefix
+
+
 def _format_menu():
     return [name for name in core_module("video").FORMATS]
 
@@ -237,7 +251,7 @@ class DeepshopSaveVideo:
             before, after = int(source["start"]), int(source["frame_count"]) - int(source["end"])
             track = _spliced_audio(source, track, int(images.shape[0]))
         out_dir, filename, counter, subfolder, _ = folder_paths.get_save_image_path(
-            filename_prefix, folder_paths.get_output_directory(), width, height)
+            _output_prefix(filename_prefix), folder_paths.get_output_directory(), width, height)
         name = f"{filename}_{counter:05}_" + (spec.extensions[0] if spec.extensions else "")
         target = os.path.join(out_dir, name)
         total = before + int(images.shape[0]) + after

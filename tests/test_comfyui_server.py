@@ -21,8 +21,10 @@ import av
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "comfyui"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import comfy_harness  # noqa: E402
+from procstats import command_line, descendants, wait_gone  # noqa: E402
 import workflow_api  # noqa: E402
 from comfy_fixtures import EXAMPLE, SILENT, comfy, example_clips  # noqa: E402,F401
 
@@ -191,6 +193,7 @@ def test_interrupt_cancels_without_partial_output(comfy, example_clips):
     prompt["4"]["inputs"]["factor"] = 2.0
     prompt["5"]["inputs"]["filename_prefix"] = "deepshop/cancelled"
     before = {p for p in comfy.output_dir.rglob("*")}
+    processes_before = descendants(comfy.process.pid)
     client_id = uuid.uuid4().hex
     ws = comfy.websocket(client_id)
     try:
@@ -220,6 +223,7 @@ def test_interrupt_cancels_without_partial_output(comfy, example_clips):
     assert seconds < 30, f"the cancel took {seconds:.1f} s to take effect"
     after = {p for p in comfy.output_dir.rglob("*")}
     assert after == before, f"files left behind by the cancelled job: {sorted(after - before)}"
+    assert descendants(comfy.process.pid) == processes_before  # no encoder or worker process left behind
     # the server is still usable
     assert comfy.get("/queue")["queue_running"] == []
 
@@ -236,36 +240,102 @@ def test_node_unit_tests_in_the_comfyui_venv():
     assert " passed" in result.stdout and "skipped" not in result.stdout, result.stdout[-3000:]
 
 
-def test_dain_weights_in_models_dain_run(comfy, example_clips, tmp_path):
-    """A DAIN weights archive dropped into models/dain appears in the engine menu and runs (a tiny stand-in of the
-    published DAIN_weight.tar, same format; the DAIN worker runs Paddle in a process of its own, beside torch)."""
+@pytest.fixture(scope="module")
+def dain_standin(comfy):
+    """A tiny stand-in of the published DAIN_weight.tar (same format, random weights) in the server's models/dain,
+    built with the test ComfyUI's python, which has paddle (the project's venv need not): its engine menu entry."""
     import subprocess
 
-    probe_paddle = subprocess.run([str(comfy_harness.VENV_PYTHON), "-c", "import paddle"],
-                                                capture_output=True)
+    probe_paddle = subprocess.run([str(comfy_harness.VENV_PYTHON), "-c", "import paddle"], capture_output=True)
     if probe_paddle.returncode != 0:
         reason = "paddlepaddle is not in the test ComfyUI's venv (setup_env.sh with DEEPSHOP_COMFYUI_DAIN=1)"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(reason)
         pytest.skip(reason)
-    # built with the test ComfyUI's python, which has paddle (the project's venv need not)
     built = subprocess.run(
         [str(comfy_harness.VENV_PYTHON), str(ROOT / "tests" / "dain_standin.py"),
          str(comfy.dain_dir / "standin_tiny.tar"), "--n", "1", "--size", "tiny", "--seed", "7"],
         capture_output=True, text=True, timeout=300, env={**os.environ, "FLAGS_enable_pir_api": "0"})
     assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-4000:]
-    engines = comfy.object_info("DeepshopInterpolate")["input"]["required"]["engine"][0]
-    assert "dain: standin_tiny.tar" in engines, engines
+    return "dain: standin_tiny.tar"
+
+
+def dain_prompt(comfy, engine: str, range_: str, prefix: str) -> dict:
     prompt = api_prompt(comfy, "deepshop_slowmo_highlight.json")
-    prompt["2"]["inputs"]["range"] = "25:29"
-    prompt["3"]["inputs"].update(factor=2.0, engine="dain: standin_tiny.tar", device="cpu")
+    prompt["2"]["inputs"]["range"] = range_
+    prompt["3"]["inputs"].update(factor=2.0, engine=engine, device="cpu")
     prompt["4"]["inputs"]["factor"] = 2.0
-    prompt["5"]["inputs"]["filename_prefix"] = "deepshop/dain"
-    entry = comfy.run(prompt, timeout=600)
+    prompt["5"]["inputs"]["filename_prefix"] = prefix
+    return prompt
+
+
+def dain_workers(comfy) -> set[int]:
+    return {p for p in descendants(comfy.process.pid) if "dain_worker" in command_line(p)}
+
+
+def test_dain_weights_in_models_dain_run(comfy, example_clips, dain_standin):
+    """A DAIN weights archive dropped into models/dain appears in the engine menu and runs (the DAIN worker runs
+    Paddle in a process of its own, beside torch)."""
+    engines = comfy.object_info("DeepshopInterpolate")["input"]["required"]["engine"][0]
+    assert dain_standin in engines, engines
+    entry = comfy.run(dain_prompt(comfy, dain_standin, "25:29", "deepshop/dain"), timeout=600)
     assert_success(entry, comfy)
     (path,) = output_files(entry, comfy)
     got = probe(path)
     assert got["frames"] == 100 + 4 and got["rate"] == 25
+
+
+def run_until_progress(comfy, prompt: dict, node: str = "3", value: int = 2) -> tuple[str, object]:
+    """Queue ``prompt`` and return (prompt id, open websocket) once ``node`` reports ``value`` steps done."""
+    client_id = uuid.uuid4().hex
+    ws = comfy.websocket(client_id)
+    prompt_id = comfy.queue_prompt(prompt, client_id)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        message = ws.receive(timeout=120)
+        assert message is not None, f"no progress from the server; log:\n{comfy.log(4000)}"
+        data = message.get("data", {})
+        if message.get("type") == "progress" and data.get("node") == node and data.get("value", 0) >= value:
+            return prompt_id, ws
+        if message.get("type") in ("execution_success", "execution_error"):
+            ws.close()
+            pytest.fail(f"the job ended before the test could act: {message}")
+    ws.close()
+    pytest.fail("no progress within 300 s")
+
+
+@pytest.mark.parametrize("fault", ["interrupt", "worker killed"])
+def test_dain_fault_in_the_server(comfy, example_clips, dain_standin, fault):
+    """/interrupt during DAIN stops the worker (no process left) and writes nothing; a worker killed mid-job (as by
+    the out-of-memory killer) fails the prompt with a clear error and writes nothing. Either way the same prompt
+    then runs to the end in the same server."""
+    prompt = dain_prompt(comfy, dain_standin, "0.2s:3.8s", f"deepshop/dain_{fault.replace(' ', '_')}")
+    before = set(comfy.output_dir.rglob("*"))
+    prompt_id, ws = run_until_progress(comfy, prompt)
+    try:
+        workers = dain_workers(comfy)
+        assert len(workers) == 1, [command_line(p) for p in descendants(comfy.process.pid)]
+        if fault == "interrupt":
+            assert comfy.post("/interrupt", {})[0] == 200
+        else:
+            os.kill(workers.pop(), 9)
+        entry = comfy.wait_history(prompt_id, timeout=120)
+    finally:
+        ws.close()
+    kinds = dict(comfy_harness.history_messages(entry))
+    assert entry["status"]["status_str"] == "error", entry["status"]
+    if fault == "interrupt":
+        assert "execution_interrupted" in kinds
+        assert wait_gone(workers) == set() and dain_workers(comfy) == set()
+    else:
+        message = kinds["execution_error"]["exception_message"]
+        assert "DAIN worker process was killed by SIGKILL" in message and "out of memory" in message, message
+    assert set(comfy.output_dir.rglob("*")) == before
+    prompt["2"]["inputs"]["range"] = "25:29"  # the next job, shorter
+    entry = comfy.run(prompt, timeout=600)
+    assert_success(entry, comfy)
+    (path,) = output_files(entry, comfy)
+    assert probe(path)["frames"] == 100 + 4
 
 
 def test_uploaded_video_is_offered_and_loads(comfy, example_clips):

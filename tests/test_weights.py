@@ -126,6 +126,22 @@ def test_archive_without_weights(tmp_path):
         W.unpack(tmp_path / "junk.tar", dest_root=tmp_path / "out")
 
 
+@pytest.mark.parametrize("where", ["first header", "model data", "params header", "params data"])
+def test_truncated_archive_is_refused_and_leaves_nothing(tmp_path, where):
+    """An interrupted download kept under the final name, cut inside a header or a member's data."""
+    whole = fake_archive(tmp_path / "whole.tar")
+    with tarfile.open(whole) as tar:
+        model, params = tar.getmember("DAIN_weight/model"), tar.getmember("DAIN_weight/params")
+    offset = {"first header": 100, "model data": model.offset_data + model.size // 2,
+              "params header": params.offset + 200, "params data": params.offset_data + params.size - 10}[where]
+    cut = tmp_path / "DAIN_weight.tar"
+    cut.write_bytes(whole.read_bytes()[:offset])
+    dest = tmp_path / "out"
+    with pytest.raises(WeightsError, match="truncated or damaged|not a readable tar|does not hold"):
+        W.unpack(cut, dest_root=dest)
+    assert not dest.exists() or list(dest.iterdir()) == []  # no half-unpacked folder for the next run to trust
+
+
 # ------------------------------------------------------------------------------------------------ download
 class _Server:
     """A local http.server serving one blob, with (or without) Range support; records the requests."""

@@ -50,6 +50,7 @@ from __future__ import annotations
 import atexit
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -216,27 +217,7 @@ class _Worker:
                     self._kill()
                     raise Cancelled("DAIN interpolation cancelled")
         except (EOFError, OSError, ConnectionError):
-            code = self.proc.poll() if self.proc is not None else None
-            if code is None and self.proc is not None:
-                try:
-                    code = self.proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    code = None
-            tail = self._log_tail()
-            self._kill()
-            if code is not None and code < 0:
-                import signal
-
-                try:
-                    sig = signal.Signals(-code).name
-                except ValueError:
-                    sig = str(-code)
-                why = f"was killed by {sig}"
-                if -code == getattr(signal, "SIGKILL", 9):
-                    why += " (most likely out of memory: try a smaller resolution, or device='cpu' with more RAM)"
-            else:
-                why = f"exited unexpectedly (exit status {code})"
-            raise EngineError(f"the DAIN worker process {why}{tail}") from None
+            self.raise_death()
         except BaseException:  # KeyboardInterrupt, a cancel raised by should_cancel: stop the worker promptly
             if self.alive():
                 self._kill()
@@ -249,6 +230,32 @@ class _Worker:
         if kind == "OutOfMemory":
             raise EngineError(f"DAIN ran out of memory ({text}); try a smaller resolution, or device='cpu'")
         raise EngineError(f"DAIN failed in the worker: {text}")
+
+    def raise_death(self, when: str = "") -> None:
+        """Collect a worker that ended by itself and raise the EngineError saying how it ended."""
+        code = self.proc.poll() if self.proc is not None else None
+        if code is None and self.proc is not None:
+            try:
+                code = self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                code = None
+        tail = self._log_tail()
+        self._kill()
+        if code is not None and code < 0:
+            try:
+                sig = signal.Signals(-code).name
+            except ValueError:
+                sig = str(-code)
+            why = f"was killed by {sig}"
+            if -code == signal.SIGKILL:
+                why += " (most likely out of memory: try a smaller resolution, or device='cpu' with more RAM)"
+        else:
+            why = f"exited unexpectedly (exit status {code})"
+        raise EngineError(f"the DAIN worker process {why}{when}{tail}") from None
+
+    def ended_by_itself(self, pid: int | None) -> bool:
+        """Whether the worker with process id ``pid`` has ended without this process stopping it."""
+        return pid is not None and self.proc is not None and self.proc.pid == pid and self.proc.poll() is not None
 
     def buffer(self, nbytes: int) -> shared_memory.SharedMemory:
         if self.shm is None or self.shm.size < nbytes:
@@ -316,6 +323,7 @@ class DainEngine:
         self._rewrite = rewrite_correlation
         self._key = (self.weights_dir, self.device_request, rewrite_correlation)
         self._closed = False
+        self._pid: int | None = None  # the worker process this engine's job runs on
         self.stats = {"pad": 0.0, "run": 0.0, "crop": 0.0, "transfer": 0.0, "load": 0.0, "pairs": 0, "runs": 0}
         self.last_times: list[float] = []
         self._worker = _worker()
@@ -338,6 +346,7 @@ class DainEngine:
             info = self._worker.request(("load", self._key, self.weights_dir, self.device_request, self._rewrite),
                                         self.should_cancel)
             self._worker.loaded.add(self._key)
+            self._pid = self._worker.proc.pid
         self.stats["load"] += time.perf_counter() - t0
         return info
 
@@ -358,6 +367,10 @@ class DainEngine:
         h, w = frame0.shape[:2]
         w_ = self._worker
         with w_.lock:
+            # A worker that died between two pairs of this job (the out-of-memory killer, say) fails the job
+            # rather than being replaced silently in the middle of it; the next job starts a fresh one.
+            if w_.ended_by_itself(self._pid):
+                w_.raise_death(" between two frame pairs")
             if not w_.alive() or self._key not in w_.loaded:
                 self._load()
             t0 = time.perf_counter()

@@ -128,6 +128,11 @@ class ComfyServer:
             time.sleep(0.5)
         raise ServerError(f"ComfyUI did not answer on {self.url} within {timeout:.0f} s; its log:\n{self.log()}")
 
+    @property
+    def pid(self) -> int:
+        """The ComfyUI server's own process id (main.py is exec'd directly, no shell in between): for /proc/<pid>."""
+        return self.process.pid
+
     def log(self, tail: int = 20000) -> str:
         try:
             return self.log_path.read_text(errors="replace")[-tail:]

@@ -15,6 +15,7 @@ import types
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
@@ -238,3 +239,103 @@ def test_retime_ramp_shows_each_frame_at_its_own_time(pack):
     shown = out[:, 0, 0, 0].numpy() * 255 / 10  # the time each output frame shows, in source frames
     assert np.abs(shown - timeline.positions).max() < 0.06
     assert np.all(np.diff(shown) > 0)  # no repeated frame anywhere: the ramp flows
+
+
+# -- bad and unusual input (the node half of tests/test_bad_input.py) --------------------------------------------------
+
+def _bad_file(kind: str, folder: Path, good: Path) -> Path:
+    """A file the loader must refuse: text, zero bytes, a cut-off copy of ``good``, a header claiming a huge size."""
+    path = folder / f"bad_{kind}.mp4"
+    if kind == "text":
+        path.write_text("this is not a video\n" * 50)
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "truncated":
+        path.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    else:  # huge: a 256x256 FFV1 Matroska file whose header is patched to claim 16000x8000
+        path = folder / "bad_huge.mkv"
+        with av.open(str(path), "w") as container:
+            stream = container.add_stream("ffv1", rate=25)
+            stream.width, stream.height, stream.pix_fmt = 256, 256, "yuv420p"
+            for index in range(2):
+                frame = av.VideoFrame.from_ndarray(np.zeros((256, 256, 3), np.uint8), format="rgb24")
+                frame.pts = index
+                container.mux(stream.encode(frame.reformat(format="yuv420p")))
+            container.mux(stream.encode(None))
+        path.write_bytes(path.read_bytes().replace(b"\xb0\x82\x01\x00", b"\xb0\x82\x3e\x80")
+                         .replace(b"\xba\x82\x01\x00", b"\xba\x82\x1f\x40"))
+    return path
+
+
+@pytest.mark.parametrize("kind, message", [("text", "not a video"), ("empty", "empty"), ("truncated", "truncated"),
+                                           ("huge", "megapixels")])
+def test_load_refuses_bad_files_with_one_clear_error(pack, clips, dirs, kind, message):
+    path = _bad_file(kind, dirs["input"], clips["audio"])
+    with pytest.raises(pack.deepshop_core.MediaError, match=message):
+        node(pack, "DeepshopLoadVideoFrames").load("x", path=str(path))
+
+
+def test_load_warns_about_a_variable_frame_rate(pack, videos):
+    warning = pack.deepshop_core.DeepshopWarning
+    with pytest.warns(warning, match="variable frame rate"):
+        images, rate, _, count, _ = node(pack, "DeepshopLoadVideoFrames").load(
+            "x", path=str(videos / "newtonscradle.gif"))
+    assert count == 36 and rate == pytest.approx(3600 / 82)
+
+
+@pytest.mark.parametrize("images, message", [
+    ([torch.rand(4, 6, 3), torch.rand(5, 7, 3)], "IMAGE batch"),  # frames of two sizes: not one batch
+    (torch.rand(0, 4, 6, 3), "empty batch"),
+    (torch.rand(2, 4, 6, 2), "channels"),
+    (torch.rand(4, 6, 3), "IMAGE batch"),
+])
+def test_malformed_image_batches_are_refused_by_every_node(pack, images, message):
+    calls = [
+        lambda: node(pack, "DeepshopInterpolate").interpolate(images, 2.0, "blend (cross-fade, no motion)"),
+        lambda: node(pack, "DeepshopSelectRange").select(images, 25.0, "0:1"),
+        lambda: node(pack, "DeepshopSaveVideo").save(images, 25.0, "t/malformed", "h264"),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match=message):
+            call()
+
+
+@pytest.mark.parametrize("factor", [0.5, 0.0, -1.0, float("nan"), float("inf"), 1e9])
+def test_bad_factors_are_refused_by_the_nodes(pack, factor):
+    images = torch.rand(6, 4, 6, 3)
+    with pytest.raises(ValueError, match="factor"):
+        node(pack, "DeepshopInterpolate").interpolate(images, factor, "blend (cross-fade, no motion)")
+    rng = {"start": 1, "end": 3, "source_count": 6, "frame_rate": Fraction(25)}
+    with pytest.raises(ValueError, match="factor"):
+        node(pack, "DeepshopSlowMotionRetime").retime(images, images[1:4], rng, 25.0, factor)
+
+
+@pytest.mark.parametrize("channels", [1, 4])
+def test_gray_and_rgba_batches_are_saved_and_retimed_as_rgb(pack, dirs, channels):
+    images = torch.rand(6, 8, 10, channels)
+    (path,) = node(pack, "DeepshopSaveVideo").save(images, 25.0, f"t/c{channels}", "lossless")["result"]
+    video = importlib.import_module("deepshop_pack_under_test.deepshop_core.video")
+    saved = list(video.read_frames(path))
+    expected = pack.nodes.common.to_uint8(images[2])
+    assert len(saved) == 6 and np.array_equal(saved[2], expected)
+    select, interp, retime = (node(pack, n) for n in ("DeepshopSelectRange", "DeepshopInterpolate",
+                                                      "DeepshopSlowMotionRetime"))
+    segment, rng, _, _ = select.select(images, 25.0, "1:3")
+    dense, _, _ = interp.interpolate(segment, 2.0, "blend (cross-fade, no motion)", scene_cut_protection=False)
+    out, _, count, _ = retime.retime(images, dense, rng, 25.0, 2.0)
+    assert out.shape == (8, 8, 10, 3) and count == 8
+    assert torch.equal(out[0], images[0].expand(8, 10, 3) if channels == 1 else images[0, ..., :3])
+
+
+@pytest.mark.parametrize("prefix", ["../escape", "a/../../escape", "/tmp/deepshop_absolute", "", "   "])
+def test_save_refuses_a_prefix_outside_the_output_folder(pack, dirs, prefix):
+    before = set(dirs["output"].parent.rglob("*"))
+    with pytest.raises(ValueError, match="filename_prefix"):
+        node(pack, "DeepshopSaveVideo").save(torch.rand(2, 8, 10, 3), 25.0, prefix, "h264")
+    assert set(dirs["output"].parent.rglob("*")) == before
+    assert not Path("/tmp/deepshop_absolute_00001_.mp4").exists()
+
+
+def test_save_accepts_a_prefix_that_stays_inside(pack, dirs):
+    (path,) = node(pack, "DeepshopSaveVideo").save(torch.rand(2, 8, 10, 3), 25.0, "t/sub/../inside", "h264")["result"]
+    assert Path(path).resolve().is_relative_to(dirs["output"].resolve()) and Path(path).exists()
