@@ -1,14 +1,15 @@
 # Everything a fresh machine needs, from the project's own files.
 #   make demo   render a clip and slow part of it down (the main job)
 #   make test   the whole test suite (what CI runs)
-#   make bench  the benchmarks (needs ../shared/testdata)
+#   make bench  the benchmarks and the README's results section and pictures (needs ../shared/testdata)
+#   make bench-quick  the same, a fast smoke run (quick speed and memory runs; the README shows it is one)
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
 
-.PHONY: demo test bench clean comfyui
+.PHONY: demo test bench bench-quick clean comfyui
 
 # The package alone for the demo; with its test, bench and DAIN (PaddlePaddle, ~720 MB) extras for the tests.
 $(VENV)/.base: pyproject.toml
@@ -31,12 +32,22 @@ demo: $(VENV)/.base
 test: $(VENV)/.full comfyui
 	$(BIN)/python -m pytest
 
-bench: $(VENV)/.full
+# Each script prints its table and writes bench/out/<name>.json; report.py draws the plot and rewrites the README's
+# results block from them. The memory bench's node rows run in ComfyUI's Python (the comfyui target).
+bench: $(VENV)/.full comfyui
 	$(BIN)/python bench/quality.py
 	$(BIN)/python bench/speed.py
 	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/dain_cpu.py
 	$(BIN)/python bench/pictures.py
+	$(BIN)/python bench/report.py
+
+bench-quick: $(VENV)/.full comfyui
+	$(BIN)/python bench/quality.py
+	$(BIN)/python bench/speed.py --quick
+	$(BIN)/python bench/memory.py --quick
+	$(BIN)/python bench/pictures.py
+	$(BIN)/python bench/report.py
 
 clean:
 	rm -rf $(VENV) .cache deepshop-demo bench/out

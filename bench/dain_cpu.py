@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import resource
 import sys
@@ -28,6 +27,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+
+from common import machine
 
 
 def scene(w: int, h: int, shift: int, seed: int = 0) -> np.ndarray:
@@ -108,7 +109,7 @@ def main(argv=None) -> int:
               f"(min {row['s_per_pair_min']:.2f}; first pair {row['first_pair_s']:.1f} s, load {row['load_s']:.1f} s); "
               f"worker peak RSS {row['worker_peak_rss_mib']} MiB; stages {row['stages_s']}", flush=True)
     dain.shutdown_worker()
-    info = {"machine": f"{platform.machine()}, {os.cpu_count()} CPU(s)", "python": platform.python_version(),
+    info = {"machine": machine(), "python": platform.python_version(),
             "weights": str(weights), "pairs": a.pairs, "results": results}
     try:
         from importlib.metadata import version

@@ -1,23 +1,38 @@
-"""The README's pictures, made from the scene the project renders itself (never from ../shared data).
+"""The README's pictures, from the scene the project renders itself; the same comparisons on real data go to
+bench/out/ only (never committed).
 
-    python bench/pictures.py [--out docs/images]
+    python bench/pictures.py [--out docs/images] [--real-out bench/out]
 
-strip.png: two consecutive frames of the demo scene with the three in-betweens of a 4x slow motion (top row,
-flow engine) and the true pictures at those times (bottom row: the scene is defined in continuous time).
+Committed (docs/images/, each < 1 MB), all from deepshop_core.synthetic's scene, whose true in-betweens are known:
+
+- strip.png: two consecutive frames with the three in-betweens of a 4x slow motion (top row, flow engine,
+  balanced) and the true pictures at those times (bottom row);
+- side_by_side.png: a frame pair, then t=0.5 by frame average, ffmpeg minterpolate (mci) and Deepshop (flow,
+  balanced), and the ground truth, each labelled with its PSNR against the truth;
+- slowmo_preview.webp: a rendered 2 s clip with 0.6 s slowed down 4x by ``slow_motion`` (flow, balanced), small.
+
+Not committed (--real-out, default bench/out/): side_by_side_middlebury.png (a Middlebury pair with its ground
+truth) and side_by_side_cockatoo.png (a pair of ../shared/testdata/videos/cockatoo.mp4, no ground truth); skipped
+when ../shared/testdata is absent.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
+from common import IMAGES, OUT, TESTDATA
+from quality import average, minterpolate, psnr, read_rgb
 
-from deepshop_core import engines
-from deepshop_core.synthetic import Scene
+from deepshop_core import engines, slow_motion
+from deepshop_core.synthetic import Scene, write_clip
+from deepshop_core.video import read_frames
 
-ROOT = Path(__file__).resolve().parents[1]
+FPS = 25.0
 
 
 def _label(image: np.ndarray, text: str) -> np.ndarray:
@@ -27,34 +42,92 @@ def _label(image: np.ndarray, text: str) -> np.ndarray:
     return out
 
 
-def strip(scene: Scene, frame: int, fps: float, engine: engines.Engine, width: int = 256) -> np.ndarray:
-    times = [0.25, 0.5, 0.75]
-    first, second = scene.frame(frame / fps), scene.frame((frame + 1) / fps)
-    made = engine.interpolate(first, second, times)
-    truth = [scene.frame((frame + t) / fps) for t in times]
-    height = round(first.shape[0] * width / first.shape[1])
-
-    def tile(image, text):
-        return _label(cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA), text)
-
-    top = [tile(first, f"frame {frame}")] + [tile(m, f"Deepshop t={t}") for m, t in zip(made, times)] + \
-          [tile(second, f"frame {frame + 1}")]
-    bottom = [np.zeros_like(top[0])] + [tile(g, f"truth t={t}") for g, t in zip(truth, times)] + \
-             [np.zeros_like(top[0])]
-    return np.vstack([np.hstack(top), np.hstack(bottom)])
+def _tile(image: np.ndarray, text: str, width: int) -> np.ndarray:
+    height = round(image.shape[0] * width / image.shape[1])
+    return _label(cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA), text)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
-    args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
-    scene = Scene.make(640, 360)  # the demo's scene (deepshop demo renders the same one)
-    picture = strip(scene, 40, 25.0, engines.load("flow"))
-    path = args.out / "strip.png"
-    cv2.imwrite(str(path), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+def _save_png(path: Path, rgb: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9])
     print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
 
 
+def strip(scene: Scene, frame: int, engine, width: int = 256) -> np.ndarray:
+    times = [0.25, 0.5, 0.75]
+    first, second = scene.frame(frame / FPS), scene.frame((frame + 1) / FPS)
+    made = engine.interpolate(first, second, times)
+    truth = [scene.frame((frame + t) / FPS) for t in times]
+    top = [_tile(first, f"frame {frame}", width)] + [_tile(m, f"Deepshop t={t}", width) for m, t in zip(made, times)]
+    top.append(_tile(second, f"frame {frame + 1}", width))
+    blank = np.zeros_like(top[0])
+    bottom = [blank] + [_tile(g, f"truth t={t}", width) for g, t in zip(truth, times)] + [blank]
+    return np.vstack([np.hstack(top), np.hstack(bottom)])
+
+
+def side_by_side(first: np.ndarray, second: np.ndarray, truth: np.ndarray | None, engine, width: int) -> np.ndarray:
+    """Source pair | frame average | minterpolate | Deepshop | ground truth (when known), at t=0.5, in two rows."""
+    made = {"frame average": average(first, second), "ffmpeg minterpolate": minterpolate(first, second),
+            "Deepshop flow": engine.interpolate(first, second, [0.5])[0]}
+    tiles = [_tile(first, "frame 0 (source)", width), _tile(second, "frame 1 (source)", width)]
+    for name, image in made.items():
+        score = f" {psnr(image, truth):.1f} dB" if truth is not None else ""
+        tiles.append(_tile(image, f"{name} t=0.5{score}", width))
+    tiles.append(_tile(truth, "ground truth t=0.5", width) if truth is not None else np.zeros_like(tiles[0]))
+    return np.vstack([np.hstack(tiles[:3]), np.hstack(tiles[3:])])
+
+
+def preview(path: Path, width: int = 320, seconds: float = 2.0, slowed=(0.6, 1.2), factor: int = 4) -> None:
+    """An animated WebP: a rendered clip with ``slowed`` (seconds) played ``factor`` times slower."""
+    from PIL import Image
+
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = write_clip(Path(tmp) / "clip.mp4", seconds=seconds, width=640, height=360, audio=False)
+        slow = Path(tmp) / "slow.mp4"
+        slow_motion(clip, slow, ranges=[f"{slowed[0]}s:{slowed[1]}s"], factor=factor, engine="flow", audio="none")
+        frames = list(read_frames(slow))
+    first = round(slowed[0] * FPS)
+    last = first + round((slowed[1] - slowed[0]) * FPS) * factor
+    images = []
+    for i, frame in enumerate(frames):
+        text = f"{factor}x slower (Deepshop)" if first < i < last else "normal speed"
+        images.append(Image.fromarray(_tile(frame, text, width)))
+    # animated WebP: the textured scene makes a GIF of the same frames 4x larger
+    images[0].save(path, save_all=True, append_images=images[1:], duration=round(1000 / FPS), loop=0, quality=70,
+                   method=4)
+    print(f"wrote {path} ({len(images)} frames, {path.stat().st_size // 1024} KiB)")
+
+
+def real_pictures(out: Path, engine) -> None:
+    middlebury = TESTDATA / "middlebury"
+    if (middlebury / "other-data").is_dir():
+        seq = "DogDance"
+        pair = [read_rgb(middlebury / "other-data" / seq / f"frame{i}.png") for i in (10, 11)]
+        truth = read_rgb(middlebury / "other-gt-interp" / seq / "frame10i11.png")
+        _save_png(out / "side_by_side_middlebury.png", side_by_side(*pair, truth, engine, width=392))
+    clip = TESTDATA / "videos" / "cockatoo.mp4"
+    if clip.exists():
+        pair = list(itertools.islice(read_frames(clip), 100, 102))  # decoded from frame 0, not seeked
+        _save_png(out / "side_by_side_cockatoo.png", side_by_side(*pair, None, engine, width=426))
+    if not middlebury.is_dir() and not clip.exists():
+        print(f"no {TESTDATA}: pictures from real data skipped")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=IMAGES, help="the committed pictures")
+    parser.add_argument("--real-out", type=Path, default=OUT, help="pictures from ../shared data (not committed)")
+    args = parser.parse_args(argv)
+    scene = Scene.make(640, 360)  # the demo's scene (deepshop demo renders the same one)
+    engine = engines.load("flow")
+    _save_png(args.out / "strip.png", strip(scene, 40, engine))
+    first, second, truth = (scene.frame((40 + t) / FPS) for t in (0, 1, 0.5))
+    _save_png(args.out / "side_by_side.png", side_by_side(first, second, truth, engine, width=320))
+    preview(args.out / "slowmo_preview.webp")
+    real_pictures(args.real_out, engine)
+    engine.close()
+    return 0
+
+
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -1,9 +1,9 @@
-"""Interpolation quality on the Middlebury "other" set, and the flow engine's per-pair speed.
+"""Interpolation quality on the Middlebury "other" set: every engine and the baselines, measured in one run.
 
-    python bench/quality.py [--middlebury PATH] [--out bench/out] [--methods ...] [--no-speed]
+    python bench/quality.py [--middlebury PATH] [--methods WORD ...] [--dain-weights PATH] [--pair-speed]
 
-Quality: for each of the 12 sequences, the frame at t=0.5 between frame10 and frame11 is compared with the
-ground truth frame10i11 (the standard protocol). Metrics, averaged per image over the 12 sequences:
+For each of the 12 sequences, the frame at t=0.5 between frame10 and frame11 is compared with the ground truth
+frame10i11 (the standard protocol). Metrics, averaged per image over the 12 sequences:
 
 - PSNR (dB) on 8-bit RGB, MSE over all pixels and channels;
 - SSIM: Wang et al. 2004, Gaussian window 11x11 sigma 1.5, K1=0.01, K2=0.03, L=255, computed on each RGB channel
@@ -12,27 +12,27 @@ ground truth frame10i11 (the standard protocol). Metrics, averaged per image ove
   the online Middlebury table);
 - ms per pair: wall time of the method for one pair and one time (ffmpeg: whole process, start-up included).
 
-Methods: repeat frame10; the average of the two frames; ffmpeg ``minterpolate=mi_mode=mci`` (imageio-ffmpeg's
-binary; frame10, frame11, frame11 as a lossless 1 fps rgb24 stream, minterpolated to 2 fps: output frame 1 is
-t=0.5; output frames 0 and 2 are checked to equal frame10 and frame11 up to the filter's internal YUV round
-trip); plain OpenCV DIS (medium) flow on gray both ways, each frame warped halfway bilinearly with the quadratic
-intermediate-flow approximation (F_t0 = (F10 - F01) / 4 at t=0.5) and averaged; the ``blend`` engine; the ``flow``
-engine at each preset.
+Methods: the engines (``blend``, which is the frame average; ``flow`` at each preset; ``dain`` when real weights are
+found in deepshop_core.weights' search order, else skipped with a note) and the baselines: repeat frame10;
+ffmpeg ``minterpolate=mi_mode=mci`` (imageio-ffmpeg's binary; frame10, frame11, frame11 as a lossless 1 fps rgb24
+stream, minterpolated to 2 fps: output frame 1 is t=0.5; output frames 0 and 2 are checked to equal frame10 and
+frame11 up to the filter's internal YUV round trip); plain OpenCV DIS (medium) flow on gray both ways, each frame
+warped halfway bilinearly with the quadratic intermediate-flow approximation (F_t0 = (F10 - F01) / 4 at t=0.5) and
+averaged.
 
-Speed: per-pair time of the flow engine (3 times per pair: 0.25, 0.5, 0.75) at 640x360 and 1280x720 on consecutive
-frames of ../shared/testdata/videos/cockatoo.mp4 (resized; a synthetic pan when absent), best of several rounds
-and median, CPU time, with the engine's per-stage split (flow / warp / blend). Other processes on the machine
-inflate the numbers: a reference (OpenCV DIS medium both ways, whose quiet time FACTS.md gives) is timed in the
-same rounds, and the "quiet estimate" rescales by it.
+--pair-speed adds a developer's micro-benchmark: per-pair time of the flow engine (3 times per pair: 0.25, 0.5,
+0.75) at 640x360 and 1280x720 on consecutive frames of ../shared/testdata/videos/cockatoo.mp4 (resized; a synthetic
+pan when absent), best of several rounds and median, CPU time, with the engine's per-stage split (flow / warp /
+blend). Other processes on the machine inflate the numbers: a reference (OpenCV DIS medium both ways, whose quiet
+time FACTS.md gives) is timed in the same rounds, and the "quiet estimate" rescales by it. (End-to-end speed is
+bench/speed.py.)
 
-Writes quality.json and quality.md to --out (default bench/out, ignored by git).
+Writes quality.json (with the machine) and quality.md to --out (default bench/out, ignored by git).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import statistics
 import subprocess
 import time
@@ -40,14 +40,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from common import OUT, PRESETS, TESTDATA, dain_weights, describe, engine_variants, machine, table, write_results
 
 from deepshop_core import engines
 
-ROOT = Path(__file__).resolve().parents[1]
-TESTDATA = ROOT.parent / "shared" / "testdata"
 SEQUENCES = ["Beanbags", "Dimetrodon", "DogDance", "Grove2", "Grove3", "Hydrangea", "MiniCooper", "RubberWhale",
              "Urban2", "Urban3", "Venus", "Walking"]
-PRESETS = ["fast", "balanced", "best"]
 
 
 # ---------------------------------------------------------------------------------------------------- metrics
@@ -144,41 +142,46 @@ def engine_method(name, **options):
     return run
 
 
-def methods(selected):
-    table = {
-        "repeat frame10": repeat,
-        "frame average": average,
-        "ffmpeg minterpolate mci": minterpolate,
-        "DIS medium linear warp + average": dis_linear,
-        "blend engine": engine_method("blend"),
-    }
-    for p in PRESETS:
-        table[f"flow {p}"] = engine_method("flow", preset=p)
+LABELS = {"blend": "frame average (`blend` engine)", "flow fast": "Deepshop flow, fast",
+          "flow balanced": "Deepshop flow, balanced (default)", "flow best": "Deepshop flow, best",
+          "dain": "DAIN (PaddleGAN weights)", "minterpolate": "ffmpeg minterpolate (mi_mode=mci)",
+          "dis linear": "OpenCV DIS (medium) flow, linear warp + average", "repeat": "repeat frame10"}
+
+
+def methods(selected, dain: str | None) -> dict:
+    """id -> (kind, function): the baselines and every engine variant (engines are loaded lazily)."""
+    table = {"repeat": ("baseline", lambda: repeat), "minterpolate": ("baseline", lambda: minterpolate),
+             "dis linear": ("baseline", lambda: dis_linear)}
+    for label, name, options in engine_variants(dain):
+        table[label] = ("engine", lambda name=name, options=options: engine_method(name, **options))
     if selected:
         table = {k: v for k, v in table.items() if any(s.lower() in k.lower() for s in selected)}
     return table
 
 
 # ---------------------------------------------------------------------------------------------------- quality
-def evaluate(middlebury: Path, selected) -> dict:
+def evaluate(middlebury: Path, selected, dain: str | None) -> dict:
     data = []
     for seq in SEQUENCES:
         d = middlebury / "other-data" / seq
         g = middlebury / "other-gt-interp" / seq / "frame10i11.png"
         data.append((seq, read_rgb(d / "frame10.png"), read_rgb(d / "frame11.png"), read_rgb(g)))
     results = {}
-    for name, fn in methods(selected).items():
+    for key, (kind, make) in methods(selected, dain).items():
+        fn = make()
         fn(data[0][1], data[0][2])  # warm-up (imports, allocations)
         rows = {}
         for seq, f0, f1, gt in data:
             t0 = time.perf_counter()
             out = fn(f0, f1)
             ms = (time.perf_counter() - t0) * 1000
-            assert out.shape == gt.shape and out.dtype == np.uint8, (name, seq, out.shape, out.dtype)
+            assert out.shape == gt.shape and out.dtype == np.uint8, (key, seq, out.shape, out.dtype)
             rows[seq] = {"psnr": psnr(out, gt), "ssim": ssim(out, gt), "ie": ie(out, gt), "ms": ms}
+        if hasattr(fn, "engine"):
+            fn.engine.close()
         mean = {k: float(np.mean([r[k] for r in rows.values()])) for k in ("psnr", "ssim", "ie", "ms")}
-        results[name] = {"mean": mean, "sequences": rows}
-        print(f"  {name:34s} {mean['psnr']:6.2f} dB  SSIM {mean['ssim']:.3f}  IE {mean['ie']:.2f}  "
+        results[key] = {"label": LABELS.get(key, key), "kind": kind, "mean": mean, "sequences": rows}
+        print(f"  {key:14s} {mean['psnr']:6.2f} dB  SSIM {mean['ssim']:.3f}  IE {mean['ie']:.2f}  "
               f"{mean['ms']:7.1f} ms", flush=True)
     return results
 
@@ -259,44 +262,41 @@ def speed(rounds: int = 3, pairs: int = 6) -> dict:
 
 # ---------------------------------------------------------------------------------------------------- report
 def markdown(results: dict, speeds: dict | None) -> str:
-    lines = ["| method | PSNR dB | SSIM | IE | ms per pair |", "|---|---|---|---|---|"]
-    for name, r in results.items():
-        m = r["mean"]
-        lines.append(f"| {name} | {m['psnr']:.2f} | {m['ssim']:.3f} | {m['ie']:.2f} | {m['ms']:.1f} |")
+    rows = [[r["label"], f"{r['mean']['psnr']:.2f}", f"{r['mean']['ssim']:.3f}", f"{r['mean']['ie']:.2f}",
+             f"{r['mean']['ms']:.1f}"] for r in results.values()]
+    lines = [table(["method", "PSNR dB", "SSIM", "IE", "ms per pair"], rows)]
     key = "flow balanced" if "flow balanced" in results else next((k for k in results if k.startswith("flow")), None)
     if key:
         lines += ["", f"Per-sequence PSNR dB, {key}:", "",
-                  "| " + " | ".join(SEQUENCES) + " |", "|" + "---|" * len(SEQUENCES),
-                  "| " + " | ".join(f"{results[key]['sequences'][s]['psnr']:.2f}" for s in SEQUENCES) + " |"]
+                  table(SEQUENCES, [[f"{results[key]['sequences'][s]['psnr']:.2f}" for s in SEQUENCES]])]
     if speeds:
         note = ("Flow engine per pair, 3 times per pair (0.25/0.5/0.75), ms, best of rounds; 'quiet est.' scales by "
                 "the reference (DIS medium both ways, same run) against its time on a quiet machine:")
-        lines += ["", note, "",
-                  "| preset size | per pair | median | cpu | quiet est. | flow | warp | blend | ref | flow at | warp |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
-        for k, s in speeds.items():
-            st = s["stages_ms"]
-            lines.append(f"| {k} | {s['best_ms']:.1f} | {s['median_ms']:.1f} | {s['cpu_ms']:.1f} "
-                         f"| {s['quiet_estimate_ms']:.1f} | {st['flow']:.1f} | {st['warp']:.1f} | {st['blend']:.1f} "
-                         f"| {s['ref_ms']:.1f} | {s['flow_size']} | {s['warp']} |")
+        rows = [[k, f"{s['best_ms']:.1f}", f"{s['median_ms']:.1f}", f"{s['cpu_ms']:.1f}",
+                 f"{s['quiet_estimate_ms']:.1f}", *(f"{s['stages_ms'][k]:.1f}" for k in ("flow", "warp", "blend")),
+                 f"{s['ref_ms']:.1f}", s["flow_size"], s["warp"]] for k, s in speeds.items()]
+        lines += ["", note, "", table(["preset size", "per pair", "median", "cpu", "quiet est.", "flow", "warp",
+                                       "blend", "ref", "flow at", "warp"], rows)]
     return "\n".join(lines) + "\n"
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--middlebury", type=Path, default=TESTDATA / "middlebury")
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--methods", nargs="*", help="only methods whose name contains one of these words")
-    ap.add_argument("--no-speed", action="store_true", help="skip the per-pair speed measurement")
-    ap.add_argument("--rounds", type=int, default=3, help="speed: rounds of 6 pairs per preset and size")
+    ap.add_argument("--dain-weights", help="DAIN weights (archive or folder); default: deepshop's search order")
+    ap.add_argument("--pair-speed", action="store_true", help="also time the flow engine per pair (see above)")
+    ap.add_argument("--rounds", type=int, default=3, help="--pair-speed: rounds of 6 pairs per preset and size")
     args = ap.parse_args(argv)
     if not (args.middlebury / "other-data").is_dir():
         raise SystemExit(f"no Middlebury set at {args.middlebury} (expected other-data/ and other-gt-interp/)")
-    print(f"Middlebury 'other', t=0.5, {len(SEQUENCES)} sequences ({platform.processor() or platform.machine()}, "
-          f"OpenCV {cv2.__version__}, {cv2.getNumThreads()} threads)")
-    results = evaluate(args.middlebury, args.methods)
+    dain, dain_note = dain_weights(args.dain_weights)
+    print(f"Middlebury 'other', t=0.5, {len(SEQUENCES)} sequences; {describe(machine())}, "
+          f"OpenCV {cv2.__version__}, {cv2.getNumThreads()} threads\n{dain_note}")
+    results = evaluate(args.middlebury, args.methods, dain)
     speeds = None
-    if not args.no_speed:
+    if args.pair_speed:
         print("Flow engine speed, 3 times per pair:")
         speeds = speed(rounds=args.rounds)
     md = markdown(results, speeds)
@@ -304,8 +304,7 @@ def main(argv=None) -> int:
     print(md)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "quality.md").write_text(md)
-    (args.out / "quality.json").write_text(json.dumps({"quality": results, "speed": speeds}, indent=1))
-    print(f"wrote {args.out / 'quality.md'} and quality.json")
+    write_results("quality", results, args.out, dain_note=dain_note, pair_speed=speeds)
     return 0
 
 

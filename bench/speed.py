@@ -1,38 +1,42 @@
-"""End-to-end speed: a 4x slow motion of a whole real clip, Deepshop against ffmpeg's minterpolate.
+"""End-to-end speed: a 4x slow motion of real clips, every engine and preset against ffmpeg's minterpolate.
 
-    python bench/speed.py [--clips mpy_chaplin.mp4 cockatoo.mp4] [--presets fast balanced best] [--runs 3]
+    python bench/speed.py [--clips mpy_chaplin.mp4 cockatoo.mp4] [--runs 3] [--engines blend "flow fast" ...]
+    python bench/speed.py --quick        # development: 1 run, the first 30 frames of each clip
 
-For each clip of N frames both sides produce the same (N-1)*4+1 frames at 4x the frame count, decode and H.264
-encode included, with the same x264 preset and CRF:
+By default the first 100 frames of each clip (4-5 s; ``--frames 0`` for whole clips: the ``best`` preset then takes
+about half an hour at 720p on 2 cores). For N frames every side produces the same (N-1)*4+1 frames, decode and H.264
+encode included, with the same x264 preset and CRF (Deepshop's defaults):
 
 - ffmpeg: ``-vf minterpolate=fps=<4x>:mi_mode=mci`` (imageio-ffmpeg's binary), audio dropped;
-- Deepshop: ``slow_motion(clip, out, ranges=[(0, N-1)], factor=4, engine="flow", preset=...)`` in this process.
+- Deepshop: ``slow_motion(clip, out, ranges=[(0, N-1)], factor=4, engine=..., audio="none")`` in this process,
+  for ``blend``, ``flow`` at each preset, and ``dain`` when real weights are found (skipped with a note otherwise).
 
-Prints the median wall time of ``--runs`` runs of each, the speed-up ratio (ffmpeg time / Deepshop time) and
-Deepshop's per-stage breakdown (decode, analyse, flow, warp, blend, encode; the rest is planning and copying).
-Needs ../shared/testdata/videos. Results also go to bench/out/speed.json.
+The runs are interleaved (run 1 of every side, then run 2, ...) so that load from other processes hits all sides
+alike; the median of --runs runs is reported, with the ratio ffmpeg time / Deepshop time (> 1: Deepshop is faster),
+output frames per second, and Deepshop's per-stage breakdown (decode, analyse = scene-cut search, the engine's own
+stages, encode; encoding runs on a thread of its own, overlapping the interpolation, so stages overlap).
+Needs ../shared/testdata/videos. Writes bench/out/speed.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import statistics
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
+from common import OUT, TESTDATA, dain_weights, describe, engine_variants, machine, table, write_results
+
 from deepshop_core import probe, slow_motion
 from deepshop_core.video import FORMATS
 
-ROOT = Path(__file__).resolve().parents[1]
-VIDEOS = ROOT.parent / "shared" / "testdata" / "videos"
 FACTOR = 4
+BASELINE = "ffmpeg minterpolate"
 
 
-def ffmpeg_minterpolate(src: Path, out: Path, frames: int, rate, x264: dict) -> float:
+def ffmpeg_minterpolate(src: Path, out: Path, frames: int, rate, x264: dict) -> tuple[float, dict]:
     import imageio_ffmpeg
 
     cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(src),
@@ -40,56 +44,93 @@ def ffmpeg_minterpolate(src: Path, out: Path, frames: int, rate, x264: dict) -> 
            "-c:v", "libx264", "-preset", x264["preset"], "-crf", str(x264["crf"]), "-pix_fmt", "yuv420p", str(out)]
     started = time.perf_counter()
     subprocess.run(cmd, check=True)
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    made = probe(out).frame_count
+    if made != frames:
+        raise RuntimeError(f"ffmpeg made {made} frames, expected {frames}")
+    return seconds, {}
 
 
-def deepshop(src: Path, out: Path, count: int, preset: str) -> tuple[float, dict, int]:
+def deepshop(src: Path, out: Path, count: int, engine: str, options: dict) -> tuple[float, dict]:
     started = time.perf_counter()
-    result = slow_motion(src, out, ranges=[(0, count - 1)], factor=FACTOR, engine="flow",
-                         engine_options={"preset": preset}, audio="none", overwrite=True)
-    return time.perf_counter() - started, result.seconds, result.frames_out
+    result = slow_motion(src, out, ranges=[(0, count - 1)], factor=FACTOR, engine=engine, engine_options=options,
+                         crop=(0, count - 1), audio="none", overwrite=True)
+    seconds = time.perf_counter() - started
+    if result.frames_out != (count - 1) * FACTOR + 1:
+        raise RuntimeError(f"{engine} made {result.frames_out} frames, expected {(count - 1) * FACTOR + 1}")
+    return seconds, result.seconds
 
 
-def main() -> None:
+def measure_clip(src: Path, frames: int | None, variants, runs: int, x264: dict, tmp: Path) -> list[dict]:
+    info = probe(src)
+    count = min(info.frame_count, frames or info.frame_count)
+    frames_out = (count - 1) * FACTOR + 1
+    sides = {BASELINE: lambda out: ffmpeg_minterpolate(src, out, frames_out, info.frame_rate, x264)}
+    for label, name, options in variants:
+        sides[label] = lambda out, name=name, options=options: deepshop(src, out, count, name, options)
+    times = {k: [] for k in sides}
+    stages = {k: [] for k in sides}
+    for run in range(runs):
+        for label, fn in sides.items():
+            seconds, split = fn(tmp / "out.mp4")
+            times[label].append(seconds)
+            stages[label].append(split)
+            print(f"  {src.name} run {run + 1}/{runs} {label}: {seconds:.1f} s", flush=True)
+    base = statistics.median(times[BASELINE])
+    rows = []
+    for label in sides:
+        median = statistics.median(times[label])
+        split = {k: statistics.median(s.get(k, 0.0) for s in stages[label]) for k in stages[label][0]}
+        rows.append({"clip": src.name, "size": f"{info.width}x{info.height}", "height": info.height,
+                     "frames_in": count, "frames_out": frames_out, "engine": label, "seconds": median,
+                     "runs": times[label], "speedup": base / median, "fps_out": frames_out / median,
+                     "ms_per_frame": 1000 * median / frames_out, "stages": split})
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    out = []
+    for r in rows:
+        ratio = "1 (baseline)" if r["engine"] == BASELINE else f"{r['speedup']:.2f}x"
+        stages = ", ".join(f"{k} {v:.1f}" for k, v in r["stages"].items()) or "-"
+        out.append([f"{r['clip']} ({r['size']})", r["frames_out"], r["engine"], f"{r['seconds']:.1f}",
+                    f"{r['fps_out']:.1f}", ratio, stages])
+    return table(["clip", "frames out", "method", "seconds", "frames/s out", "vs minterpolate", "stages (s)"], out)
+
+
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--videos", type=Path, default=VIDEOS)
+    parser.add_argument("--videos", type=Path, default=TESTDATA / "videos")
     parser.add_argument("--clips", nargs="+", default=["mpy_chaplin.mp4", "cockatoo.mp4"])
-    parser.add_argument("--presets", nargs="+", default=["fast", "balanced", "best"])
+    parser.add_argument("--engines", nargs="+", help="only these (e.g. blend 'flow balanced' dain)")
     parser.add_argument("--runs", type=int, default=3, help="runs of each measurement; medians are reported")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
-    args = parser.parse_args()
+    parser.add_argument("--frames", type=int, default=100, help="the first N frames of each clip (0: all)")
+    parser.add_argument("--quick", action="store_true", help="development: --runs 1 --frames 30")
+    parser.add_argument("--dain-weights", help="DAIN weights (archive or folder); default: deepshop's search order")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.runs, args.frames = 1, 30
+    missing = [c for c in args.clips if not (args.videos / c).exists()]
+    if missing:
+        raise SystemExit(f"missing clips in {args.videos}: {', '.join(missing)} (needs ../shared/testdata)")
     h264 = FORMATS["h264"]  # Deepshop's own defaults, so both sides encode alike
     x264 = {"preset": h264.preset_default, "crf": h264.quality_default}
+    dain, dain_note = dain_weights(args.dain_weights)
+    variants = [v for v in engine_variants(dain) if not args.engines or v[0] in args.engines]
+    span = f"the first {args.frames} frames of " if args.frames else ""
+    print(f"4x slow motion of {span}each clip, median of {args.runs} run(s); {describe(machine())}\n{dain_note}")
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.clips:
-            src = args.videos / name
-            info = probe(src)
-            frames = (info.frame_count - 1) * FACTOR + 1
-            base = statistics.median(ffmpeg_minterpolate(src, Path(tmp) / "mi.mp4", frames, info.frame_rate, x264)
-                                     for _ in range(args.runs))
-            for preset in args.presets:
-                runs = [deepshop(src, Path(tmp) / "ds.mp4", info.frame_count, preset) for _ in range(args.runs)]
-                ours = statistics.median(r[0] for r in runs)
-                stages = {k: statistics.median(r[1].get(k, 0.0) for r in runs) for k in runs[0][1]}
-                assert all(r[2] == frames for r in runs), "Deepshop and ffmpeg must produce the same frame count"
-                rows.append({"clip": name, "size": f"{info.width}x{info.height}", "frames": frames,
-                             "preset": preset, "ffmpeg_s": base, "deepshop_s": ours, "speedup": base / ours,
-                             "stages": stages})
-                print(f"{name} {preset}: ffmpeg {base:.1f} s, deepshop {ours:.1f} s, x{base / ours:.2f}", flush=True)
-
-    print(f"\n4x slow motion of whole clips, median of {args.runs} runs, {platform.processor() or platform.machine()}, "
-          f"x264 preset {x264['preset']} crf {x264['crf']} on both sides")
-    print("| clip | frames out | preset | ffmpeg minterpolate s | Deepshop s | speed-up | stages (s) |")
-    print("|---|---|---|---|---|---|---|")
-    for r in rows:
-        stages = ", ".join(f"{k} {v:.1f}" for k, v in r["stages"].items())
-        print(f"| {r['clip']} ({r['size']}) | {r['frames']} | {r['preset']} | {r['ffmpeg_s']:.1f} | "
-              f"{r['deepshop_s']:.1f} | {r['speedup']:.2f}x | {stages} |")
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "speed.json").write_text(json.dumps(rows, indent=2))
+            rows += measure_clip(args.videos / name, args.frames, variants, args.runs, x264, Path(tmp))
+    print(f"\nx264 preset {x264['preset']} crf {x264['crf']} on every side, median of {args.runs} run(s)")
+    print(markdown(rows))
+    write_results("speed", rows, args.out, runs=args.runs, factor=FACTOR, x264=x264, quick=args.quick,
+                  frames_limit=args.frames, dain_note=dain_note)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
