@@ -39,6 +39,9 @@ from deepshop_core.cli import main
 from deepshop_core.synthetic import write_clip
 from deepshop_core.video import MAX_PIXELS, probe, read_frames
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from crafted import write_audio_only  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -150,23 +153,13 @@ def _huge_header(path: Path) -> Path:
     return path
 
 
-def _audio_only(path: Path) -> Path:
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("aac", rate=48000, layout="mono")
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 4800), np.float32), format="fltp", layout="mono")
-        frame.sample_rate, frame.pts = 48000, 0
-        container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    return path
-
-
 # name: (make(folder, good clip) -> path, error class, words one of which the message must contain)
 BAD_FILES = {
     "text named .mp4": (lambda d, c: _write(d / "notes.mp4", b"this is not a video\n" * 50), MediaError,
                         "not a video"),
     "random bytes": (lambda d, c: _write(d / "noise.mp4", np.random.default_rng(1).bytes(20000)), MediaError,
                      "not a video"),
-    "audio only": (lambda d, c: _audio_only(d / "tone.m4a"), MediaError, "no video stream"),
+    "audio only": (lambda d, c: write_audio_only(d / "tone.m4a"), MediaError, "no video stream"),
     "zero bytes": (lambda d, c: _write(d / "empty.mp4", b""), MediaError, "empty (0 bytes)"),
     "zero frames (mp4)": (lambda d, c: encode(d / "none.mp4", []), MediaError, "no streams|no frames"),
     "zero frames (mkv)": (lambda d, c: encode(d / "none.mkv", [], codec="ffv1"), MediaError, "no frames"),

@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "comfyui"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import comfy_harness  # noqa: E402
+from comfy_harness import output_files  # noqa: E402
 from procstats import command_line, descendants, wait_gone  # noqa: E402
 import workflow_api  # noqa: E402
 from comfy_fixtures import EXAMPLE, SILENT, comfy, example_clips  # noqa: E402,F401
@@ -55,15 +56,6 @@ def load_workflow(name: str) -> dict:
 
 def api_prompt(comfy, name: str) -> dict:
     return workflow_api.convert(load_workflow(name), comfy.object_info())
-
-
-def output_files(entry: dict, comfy) -> list[Path]:
-    files = []
-    for node_output in entry.get("outputs", {}).values():
-        for item in node_output.get("images", []) + node_output.get("gifs", []):
-            base = {"output": comfy.output_dir, "temp": comfy.temp_dir}[item.get("type", "output")]
-            files.append(base / item.get("subfolder", "") / item["filename"])
-    return files
 
 
 def probe(path: Path) -> dict:

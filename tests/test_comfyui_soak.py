@@ -27,8 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "comfyui"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import procstats  # noqa: E402
-from deepshop_core.video import probe  # noqa: E402
 import workflow_api  # noqa: E402
+from comfy_harness import output_files  # noqa: E402
+from deepshop_core.video import probe  # noqa: E402
 from comfy_fixtures import comfy, example_clips  # noqa: E402,F401
 
 pytestmark = pytest.mark.comfyui  # deselect with -m "not comfyui"
@@ -41,15 +42,6 @@ SOAK_CLIP = "deepshop_soak.mp4"
 FRAMES_LOADED, RANGE, FACTOR = 40, "25:33", 4.0
 EXPECTED_FRAMES = 25 + 8 * 4 + (FRAMES_LOADED - 33)
 MAX_GROWTH = 0.10
-
-
-def output_files(entry: dict, comfy) -> list[Path]:
-    files = []
-    for node_output in entry.get("outputs", {}).values():
-        for item in node_output.get("images", []) + node_output.get("gifs", []):
-            base = {"output": comfy.output_dir, "temp": comfy.temp_dir}[item.get("type", "output")]
-            files.append(base / item.get("subfolder", "") / item["filename"])
-    return files
 
 
 def settled(comfy, baseline: procstats.Snapshot | None, timeout: float = 5.0) -> procstats.Snapshot:

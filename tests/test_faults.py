@@ -22,7 +22,9 @@ from deepshop_core import Cancelled, EngineError, engines, slow_motion  # noqa: 
 from deepshop_core.synthetic import write_clip  # noqa: E402
 from deepshop_core.video import probe  # noqa: E402
 
-pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+# Building the DAIN stand-in runs Paddle's static-graph API, which warns about its own deprecations.
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+              pytest.mark.filterwarnings(r"ignore:The Attr\(force_cpu\):UserWarning")]
 
 
 @pytest.fixture(scope="module")

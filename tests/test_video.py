@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 import weakref
 from fractions import Fraction
 
@@ -15,6 +16,9 @@ from PIL import Image
 from deepshop_core.audio import Audio, cut, read_audio
 from deepshop_core.errors import InputError, MediaError, OutputError
 from deepshop_core.video import FORMATS, VideoWriter, format_for_path, probe, read_frames
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from crafted import write_audio_only  # noqa: E402
 
 
 def raw_decode(path) -> list[np.ndarray]:
@@ -175,13 +179,7 @@ def test_truncated_file_gives_a_media_error(videos, tmp_path):
 
 
 def test_audio_only_file_is_not_a_video(tmp_path):
-    path = tmp_path / "tone.m4a"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("aac", rate=48000, layout="mono")
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 4800), np.float32), format="fltp", layout="mono")
-        frame.sample_rate, frame.pts = 48000, 0
-        container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+    path = write_audio_only(tmp_path / "tone.m4a")
     with pytest.raises(MediaError, match="no video stream"):
         probe(path)
 

@@ -226,6 +226,16 @@ class ComfyServer:
         return WebSocket("127.0.0.1", self.port, f"/ws?clientId={client_id}")
 
 
+def output_files(entry: dict, server: ComfyServer) -> list[Path]:
+    """The files a finished prompt's history entry lists as outputs (images, videos, "gifs"), as paths."""
+    files = []
+    for node_output in entry.get("outputs", {}).values():
+        for item in node_output.get("images", []) + node_output.get("gifs", []):
+            base = {"output": server.output_dir, "temp": server.temp_dir}[item.get("type", "output")]
+            files.append(base / item.get("subfolder", "") / item["filename"])
+    return files
+
+
 def history_messages(entry: dict) -> list[tuple[str, dict]]:
     return [(m[0], m[1]) for m in entry.get("status", {}).get("messages", [])]
 
