@@ -192,8 +192,20 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     print(f"deepshop: warning: {message}", file=sys.stderr)
 
 
+def _attach_range_values(argv: list[str]) -> list[str]:
+    """``--range -5:10`` as ``--range=-5:10``: argparse takes a value starting with '-' for an option and would only
+    say "expected one argument"; attached, it reaches the range parser, which says what is wrong with it."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] == "--range" and arg.startswith("-") and ":" in arg:
+            out[-1] = f"--range={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = parser().parse_args(_attach_range_values(sys.argv[1:] if argv is None else list(argv)))
     run = {"slowmo": _run_slowmo, "info": _run_info, "demo": _run_demo}[args.command]
     try:
         with warnings.catch_warnings():

@@ -354,9 +354,12 @@ class _EncodeBehind:
             raise self._error
 
 
+_COUNTS = ("pairs", "runs")  # engine stats that count things rather than seconds
+
+
 def _engine_seconds(engine: engines.Engine) -> dict[str, float]:
     stats = getattr(engine, "stats", None) or {}
-    return {k: float(v) for k, v in stats.items() if k != "pairs"}
+    return {k: float(v) for k, v in stats.items() if k not in _COUNTS}
 
 
 def _check_output(input: Path, output: Path, overwrite: bool) -> None:

@@ -73,6 +73,7 @@ class _Timing:
     count: int  # frames (packets that carry a picture)
     end: int | None  # timestamp just after the last frame (its pts + its duration), when known
     rotation: int  # clockwise degrees, from the display matrix of the first decoded frame
+    damaged: tuple[int, ...] = ()  # frames whose packet the demuxer flagged corrupt (not the last: that is refused)
 
 
 # A variable-rate clip's retimed rate frame_count / duration is kept as a fraction with at most this denominator:
@@ -92,6 +93,9 @@ def probe(path) -> VideoInfo:
     is not a readable video: a missing, empty, truncated or non-video file, or a picture over `MAX_PIXELS`."""
     with _VideoInput(path) as (container, stream):
         timing = _scan(container, stream, path)
+        if timing.damaged:  # a glitch FFmpeg decodes through (a broadcast recording, say): usable, with artefacts
+            warnings.warn(f"{path} has {len(timing.damaged)} damaged frame(s) (the first is frame {timing.damaged[0]}):"
+                          " they may show artefacts where the file is corrupt", DeepshopWarning, stacklevel=2)
         rate, variable = _frame_rate(stream, timing, path)
         context = stream.codec_context
         width, height = context.width, context.height
@@ -165,11 +169,11 @@ def _scan(container, stream, path, find_rotation: bool = True) -> _Timing:
     """
     pts: list[int] = []
     missing_pts, count, discarded, end, rotation = False, 0, 0, None, None
+    damaged: list[int] = []
     try:
         for packet in container.demux(stream):
             if packet.size and packet.is_corrupt:
-                raise MediaError(f"{path} is damaged or truncated: frame {count} is cut off or corrupt; "
-                                 "copy or export the file again")
+                damaged.append(count)
             if packet.size == 0 or packet.is_discard:
                 discarded += packet.size > 0
                 continue
@@ -188,11 +192,15 @@ def _scan(container, stream, path, find_rotation: bool = True) -> _Timing:
         ) from error
     if count == 0:
         raise MediaError(f"{path} has a video stream with no frames in it")
+    if damaged and damaged[-1] >= count - 1:  # the last frame is cut off: the file ends early
+        raise MediaError(f"{path} is damaged or truncated: frame {damaged[-1]} is cut off or corrupt; "
+                         "copy or export the file again")
     if stream.frames > count + discarded:  # MP4/MOV state their frame count in the header: the rest is missing
         raise MediaError(f"{path} is truncated: its header lists {stream.frames} frames but only {count + discarded} "
                          "are in the file; copy or export it again")
     pts.sort()  # decode order -> presentation order
-    return _Timing(pts=None if missing_pts else tuple(pts), count=count, end=end, rotation=rotation or 0)
+    return _Timing(pts=None if missing_pts else tuple(pts), count=count, end=end, rotation=rotation or 0,
+                   damaged=tuple(damaged))
 
 
 def _first_frame_rotation(packet) -> int | None:

@@ -40,7 +40,7 @@ from deepshop_core.synthetic import write_clip
 from deepshop_core.video import MAX_PIXELS, probe, read_frames
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from crafted import write_audio_only  # noqa: E402
+from crafted import write_audio_only, write_glitched_ts  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -499,3 +499,12 @@ def test_a_constant_rate_clip_does_not_warn(clip, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeepshopWarning)
         slow_motion(clip, tmp_path / "out.mp4", ranges=[(10, 12)], factor=2, engine="blend")
+
+
+def test_a_glitch_inside_the_file_warns_and_the_job_goes_on(tmp_path):
+    """A corrupt packet in the middle (an MPEG-TS reception glitch) is decoded through with a warning, as players do;
+    only a cut-off last frame (a truncated file) is refused."""
+    source = write_glitched_ts(tmp_path / "broadcast.ts")
+    with pytest.warns(DeepshopWarning, match=r"damaged frame\(s\) \(the first is frame \d+\)"):
+        result = slow_motion(source, tmp_path / "slow.mp4", ranges=[(5, 10)], factor=2, engine="blend")
+    assert probe(result.output).frame_count == 40 + 5

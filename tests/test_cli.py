@@ -44,6 +44,7 @@ def test_ranges_in_seconds_and_several_ranges(clip, tmp_path):
     (["--range", "30:10"], "range"),
     (["--range", "10:999"], "range"),
     (["--range", "abc"], "range"),
+    (["--range", "-5:10"], "negative bound -5"),  # a value starting with '-', given after a space
     (["--range", "5:20", "--range", "10:30"], "overlap"),
     (["--ramp", "-1", "--range", "10:20"], "--ramp"),
     (["--engine", "nope", "--range", "10:20"], "--engine"),
