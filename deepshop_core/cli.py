@@ -165,6 +165,8 @@ def _run_info(args: argparse.Namespace) -> int:
         print(f"  sample aspect ratio: {info.sample_aspect_ratio}")
     if info.rotation:
         print(f"  rotation: {info.rotation} degrees (applied when decoding)")
+    if info.damaged_frames:
+        print(f"  damaged frames: {len(info.damaged_frames)} (the first is frame {info.damaged_frames[0]})")
     a = info.audio
     print(f"  audio: {a.codec} {a.channels} ch ({a.layout}) {a.sample_rate} Hz" if a else "  audio: none")
     return 0

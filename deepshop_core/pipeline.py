@@ -29,7 +29,7 @@ from . import engines, scenes
 from .audio import Audio, concat, cut, fit, read_audio, silence, stretch
 from .errors import InputError, MediaError, OutputError
 from .timeline import Segment, Step, Timeline, parse_range, plan, slow_timeline, smooth_timeline
-from .video import VideoInfo, VideoWriter, probe, read_frames, warn_if_variable_rate
+from .video import VideoInfo, VideoWriter, probe, read_frames, warn_about
 
 AUDIO_MODES = ("stretch", "silence", "none")
 Progress = Callable[[int, int], None]
@@ -273,7 +273,7 @@ def slow_motion(input: str | Path, output: str | Path, *, ranges: Iterable = (),
         raise InputError(f"audio mode must be one of {', '.join(AUDIO_MODES)}, got {audio!r}")
     _check_output(input, output, overwrite)
     info = probe(input)
-    warn_if_variable_rate(info)
+    warn_about(info)
     first, count = _crop(info, crop)
     timeline = build_timeline(count, info.frame_rate, _shift(ranges, first, info), factor, ramp, smooth)
     seconds: dict[str, float] = {}

@@ -89,7 +89,8 @@ def find_duplicates(signatures: Sequence[np.ndarray]) -> list[int]:
         return []
     difference = np.abs(np.diff(lumas.astype(np.int16), axis=0))
     change = np.concatenate([[0], difference.max(axis=1)])
-    held = (change <= DUPLICATE_TOLERANCE) & np.concatenate([[True], difference.mean(axis=1) <= DUPLICATE_MEAN_TOLERANCE])
+    mean_change = np.concatenate([[0], difference.mean(axis=1)])
+    held = (change <= DUPLICATE_TOLERANCE) & (mean_change <= DUPLICATE_MEAN_TOLERANCE)
     duplicates = []
     k = 1
     while k < len(change):

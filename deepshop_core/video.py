@@ -59,6 +59,7 @@ class VideoInfo:
     codec: str
     variable_frame_rate: bool
     audio: AudioInfo | None
+    damaged_frames: tuple[int, ...] = ()  # frames the demuxer flagged corrupt inside the file (decoded through)
 
     @property
     def has_audio(self) -> bool:
@@ -73,7 +74,7 @@ class _Timing:
     count: int  # frames (packets that carry a picture)
     end: int | None  # timestamp just after the last frame (its pts + its duration), when known
     rotation: int  # clockwise degrees, from the display matrix of the first decoded frame
-    damaged: tuple[int, ...] = ()  # frames whose packet the demuxer flagged corrupt (not the last: that is refused)
+    damaged: tuple[int, ...] = ()  # frames whose packet the demuxer flagged corrupt (never the last: that is refused)
 
 
 # A variable-rate clip's retimed rate frame_count / duration is kept as a fraction with at most this denominator:
@@ -93,9 +94,6 @@ def probe(path) -> VideoInfo:
     is not a readable video: a missing, empty, truncated or non-video file, or a picture over `MAX_PIXELS`."""
     with _VideoInput(path) as (container, stream):
         timing = _scan(container, stream, path)
-        if timing.damaged:  # a glitch FFmpeg decodes through (a broadcast recording, say): usable, with artefacts
-            warnings.warn(f"{path} has {len(timing.damaged)} damaged frame(s) (the first is frame {timing.damaged[0]}):"
-                          " they may show artefacts where the file is corrupt", DeepshopWarning, stacklevel=2)
         rate, variable = _frame_rate(stream, timing, path)
         context = stream.codec_context
         width, height = context.width, context.height
@@ -114,12 +112,18 @@ def probe(path) -> VideoInfo:
             codec=context.codec.canonical_name,
             variable_frame_rate=variable,
             audio=_audio_info(container),
+            damaged_frames=timing.damaged,
         )
 
 
-def warn_if_variable_rate(info: VideoInfo, stacklevel: int = 2) -> None:
-    """A `DeepshopWarning` when ``info`` describes a variable-frame-rate clip: its frames are retimed onto a constant
-    rate, each shown for the same time (the policy: slow motion needs evenly spaced frames)."""
+def warn_about(info: VideoInfo, stacklevel: int = 2) -> None:
+    """A `DeepshopWarning` for each thing in ``info`` that the frames will show but the user may not expect: a
+    variable frame rate, retimed onto a constant one (each frame shown for the same time: slow motion needs evenly
+    spaced frames), and damaged frames FFmpeg decodes through (a broadcast recording's glitch: artefacts there)."""
+    if info.damaged_frames:
+        warnings.warn(f"{info.path} has {len(info.damaged_frames)} damaged frame(s) (the first is frame "
+                      f"{info.damaged_frames[0]}): they may show artefacts where the file is corrupt",
+                      DeepshopWarning, stacklevel=stacklevel + 1)
     if info.variable_frame_rate:
         warnings.warn(f"{info.path} has a variable frame rate: its {info.frame_count} frames are treated as evenly "
                       f"spaced at {float(info.frame_rate):.6g} fps (same length), so motion may speed up or slow down "

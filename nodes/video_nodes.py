@@ -82,7 +82,7 @@ class DeepshopLoadVideoFrames:
     def load(self, video, start_frame=0, frame_load_cap=0, path=""):
         file = _resolve_video(video, path)
         info = core_module("video").probe(file)
-        core_module("video").warn_if_variable_rate(info)
+        core_module("video").warn_about(info)
         start = int(start_frame)
         if start >= info.frame_count:
             raise core.InputError(f"start_frame {start} is past the end: {os.path.basename(file)} has "

@@ -505,6 +505,10 @@ def test_a_glitch_inside_the_file_warns_and_the_job_goes_on(tmp_path):
     """A corrupt packet in the middle (an MPEG-TS reception glitch) is decoded through with a warning, as players do;
     only a cut-off last frame (a truncated file) is refused."""
     source = write_glitched_ts(tmp_path / "broadcast.ts")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # probe only describes; the job (or the Load node) warns
+        info = probe(source)
+    assert info.frame_count == 40 and info.damaged_frames
     with pytest.warns(DeepshopWarning, match=r"damaged frame\(s\) \(the first is frame \d+\)"):
         result = slow_motion(source, tmp_path / "slow.mp4", ranges=[(5, 10)], factor=2, engine="blend")
     assert probe(result.output).frame_count == 40 + 5

@@ -185,7 +185,7 @@ def test_interrupt_cancels_without_partial_output(comfy, example_clips):
     prompt["4"]["inputs"]["factor"] = 2.0
     prompt["5"]["inputs"]["filename_prefix"] = "deepshop/cancelled"
     before = {p for p in comfy.output_dir.rglob("*")}
-    processes_before = descendants(comfy.process.pid)
+    processes_before = descendants(comfy.pid)
     client_id = uuid.uuid4().hex
     ws = comfy.websocket(client_id)
     try:
@@ -215,7 +215,7 @@ def test_interrupt_cancels_without_partial_output(comfy, example_clips):
     assert seconds < 30, f"the cancel took {seconds:.1f} s to take effect"
     after = {p for p in comfy.output_dir.rglob("*")}
     assert after == before, f"files left behind by the cancelled job: {sorted(after - before)}"
-    assert descendants(comfy.process.pid) == processes_before  # no encoder or worker process left behind
+    assert descendants(comfy.pid) == processes_before  # no encoder or worker process left behind
     # the server is still usable
     assert comfy.get("/queue")["queue_running"] == []
 
@@ -262,7 +262,7 @@ def dain_prompt(comfy, engine: str, range_: str, prefix: str) -> dict:
 
 
 def dain_workers(comfy) -> set[int]:
-    return {p for p in descendants(comfy.process.pid) if "dain_worker" in command_line(p)}
+    return {p for p in descendants(comfy.pid) if "dain_worker" in command_line(p)}
 
 
 def test_dain_weights_in_models_dain_run(comfy, example_clips, dain_standin):
@@ -306,7 +306,7 @@ def test_dain_fault_in_the_server(comfy, example_clips, dain_standin, fault):
     prompt_id, ws = run_until_progress(comfy, prompt)
     try:
         workers = dain_workers(comfy)
-        assert len(workers) == 1, [command_line(p) for p in descendants(comfy.process.pid)]
+        assert len(workers) == 1, [command_line(p) for p in descendants(comfy.pid)]
         if fault == "interrupt":
             assert comfy.post("/interrupt", {})[0] == 200
         else:
