@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -129,6 +130,38 @@ def test_a_flash_is_not_a_cut(chaplin):
 def test_a_splice_of_two_clips_is_one_cut(chaplin, bikes):
     spliced = chaplin.signatures[:60] + bikes.signatures[80:130]  # bikes has no cut in 80..130
     assert find_cuts(spliced) == [60]
+
+
+def _mix(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    return np.clip(a * (1 - t) + b.astype(np.float32) * t + 0.5, 0, 255).astype(np.uint8)
+
+
+def test_a_cut_between_shots_of_the_same_palette_is_found(chaplin, cockatoo):
+    # Two distant parts of one shot, and a shot cut to itself mirrored: same lighting, same colour histogram.
+    distant = chaplin.signatures[:30] + chaplin.signatures[100:130]
+    mirrored = cockatoo.frames[:20] + [np.ascontiguousarray(f[:, ::-1]) for f in cockatoo.frames[20:40]]
+    assert find_cuts(distant) == [30]
+    assert find_cuts([signature(frame) for frame in mirrored]) == [20]
+
+
+@pytest.mark.parametrize("length", [4, 8, 16])
+def test_fades_and_dissolves_are_not_cuts(chaplin, cockatoo, length):
+    black = np.zeros_like(cockatoo.frames[0])
+    fade_in = [black] * 6 + [_mix(black, f, min(1, (i + 1) / (length + 1))) for i, f in enumerate(cockatoo.frames)]
+    fade_out = [_mix(f, black, min(1, (i + 1) / (length + 1))) for i, f in enumerate(cockatoo.frames)] + [black] * 6
+    a = cockatoo.frames[:40]
+    b = [cv2.resize(f, a[0].shape[1::-1]) for f in chaplin.frames[:30]]  # in cockatoo's size
+    dissolve = a[:20] + [_mix(a[20 + i], b[i], (i + 1) / (length + 1)) for i in range(length)] + b[length:]
+    for frames in (fade_in, fade_out[-30:], dissolve):
+        assert find_cuts([signature(frame) for frame in frames]) == []
+
+
+def test_a_jerk_of_the_camera_is_not_a_cut(cockatoo):
+    # A window half the picture wide that creeps 2 px a frame, then jumps a sixth of its own width in one frame.
+    h, w = cockatoo.frames[0].shape[:2]
+    x = [2 * i + (w // 12 if i >= 15 else 0) for i in range(30)]
+    frames = [np.ascontiguousarray(f[:, x[i] : x[i] + w // 2]) for i, f in enumerate(cockatoo.frames[:30])]
+    assert find_cuts([signature(frame) for frame in frames]) == []
 
 
 # --------------------------------------------------------------------------------------------------------------------
