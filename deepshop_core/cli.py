@@ -53,8 +53,16 @@ def _crop(text: str) -> tuple[int, int]:
     return first, last
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad argument gets the one ``deepshop: error: ...`` line the README promises (exit 2), not the
+    usage block first: the message already names the option and what is wrong; ``--help`` shows the usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"deepshop: error: {message} (see '{self.prog} --help')\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="deepshop", description="Slow motion of a video's highlight, audio in sync.")
+    top = _OneLineParser(prog="deepshop", description="Slow motion of a video's highlight, audio in sync.")
     top.add_argument("--version", action="version", version=f"deepshop {__version__}")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

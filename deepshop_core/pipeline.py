@@ -49,8 +49,9 @@ class SlowMotionResult:
     frames_in: int
     frames_out: int
     frame_rate: Fraction
-    cuts: tuple[int, ...]  # scene cuts found where interpolation would have crossed them (held instead)
-    duplicates: tuple[int, ...]  # repeated source frames interpolated across
+    # Both in the input clip's frame numbers (like the ranges, also with a crop), and only what the plan acted on:
+    cuts: tuple[int, ...]  # frames that start a new shot, held before instead of morphed (none if scene_cuts=False)
+    duplicates: tuple[int, ...]  # repeated source frames interpolated across (none if dedupe=False)
     has_audio: bool
     seconds: dict = field(default_factory=dict)  # time per stage: decode, analyse, interpolate stages, encode
 
@@ -300,8 +301,8 @@ def slow_motion(input: str | Path, output: str | Path, *, ranges: Iterable = (),
         t0 = time.perf_counter()
     finish = time.perf_counter() - t0  # flushing the encoder, muxing the audio's tail, renaming
     seconds.update(decode=window.decode_seconds, encode=encoder.seconds + finish, **_engine_seconds(live))
-    return SlowMotionResult(output, count, len(steps), out_rate, tuple(cuts), tuple(duplicates),
-                            writer.audio is not None, seconds)
+    return SlowMotionResult(output, count, len(steps), out_rate, tuple(first + k for k in cuts if scene_cuts),
+                            tuple(first + k for k in duplicates if dedupe), writer.audio is not None, seconds)
 
 
 def _retimed_track(input: Path, info: VideoInfo, first: int, timeline: Timeline, mode: str) -> Audio | None:

@@ -141,6 +141,11 @@ def test_scene_cut_is_held_not_morphed(tmp_path):
         dist_b = min(np.abs(frame.astype(int) - s).mean() for s in shots[12:])
         blended = np.abs(frame.astype(int) - (shots[11].astype(int) + shots[12]) / 2).mean()
         assert blended > 5 or min(dist_a, dist_b) == 0
+    # Cuts are reported in the clip's frame numbers also with a crop, and only when held.
+    cropped = slow_motion(path, tmp_path / "crop.mkv", ranges=[(6, 18)], crop=(4, 20), engine="blend")
+    assert cropped.cuts == (12,)
+    morphed = slow_motion(path, tmp_path / "morph.mkv", ranges=[(6, 18)], scene_cuts=False, engine="blend")
+    assert morphed.cuts == ()
 
 
 def test_in_memory_path_matches_the_file_path(clip, tmp_path):
