@@ -22,8 +22,8 @@ frame changes none). A repeat is a duplicate to bridge (interpolate across) only
 conversion makes, between real changes (at least ``MOTION_CONTRAST`` times the run's own differences, on both
 sides; one side may be the start or end of the clip):
 - a single repeat: a dropped or doubled frame, film on twos, 24 fps brought to 25 or 30 by repeating a picture;
-- a run of 2 to ``MAX_HOLD`` repeats that has a neighbouring run of the same length one changing frame away: a
-  cadence (animation on threes or fours).
+- a run of 2 to ``MAX_HOLD`` repeats in a cadence: at least ``CADENCE_RUNS`` runs as long, each one changing frame
+  after the last (animation on threes or fours).
 Any other run of repeats is a real hold (a still screen, a pause before text pops in) and is kept as it is: bridging
 it would start the next change early, as a fade over the held frames.
 """
@@ -55,6 +55,7 @@ DUPLICATE_TOLERANCE = 7  # luma levels; measured: held frames of real footage <=
 DUPLICATE_MEAN_TOLERANCE = 0.6  # mean luma levels; measured: chaplin's held frames <= 0.35, a slow pan 1.2
 MOTION_CONTRAST = 2  # the changes around a run of held frames are at least this many times the run's own
 MAX_HOLD = 3  # longest run of repeats bridged in a cadence (animation on fours); longer runs are stills
+CADENCE_RUNS = 3  # runs of 2..MAX_HOLD repeats are a cadence when at least this many follow one another
 
 
 def signature(frame: np.ndarray) -> np.ndarray:
@@ -93,7 +94,8 @@ def find_cuts(signatures: Sequence[np.ndarray]) -> list[int]:
 
 
 def find_duplicates(signatures: Sequence[np.ndarray]) -> list[int]:
-    """Indices k whose frame (nearly) repeats frame k-1, in short runs between real changes, ascending."""
+    """Indices k whose frame (nearly) repeats frame k-1 and is a duplicate to bridge, ascending (see the module doc:
+    single repeats and cadences of short runs between real changes; other runs of repeats are real holds)."""
     lumas, _ = _split(signatures)
     if len(lumas) < 2:
         return []
@@ -101,22 +103,37 @@ def find_duplicates(signatures: Sequence[np.ndarray]) -> list[int]:
     change = np.concatenate([[0], difference.max(axis=1)])
     mean_change = np.concatenate([[0], difference.mean(axis=1)])
     held = (change <= DUPLICATE_TOLERANCE) & (mean_change <= DUPLICATE_MEAN_TOLERANCE)
+    held[0] = False  # frame 0 repeats nothing
+    runs = _runs(held)
     duplicates = []
-    k = 1
-    while k < len(change):
-        if not held[k]:
-            k += 1
-            continue
-        run_end = k
-        while run_end + 1 < len(change) and held[run_end + 1]:
-            run_end += 1
-        # k..run_end is a maximal run: each side is a real change or an end of the clip.
-        sides = [change[j] for j in (k - 1, run_end + 1) if 1 <= j < len(change)]
-        moving_around = bool(sides) and min(sides) >= MOTION_CONTRAST * max(change[k : run_end + 1].max(), 1)
-        if run_end - k + 1 <= MAX_HOLD and moving_around:
-            duplicates.extend(range(k, run_end + 1))
-        k = run_end + 1
+    for i, (start, end) in enumerate(runs):
+        # start..end is a maximal run: each side is a real change or an end of the clip.
+        sides = [change[j] for j in (start - 1, end + 1) if 1 <= j < len(change)]
+        moving_around = bool(sides) and min(sides) >= MOTION_CONTRAST * max(change[start : end + 1].max(), 1)
+        length = end - start + 1
+        if moving_around and (length == 1 or (length <= MAX_HOLD and _cadence(runs, i) >= CADENCE_RUNS)):
+            duplicates.extend(range(start, end + 1))
     return duplicates
+
+
+def _cadence(runs: list[tuple[int, int]], i: int) -> int:
+    """How many runs, run ``i`` included, follow one another as long as it, each one changing frame after the last
+    (animation on threes: two repeats, a new drawing, two repeats, ...)."""
+    def same(a: int, b: int) -> bool:  # run b follows run a in the cadence
+        return runs[b][0] == runs[a][1] + 2 and runs[b][1] - runs[b][0] == runs[a][1] - runs[a][0]
+
+    first, last = i, i
+    while first > 0 and same(first - 1, first):
+        first -= 1
+    while last + 1 < len(runs) and same(last, last + 1):
+        last += 1
+    return last - first + 1
+
+
+def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) index of each maximal run of True in ``flags``."""
+    edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), (np.flatnonzero(edges == -1) - 1).tolist()))
 
 
 def _split(signatures: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

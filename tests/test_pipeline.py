@@ -200,3 +200,37 @@ def test_audio_and_video_durations_agree_on_real_clips(videos, tmp_path, name, c
     audio = read_audio(out)
     assert audio.channels == source.audio.channels
     assert abs(audio.duration - float(info.duration)) <= 1 / float(info.frame_rate)
+
+
+def _screen(lines: int) -> np.ndarray:
+    import cv2
+
+    frame = np.full((96, 160, 3), 255, np.uint8)
+    for i in range(lines):
+        cv2.putText(frame, f"line {i}", (8, 20 + 22 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (20, 20, 20), 2)
+    return frame
+
+
+@pytest.mark.parametrize("path", ["file", "memory"])
+def test_a_held_screen_is_not_bridged_so_new_text_pops_in_on_time(tmp_path, path):
+    """A screen recording: one line shown three frames, then a second line pops in (frame 3), a third, a fourth
+    (irregular holds, 5, 4 and 4 frames). Slowed, every output frame before the pop shows the old screen exactly:
+    the repeats are a real hold, not duplicates to interpolate across (which would fade the new line in early)."""
+    source = [_screen(lines) for lines, hold in ((1, 3), (2, 5), (3, 4), (4, 4)) for _ in range(hold)]
+    timeline = slow_timeline(len(source), [Segment(0, 15, 4)])
+    if path == "memory":  # what the nodes call
+        frames = list(interpolate_frames(source, timeline, "blend"))
+    else:
+        clip = tmp_path / "screen.mkv"
+        with VideoWriter(clip, Fraction(25), format="lossless") as writer:
+            for frame in source:
+                writer.write(frame)
+        result = slow_motion(clip, tmp_path / "out.mkv", ranges=[(0, 15)], factor=4, engine="blend",
+                             format="lossless")
+        assert result.duplicates == ()
+        frames = decode(tmp_path / "out.mkv")
+    assert len(frames) == 15 * 4 + 1
+    # Source frames 0..2 (one line) are output frames 0..8 and stay exactly that; the new line is interpolated in
+    # only between source frames 2 and 3 (output 9..11), like any change; source frame 3 is output frame 12.
+    assert all(np.array_equal(f, source[0]) for f in frames[:9])
+    assert not np.array_equal(frames[9], source[0]) and np.array_equal(frames[12], source[3])

@@ -203,3 +203,29 @@ def test_a_still_shot_is_not_reported(cockatoo):
     pause = cockatoo.frames[:10] + [_reencoded(cockatoo.frames[9], seed=i) for i in range(MAX_HOLD + 1)]
     pause += cockatoo.frames[10:20]
     assert find_duplicates([signature(frame) for frame in pause]) == []
+
+
+def _screen(lines: int, scroll: int = 0) -> np.ndarray:
+    """A screen recording's frame: dark text on white, ``lines`` lines shown, scrolled up ``scroll`` pixels."""
+    frame = np.full((180, 320, 3), 255, np.uint8)
+    for i in range(lines):
+        cv2.putText(frame, f"line {i} of the text", (10, 30 + 28 * i - scroll), cv2.FONT_HERSHEY_SIMPLEX, 0.8,
+                    (20, 20, 20), 2)
+    return frame
+
+
+def test_a_still_screen_before_text_pops_in_is_a_real_hold():
+    # A screen recording: the text scrolls and stops (two repeats), a line pops in (two repeats: two equal runs are
+    # no cadence yet), another line (five repeats), then it scrolls again. None of these repeats is a duplicate:
+    # bridging them would fade each new line in over the held frames, before it appears.
+    frames = [_screen(3, scroll=8 * i) for i in range(6)]
+    frames += [_screen(3, scroll=40)] * 2 + [_screen(4, scroll=40)] * 3 + [_screen(5, scroll=40)] * 6
+    frames += [_screen(6, scroll=40 + 8 * i) for i in range(6)]
+    assert find_duplicates([signature(f) for f in frames]) == []
+
+
+def test_a_single_repeat_while_scrolling_is_a_duplicate():
+    # One frame shown twice during motion: a dropped frame the recorder filled in, bridged.
+    frames = [_screen(4, scroll=6 * i) for i in range(8)]
+    frames.insert(5, frames[4].copy())
+    assert find_duplicates([signature(f) for f in frames]) == [5]
