@@ -165,8 +165,9 @@ def read_audio(path, start: float | None = None, end: float | None = None) -> Au
                              "or leave the audio out") from error
 
 
-def _clock_origin(container) -> Fraction:
-    """Seconds on the file's clock that count as time 0: the first video frame's, else the file's start."""
+def clock_origin(container) -> Fraction:
+    """Seconds on the file's clock that count as time 0 (for audio and subtitles): the first video frame's, else the
+    file's start."""
     video = next(iter(container.streams.video), None)
     if video is not None and video.start_time is not None and video.time_base:
         return video.start_time * Fraction(video.time_base)
@@ -207,7 +208,7 @@ def _decode_range(container, stream, start: float, end: float | None,
     first = round(start * rate)
     last = None if end is None else round(end * rate)
     time_base = Fraction(stream.time_base) if stream.time_base else None
-    origin = _clock_origin(container)
+    origin = clock_origin(container)
     if first > 0 and time_base:
         try:
             seek_to = max(Fraction(0), origin + Fraction(start) - Fraction(_SEEK_PREROLL_S))
