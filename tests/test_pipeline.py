@@ -12,7 +12,7 @@ from deepshop_core import Cancelled, InputError, OutputError, SlowMotion, slow_m
 from deepshop_core.audio import read_audio
 from deepshop_core.pipeline import interpolate_frames
 from deepshop_core.synthetic import Scene, write_clip
-from deepshop_core.timeline import slow_timeline, Segment
+from deepshop_core.timeline import Segment, plan, slow_timeline
 from deepshop_core.video import VideoWriter, probe, read_frames
 
 
@@ -234,3 +234,22 @@ def test_a_held_screen_is_not_bridged_so_new_text_pops_in_on_time(tmp_path, path
     # only between source frames 2 and 3 (output 9..11), like any change; source frame 3 is output frame 12.
     assert all(np.array_equal(f, source[0]) for f in frames[:9])
     assert not np.array_equal(frames[9], source[0]) and np.array_equal(frames[12], source[3])
+
+
+@pytest.mark.parametrize("smooth", [False, True])
+def test_a_fade_from_black_is_interpolated_not_held(smooth):
+    """Four black frames, then the scene fades in over six frames: a fade is not a cut, so no in-between repeats
+    the frame before it (a hold would stutter), in a slowed range and in smooth mode (what the nodes call)."""
+    from deepshop_core.timeline import smooth_timeline
+
+    scene = Scene.make(96, 64, seed=5)
+    black = np.zeros((64, 96, 3), np.uint8)
+    fade = [(scene.frame(i / 25) * min(1.0, (i + 1) / 7)).astype(np.uint8) for i in range(16)]
+    source = [black] * 4 + fade
+    timeline = smooth_timeline(len(source), 2) if smooth else slow_timeline(len(source), [Segment(2, 14, 2)])
+    frames = list(interpolate_frames(source, timeline, "blend"))
+    pairs = {i: (s.left, s.right) for i, s in enumerate(plan(timeline, (), ())) if not s.is_copy}
+    assert pairs, "the timeline has in-betweens"
+    for i, (j, k) in pairs.items():
+        if j >= 3:  # from the last black frame on: each in-between is a mix, neither of its two frames held
+            assert not np.array_equal(frames[i], source[j]) and not np.array_equal(frames[i], source[k]), (i, j)
