@@ -8,7 +8,10 @@ Clips (all frames in memory at 320x180, except skv_bikes at its own 640x272):
   hard cuts between different clips (different palettes); hard cuts between two distant parts of the same clip,
   and between a clip and itself mirrored or shifted by a third of the width (same palette, same colour histogram);
   fades to and from black (6 to 20 frames), dissolves (6 to 20 frames), flashes (1 to 2 white frames) and fast
-  camera pans (a window panning over a 640x360 picture at up to 60 px a frame, with a whip), which are not cuts.
+  camera pans (a window panning over a 640x360 picture at up to 60 px a frame, with a whip), which are not cuts;
+- the 22 large-motion triplets of ``davis22`` (sports, animals, vehicles: frame10, the true middle, frame11), as
+  they are, starting from and stopping to a standstill (each end frame shown three times), and on threes (each
+  frame shown three times, like animation): not cuts either.
 
 A detection counts when it lands within one frame of a true cut (each true cut matched once). Per kind: true cuts,
 precision and recall (precision is '-' where a detector found nothing and there was nothing to find), and the false
@@ -43,7 +46,8 @@ SIZE = (320, 180)  # (width, height) of the built clips
 FPS = 25
 TOLERANCE = 1  # frames between a detection and the true cut
 BIKES_CUTS = [30, 76, 137, 187, 242]  # 1.20, 3.04, 5.48, 7.48, 9.68 s at 25 fps
-KINDS = ("cut, real clip", "cut, different palette", "cut, similar palette", "fade", "dissolve", "flash", "fast pan")
+KINDS = ("cut, real clip", "cut, different palette", "cut, similar palette", "fade", "dissolve", "flash", "fast pan",
+         "large motion")
 
 
 @dataclass
@@ -157,6 +161,13 @@ def build_clips() -> list[Clip]:
     add("whip pan to 60 px", KINDS[6], _pan(cockatoo_big[120:180], whip))
     jerk = [2.0] * 30 + [60.0] + [2.0] * 29
     add("one 60 px jerk", KINDS[6], _pan(cockatoo_big[180:240], jerk))
+    davis = TESTDATA / "davis22"
+    for folder in sorted((davis / "input").iterdir()) if davis.is_dir() else []:
+        paths = [folder / "frame10.png", davis / "gt" / folder.name / "frame10i11.png", folder / "frame11.png"]
+        a, b, c = [cv2.imread(str(p))[:, :, ::-1].copy() for p in paths]
+        clips.append(Clip(f"davis22 {folder.name}", KINDS[7], [a, b, c]))
+        clips.append(Clip(f"davis22 {folder.name} from a standstill", KINDS[7], [a, a, a, b, c, c, c]))
+        clips.append(Clip(f"davis22 {folder.name} on threes", KINDS[7], [a, a, a, b, b, b, c, c, c]))
     return clips
 
 

@@ -5,8 +5,10 @@ all of them; the detectors then look at the whole sequence.
 
 Cuts (``find_cuts``): the colour difference between neighbouring frames (mean absolute RGB difference of a small
 picture) must stand out from its neighbourhood (like PySceneDetect's adaptive detector: ``CUT_RATIO`` times the mean
-of the ``CUT_WINDOW`` scores each side) and exceed an absolute floor (``CUT_FLOOR``), so steady fast motion is not a
-cut. RGB, not hue and saturation: a fade or a dissolve changes every pixel by a small step per frame, spread evenly
+of the ``CUT_WINDOW`` nearest changes each side, repeated frames skipped, so animation on threes is compared with
+its other drawing changes) and exceed an absolute floor (``CUT_FLOOR``), so steady fast motion is not a cut. A
+change with no other change near it (two frames alone, a jump between two stills) cannot stand out from anything:
+it is a cut only if the colours change too (``CUT_HISTOGRAM_FLOOR``). RGB, not hue and saturation: a fade or a dissolve changes every pixel by a small step per frame, spread evenly
 over the transition, so it never stands out (hue and saturation jump when a black frame starts to brighten: that
 took fades from black for cuts). A cut must survive motion compensation (``_compensated_difference``: each block of
 the new frame matched to the best-fitting shifted block of the previous one): a jerk of the camera or a whip pan moves
@@ -44,7 +46,9 @@ SIGNATURE_LENGTH = LUMA_SIZE[0] * LUMA_SIZE[1] + COLOR_SIZE[0] * COLOR_SIZE[1] *
 
 CUT_RATIO = 3.0  # a cut's score must be this many times its neighbours' mean (PySceneDetect's adaptive default)
 CUT_FLOOR = 10.0  # and at least this mean RGB difference (0..255); bench/cuts.py: cuts >= 13, steady motion < 8
-CUT_WINDOW = 2  # neighbours each side for that mean
+CUT_WINDOW = 2  # neighbouring changes each side for that mean (repeated frames skipped)
+CUT_CONTEXT = 6  # looked for within this many frames each side
+CUT_HISTOGRAM_FLOOR = 0.25  # a change with no other change around (two frames, two stills) must change the colours
 COMPENSATED_FRACTION = 0.4  # after motion compensation a cut keeps >= 0.5 of its luma difference, a jerk <= 0.2
 COMPENSATION_BLOCK = (16, 12)  # (width, height) of the blocks matched on the 64x36 luma picture
 COMPENSATION_REACH = (12, 6)  # (x, y) largest shift tried, in luma pixels (a fifth of the width: a whip pan)
@@ -78,18 +82,28 @@ def find_cuts(signatures: Sequence[np.ndarray]) -> list[int]:
         return []
     scores = np.array([0.0] + [_color_distance(a, b) for a, b in pairwise(colors)])
     pictures = lumas.reshape(len(lumas), LUMA_SIZE[1], LUMA_SIZE[0]).astype(np.float32)
+    held, _ = _repeats(lumas)
+    changes = np.flatnonzero(~held)[1:]  # frames that differ from the one before (frame 0 differs from nothing)
     cuts = []
-    for k in range(1, len(scores)):
-        neighbours = np.concatenate([scores[max(1, k - CUT_WINDOW) : k], scores[k + 1 : k + 1 + CUT_WINDOW]])
-        background = neighbours.mean() if len(neighbours) else 0.0
+    for k in changes:
+        if scores[k] < CUT_FLOOR:
+            continue
+        # The neighbourhood is the nearest changes, repeats skipped: in animation on threes every new drawing
+        # follows two repeats, and would stand out from them.
+        before = changes[(changes >= k - CUT_CONTEXT) & (changes < k)][-CUT_WINDOW:]
+        after = changes[(changes > k) & (changes <= k + CUT_CONTEXT)][:CUT_WINDOW]
+        neighbours = scores[np.concatenate([before, after])]
+        if len(neighbours):
+            stands_out = scores[k] >= CUT_RATIO * neighbours.mean()
+        else:  # no motion around to compare with (two frames, or a change between stills): only new colours tell
+            stands_out = _histogram_distance(colors[k - 1], colors[k]) >= CUT_HISTOGRAM_FLOOR
         if (
-            scores[k] >= CUT_FLOOR
-            and scores[k] >= CUT_RATIO * background
+            stands_out
             and _compensated_difference(pictures[k - 1], pictures[k])
             >= COMPENSATED_FRACTION * np.abs(pictures[k] - pictures[k - 1]).mean()
             and not _scene_returns(colors, k, scores[k])
         ):
-            cuts.append(k)
+            cuts.append(int(k))
     return cuts
 
 
@@ -99,11 +113,7 @@ def find_duplicates(signatures: Sequence[np.ndarray]) -> list[int]:
     lumas, _ = _split(signatures)
     if len(lumas) < 2:
         return []
-    difference = np.abs(np.diff(lumas.astype(np.int16), axis=0))
-    change = np.concatenate([[0], difference.max(axis=1)])
-    mean_change = np.concatenate([[0], difference.mean(axis=1)])
-    held = (change <= DUPLICATE_TOLERANCE) & (mean_change <= DUPLICATE_MEAN_TOLERANCE)
-    held[0] = False  # frame 0 repeats nothing
+    held, change = _repeats(lumas)
     runs = _runs(held)
     duplicates = []
     for i, (start, end) in enumerate(runs):
@@ -130,6 +140,17 @@ def _cadence(runs: list[tuple[int, int]], i: int) -> int:
     return last - first + 1
 
 
+def _repeats(lumas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(whether frame k repeats frame k-1, the largest luma difference from frame k-1), per frame; frame 0 repeats
+    nothing."""
+    difference = np.abs(np.diff(lumas.astype(np.int16), axis=0))
+    change = np.concatenate([[0], difference.max(axis=1)])
+    mean_change = np.concatenate([[0], difference.mean(axis=1)])
+    held = (change <= DUPLICATE_TOLERANCE) & (mean_change <= DUPLICATE_MEAN_TOLERANCE)
+    held[0] = False
+    return held, change
+
+
 def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
     """(first, last) index of each maximal run of True in ``flags``."""
     edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
@@ -153,6 +174,16 @@ def _split(signatures: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 def _color_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Mean absolute RGB difference (0..255 scale)."""
     return float(np.abs(a - b).mean())
+
+
+def _histogram_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Total variation distance (0: same, 1: disjoint) between the two RGB pictures' colour histograms (4 levels a
+    channel: 64 bins)."""
+    def histogram(picture: np.ndarray) -> np.ndarray:
+        bins = picture.reshape(-1, 3) // 64
+        return np.bincount(bins[:, 0] * 16 + bins[:, 1] * 4 + bins[:, 2], minlength=64) / len(bins)
+
+    return float(np.abs(histogram(a) - histogram(b)).sum() / 2)
 
 
 def _compensated_difference(previous: np.ndarray, current: np.ndarray) -> float:
