@@ -338,7 +338,11 @@ def _retimed_track(input: Path, info: VideoInfo, first: int, timeline: Timeline,
 
 def _retimed_subtitles(input: Path, info: VideoInfo, first: int, timeline: Timeline) -> list[subtitles.SubtitleTrack]:
     """The input's text subtitle tracks timed like the output's audio (picture subtitles: one warning)."""
-    found = subtitles.read_subtitles(input)
+    try:
+        found = subtitles.read_subtitles(input)
+    except MediaError as error:  # the picture and the sound are fine: go on without the subtitles, and say so
+        warnings.warn(f"{error}; the output has no subtitles", DeepshopWarning, stacklevel=3)
+        return []
     if found.left_out:
         warnings.warn(f"{len(found.left_out)} picture subtitle track(s) ({', '.join(found.left_out)}) cannot be "
                       f"retimed and are left out; only text subtitles are carried", DeepshopWarning, stacklevel=3)

@@ -17,7 +17,8 @@ from fractions import Fraction
 
 import av
 
-from .audio import clock_origin, open_media
+from .audio import clock_origin, ffmpeg_reason, open_media
+from .errors import MediaError
 
 TIME_BASE = Fraction(1, 1000)  # of the subtitle streams written (Matroska's and mov_text's usual milliseconds)
 
@@ -73,30 +74,35 @@ class SubtitleStreams:
 
 
 def read_subtitles(path) -> SubtitleStreams:
-    """Every subtitle stream of ``path``: text ones as cues, picture ones named in ``left_out``."""
+    """Every subtitle stream of ``path``: text ones as cues, picture ones named in ``left_out``.
+
+    A `MediaError` when the file or its subtitle packets cannot be read."""
     with open_media(path) as container:
         streams = list(container.streams.subtitles)
         if not streams:
             return SubtitleStreams((), ())
-        origin = clock_origin(container)
-        text = [s for s in streams if _TEXT_CODECS.get(s.codec_context.name) is not None]
-        left_out = tuple(s.codec_context.name for s in streams if s not in text)
+        codecs = {s.index: s.codec_context.name if s.codec_context is not None else "unknown" for s in streams}
+        text = [s for s in streams if codecs[s.index] in _TEXT_CODECS]
         cues: dict[int, list[Cue]] = {s.index: [] for s in text}
-        if text:
-            for packet in container.demux(text):
+        try:
+            origin = clock_origin(container)
+            for packet in container.demux(text) if text else ():
                 if packet.pts is None or not packet.size or packet.stream.index not in cues:
                     continue
                 stream = packet.stream
                 start = float(packet.pts * stream.time_base - origin)
                 end = float((packet.pts + (packet.duration or 0)) * stream.time_base - origin)
-                cue = _cue(_TEXT_CODECS[stream.codec_context.name], bytes(packet), start, end)
+                cue = _cue(_TEXT_CODECS[codecs[stream.index]], bytes(packet), start, end)
                 if cue.text:  # MP4 fills the time between mov_text cues with empty samples
                     cues[stream.index].append(cue)
+        except av.FFmpegError as error:
+            raise MediaError(f"the subtitles of {path} cannot be read ({ffmpeg_reason(error)})") from error
         tracks = tuple(
-            SubtitleTrack(_TEXT_CODECS[s.codec_context.name], tuple(sorted(cues[s.index], key=lambda c: c.start)),
+            SubtitleTrack(_TEXT_CODECS[codecs[s.index]], tuple(sorted(cues[s.index], key=lambda c: c.start)),
                           s.metadata.get("language"), _header(s))
             for s in text
         )
+        left_out = tuple(codecs[s.index] for s in streams if s not in text)
     return SubtitleStreams(tracks, left_out)
 
 

@@ -122,3 +122,31 @@ def test_gif_output_says_in_one_warning_that_subtitles_are_left_out(movie, tmp_p
 def test_a_file_without_subtitles_has_none(videos):
     assert read_subtitles(videos / "mpy_chaplin.mp4").tracks == ()
     assert read_subtitles(videos / "skv_bikes.mp4") == read_subtitles(videos / "skv_bikes.mp4").__class__((), ())
+
+
+def test_picture_subtitles_are_left_out_with_one_warning(tmp_path, capsys):
+    # A DVD (bitmap) subtitle track: it cannot be retimed as text; the job goes on and one line says so.
+    path = tmp_path / "dvd.mkv"
+    scene = Scene.make(64, 48, seed=4)
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        bitmap = container.add_stream("dvdsub")
+        bitmap.time_base = Fraction(1, 1000)
+        for i in range(30):
+            frame = av.VideoFrame.from_ndarray(scene.frame(i / 25), format="rgb24")
+            frame.pts = i
+            container.mux(video.encode(frame))
+            if i == 2:
+                packet = av.Packet(b"\x00\x10" + bytes(14))
+                packet.stream, packet.time_base = bitmap, Fraction(1, 1000)
+                packet.pts = packet.dts = 80
+                packet.duration = 100
+                container.mux(packet)
+        container.mux(video.encode(None))
+    assert read_subtitles(path).left_out == ("dvdsub",)
+    with pytest.warns(DeepshopWarning, match=r"1 picture subtitle track\(s\) \(dvdsub\)"):
+        slow_motion(path, tmp_path / "out.mkv", ranges=[(5, 10)], factor=2, engine="blend")
+    assert main(["slowmo", str(path), "-o", str(tmp_path / "cli.mkv"), "--range", "5:10", "-q"]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if "subtitle" in line]
+    assert len(lines) == 1 and lines[0].startswith("deepshop: warning: ")
