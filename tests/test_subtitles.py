@@ -54,6 +54,11 @@ def movie(tmp_path_factory):
     return path
 
 
+def test_info_lists_the_subtitle_tracks(movie, capsys):
+    assert main(["info", str(movie)]) == 0
+    assert "subtitles: subrip eng, ass (carried by slowmo)" in capsys.readouterr().out
+
+
 def test_read_subtitles_gives_the_cues_of_every_text_track(movie):
     found = read_subtitles(movie)
     assert found.left_out == ()
