@@ -4,18 +4,20 @@ A signature is a few KB per frame (``signature``), so a caller can compute it wh
 all of them; the detectors then look at the whole sequence.
 
 Cuts (``find_cuts``): the colour difference between neighbouring frames (mean absolute RGB difference of a small
-picture) must stand out from its neighbourhood (like PySceneDetect's adaptive detector: ``CUT_RATIO`` times the mean
-of the ``CUT_WINDOW`` nearest changes each side, repeated frames skipped, so animation on threes is compared with
-its other drawing changes) and exceed an absolute floor (``CUT_FLOOR``), so steady fast motion is not a cut. A
-change with no other change near it (two frames alone, a jump between two stills) cannot stand out from anything:
-it is a cut only if the colours change too (``CUT_HISTOGRAM_FLOOR``). RGB, not hue and saturation: a fade or a dissolve changes every pixel by a small step per frame, spread evenly
-over the transition, so it never stands out (hue and saturation jump when a black frame starts to brighten: that
-took fades from black for cuts). A cut must survive motion compensation (``_compensated_difference``: each block of
-the new frame matched to the best-fitting shifted block of the previous one): a jerk of the camera or a whip pan moves
-the same picture around and compensates away, a cut replaces it, even between shots of the same palette (a colour
-histogram check missed those). A change that is undone within a few frames (a flash, a passing occlusion) is not a
-cut either: if any frame just before resembles any frame just after, the scene went on. ``bench/cuts.py`` measures
-all this against PySceneDetect and ffmpeg's scdet.
+picture) must exceed an absolute floor (``CUT_FLOOR``) and stand out from its neighbourhood (like PySceneDetect's
+adaptive detector: ``CUT_RATIO`` times the mean of the ``CUT_WINDOW`` nearest changes each side), so steady fast
+motion is not a cut. Repeated frames are skipped when looking for those neighbours: in animation on threes each new
+drawing follows two repeats and would otherwise stand out. A change with no other change near it (two frames alone,
+a jump between two stills) cannot stand out from anything: it is a cut only if the colours change too
+(``CUT_HISTOGRAM_FLOOR``).
+RGB, not hue and saturation: a fade or a dissolve changes every pixel by a small step per frame, spread evenly over
+the transition, so it never stands out (hue and saturation jump when a black frame starts to brighten: that took
+fades from black for cuts). A cut must survive motion compensation (``_compensated_difference``: each block of the
+new frame matched to the best-fitting shifted block of the previous one): a jerk of the camera or a whip pan moves
+the same picture around and compensates away, a cut replaces it, even between shots of the same palette (the colour
+histogram check that used to stand here missed those). A change that is undone within a few frames (a flash, a
+passing occlusion) is not a cut either: if any frame just before resembles any frame just after, the scene went on.
+``bench/cuts.py`` measures all this against PySceneDetect and ffmpeg's scdet.
 
 Held frames (``find_duplicates``): frame k repeats frame k-1 when no spot of its small luma picture differs by more
 than ``DUPLICATE_TOLERANCE`` levels (codec noise averages out in the downscale; real motion does not) and the mean
