@@ -244,6 +244,8 @@ def main() -> None:
     parser.add_argument("--only-deepshop", action="store_true", help="skip PySceneDetect and scdet (development)")
     parser.add_argument("--verbose", action="store_true", help="print every clip's detections")
     args = parser.parse_args()
+    if not (TESTDATA / "videos").is_dir():
+        raise SystemExit(f"bench/cuts.py needs the shared footage in {TESTDATA / 'videos'} (see the README's Tests)")
     clips = build_clips()
     found_detectors = detectors(args.only_deepshop)
     counts = {name: {kind: [0, 0, 0] for kind in KINDS} for name in found_detectors}
