@@ -165,10 +165,10 @@ def test_a_jerk_of_the_camera_is_not_a_cut(cockatoo):
 
 
 @pytest.mark.parametrize("sequence", ["tackle", "vietnam", "varanus-tree", "bike-trial", "burnout"])
-def test_large_motion_from_a_standstill_or_on_threes_is_not_a_cut(testdata, sequence):
+def test_large_motion_from_a_standstill_or_on_threes_is_not_a_cut(davis22, sequence):
     # davis22 triplets with the largest motion (a rugby tackle, a crowd, a lizard, bikes): each change stands out
     # from the repeats around it, but it is motion, not a new shot. Two frames alone are not a cut either.
-    folder = testdata / "davis22"
+    folder = davis22
     paths = [folder / "input" / sequence / "frame10.png", folder / "gt" / sequence / "frame10i11.png",
              folder / "input" / sequence / "frame11.png"]
     a, b, c = [signature(np.ascontiguousarray(cv2.imread(str(p))[:, :, ::-1])) for p in paths]
