@@ -40,6 +40,7 @@ bench: $(VENV)/.full comfyui
 	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/dain_cpu.py
 	$(BIN)/python bench/pictures.py
+	$(BIN)/python bench/cuts.py
 	$(BIN)/python bench/report.py
 
 bench-quick: $(VENV)/.full comfyui
@@ -47,6 +48,7 @@ bench-quick: $(VENV)/.full comfyui
 	$(BIN)/python bench/speed.py --quick
 	$(BIN)/python bench/memory.py --quick
 	$(BIN)/python bench/pictures.py
+	$(BIN)/python bench/cuts.py
 	$(BIN)/python bench/report.py
 
 clean:

@@ -153,7 +153,7 @@ def read_audio(path, start: float | None = None, end: float | None = None) -> Au
             raise MediaError(f"the audio track of {path} cannot be decoded by FFmpeg; convert the audio (e.g. to "
                              "AAC) first, or leave the audio out")
         try:
-            return _decode_range(container, stream, start, end)
+            return _decode_range(container, stream, start, end, _first_frame_overrun(path))
         except av.FFmpegError as error:
             raise MediaError(
                 f"decoding the audio of {path} failed ({ffmpeg_reason(error)}); the file may be truncated or corrupt"
@@ -165,20 +165,50 @@ def read_audio(path, start: float | None = None, end: float | None = None) -> Au
                              "or leave the audio out") from error
 
 
-def _clock_origin(container) -> Fraction:
-    """Seconds on the file's clock that count as time 0: the first video frame's, else the file's start."""
+def clock_origin(container) -> Fraction:
+    """Seconds on the file's clock that count as time 0 (for audio and subtitles): the first video frame's, else the
+    file's start."""
     video = next(iter(container.streams.video), None)
     if video is not None and video.start_time is not None and video.time_base:
         return video.start_time * Fraction(video.time_base)
     return Fraction(container.start_time or 0, av.time_base)
 
 
-def _decode_range(container, stream, start: float, end: float | None) -> Audio:
+def _first_frame_overrun(path) -> tuple[int, int]:
+    """(pts of the track's first packet, ticks by which that packet's stated duration exceeds one codec frame).
+
+    Some phone muxers (mpy_fire2.mp4: 8471 ticks for a 1024-sample AAC frame; realshort.mp4: 1618) give the first
+    audio sample the time between the track's start and the second sample, though the decoder gives one frame of
+    samples. The track's own duration counts the samples back to back, and FFmpeg's decode (``ffmpeg -i x -f wav``)
+    plays them so: the second frame follows the first at once. Taken literally, the timestamps would put silence
+    after the first frame and everything after it late (155 ms and 12 ms on those files). (0, 0) when the first
+    packet is ordinary or the codec has no fixed frame size.
+    """
+    with open_media(path) as container:
+        stream = container.streams.audio[0]
+        frame_size = stream.codec_context.frame_size
+        if not frame_size or not stream.time_base:
+            return 0, 0
+        packets = []
+        for packet in container.demux(stream):
+            if packet.pts is not None and packet.size:
+                packets.append(packet)
+            if len(packets) == 2:
+                break
+        if len(packets) < 2:
+            return 0, 0
+        frame_ticks = round(Fraction(frame_size, stream.codec_context.sample_rate) / Fraction(stream.time_base))
+        overrun = packets[1].pts - packets[0].pts - frame_ticks
+        return packets[0].pts, (overrun if overrun > 1 else 0)
+
+
+def _decode_range(container, stream, start: float, end: float | None,
+                  first_frame_overrun: tuple[int, int] = (0, 0)) -> Audio:
     rate = stream.codec_context.sample_rate
     first = round(start * rate)
     last = None if end is None else round(end * rate)
     time_base = Fraction(stream.time_base) if stream.time_base else None
-    origin = _clock_origin(container)
+    origin = clock_origin(container)
     if first > 0 and time_base:
         try:
             seek_to = max(Fraction(0), origin + Fraction(start) - Fraction(_SEEK_PREROLL_S))
@@ -196,7 +226,9 @@ def _decode_range(container, stream, start: float, end: float | None) -> Audio:
         channels, layout = data.shape[0], frame.layout.name
         position = expected if expected is not None else 0  # without timestamps: one frame after the other
         if frame.pts is not None and time_base:
-            stamped = round((frame.pts * time_base - origin) * rate)
+            first_pts, overrun = first_frame_overrun
+            pts = frame.pts - overrun if frame.pts > first_pts else frame.pts  # see _first_frame_overrun
+            stamped = round((pts * time_base - origin) * rate)
             if expected is None or abs(stamped - expected) > tolerance:
                 position = stamped
         expected = position + data.shape[1]

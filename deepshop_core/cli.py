@@ -22,6 +22,7 @@ from pathlib import Path
 from . import __version__, engines
 from .errors import DeepshopError, InputError, OutputError
 from .pipeline import AUDIO_MODES, slow_motion
+from .subtitles import read_subtitles
 from .video import FORMATS, probe
 
 PRESETS = ("fast", "balanced", "best")
@@ -53,8 +54,16 @@ def _crop(text: str) -> tuple[int, int]:
     return first, last
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad argument gets the one ``deepshop: error: ...`` line the README promises (exit 2), not the
+    usage block first: the message already names the option and what is wrong; ``--help`` shows the usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"deepshop: error: {message} (see '{self.prog} --help')\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="deepshop", description="Slow motion of a video's highlight, audio in sync.")
+    top = _OneLineParser(prog="deepshop", description="Slow motion of a video's highlight, audio in sync.")
     top.add_argument("--version", action="version", version=f"deepshop {__version__}")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -152,9 +161,12 @@ def _rate(rate: Fraction) -> str:
 
 def _run_info(args: argparse.Namespace) -> int:
     info = probe(args.input)
+    found = read_subtitles(args.input)
+    texts = [f"{t.codec} {t.language}" if t.language else t.codec for t in found.tracks]
     if args.json:
         fields = {k: (str(v) if isinstance(v, Fraction) else v) for k, v in vars(info).items() if k != "audio"}
         fields["audio"] = vars(info.audio) if info.audio else None
+        fields["subtitles"] = {"text": texts, "pictures": list(found.left_out)}
         print(json.dumps(fields, indent=2))
         return 0
     print(f"{info.path}")
@@ -169,6 +181,10 @@ def _run_info(args: argparse.Namespace) -> int:
         print(f"  damaged frames: {len(info.damaged_frames)} (the first is frame {info.damaged_frames[0]})")
     a = info.audio
     print(f"  audio: {a.codec} {a.channels} ch ({a.layout}) {a.sample_rate} Hz" if a else "  audio: none")
+    if texts:
+        print(f"  subtitles: {', '.join(texts)} (carried by slowmo)")
+    if found.left_out:
+        print(f"  picture subtitles: {', '.join(found.left_out)} (left out by slowmo)")
     return 0
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -25,9 +26,9 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from . import engines, scenes
+from . import engines, scenes, subtitles
 from .audio import Audio, concat, cut, fit, read_audio, silence, stretch
-from .errors import InputError, MediaError, OutputError
+from .errors import DeepshopWarning, InputError, MediaError, OutputError
 from .timeline import Segment, Step, Timeline, parse_range, plan, slow_timeline, smooth_timeline
 from .video import VideoInfo, VideoWriter, probe, read_frames, warn_about
 
@@ -49,8 +50,9 @@ class SlowMotionResult:
     frames_in: int
     frames_out: int
     frame_rate: Fraction
-    cuts: tuple[int, ...]  # scene cuts found where interpolation would have crossed them (held instead)
-    duplicates: tuple[int, ...]  # repeated source frames interpolated across
+    # Both in the input clip's frame numbers (like the ranges, also with a crop), and only what the plan acted on:
+    cuts: tuple[int, ...]  # frames that start a new shot, held before instead of morphed (none if scene_cuts=False)
+    duplicates: tuple[int, ...]  # repeated source frames interpolated across (none if dedupe=False)
     has_audio: bool
     seconds: dict = field(default_factory=dict)  # time per stage: decode, analyse, interpolate stages, encode
 
@@ -232,6 +234,26 @@ def retime_audio(audio: Audio | None, timeline: Timeline, frame_rate: Fraction, 
     return fit(concat(parts), len(timeline) / fps)
 
 
+def time_map(timeline: Timeline, frame_rate: Fraction, offset: float = 0.0) -> Callable[[float], float]:
+    """Source seconds -> output seconds, as the audio is retimed (``retime_audio``): 1x outside the slowed ranges,
+    stretched inside them. ``offset`` is the source time that becomes 0 (a crop's first frame); ``frame_rate`` is
+    the source's. Beyond the clip's ends time runs at 1x."""
+    fps = float(frame_rate)
+    pieces = timeline.audio_pieces()
+    sources = np.array([pieces[0].src_start] + [p.src_end for p in pieces]) / fps
+    outputs = np.concatenate([[0.0], np.cumsum([p.out_length for p in pieces])]) / fps
+
+    def to_output(seconds: float) -> float:
+        t = seconds - offset
+        if t <= sources[0]:
+            return t
+        if t >= sources[-1]:
+            return float(outputs[-1] + t - sources[-1])
+        return float(np.interp(t, sources, outputs))
+
+    return to_output
+
+
 def _merge_pieces(timeline: Timeline, fps: float) -> list[tuple[float, float, float]]:
     """The timeline's audio pieces ``(src_start, src_end, out_length)`` in frames, neighbours of the same speed
     merged, and runs of short slowed pieces (ramps) merged into chunks of at least _MIN_AUDIO_CHUNK_S."""
@@ -288,20 +310,21 @@ def slow_motion(input: str | Path, output: str | Path, *, ranges: Iterable = (),
     seconds["analyse"] = time.perf_counter() - started
 
     track = _retimed_track(input, info, first, timeline, audio)
+    texts = _retimed_subtitles(input, info, first, timeline)
 
     out_rate = info.frame_rate * timeline.rate_multiplier
     window = _FrameWindow(read_frames(input, first, first + count))
     with _engine(engine, engine_options) as live, \
             VideoWriter(output, out_rate, format=format, quality=quality, audio=track, overwrite=overwrite,
-                        sample_aspect_ratio=info.sample_aspect_ratio) as writer:
+                        sample_aspect_ratio=info.sample_aspect_ratio, subtitles=texts) as writer:
         with _EncodeBehind(writer) as encoder:
             for frame in render(steps, window.get, live, progress, release=window.release_before):
                 encoder.write(frame)
         t0 = time.perf_counter()
     finish = time.perf_counter() - t0  # flushing the encoder, muxing the audio's tail, renaming
     seconds.update(decode=window.decode_seconds, encode=encoder.seconds + finish, **_engine_seconds(live))
-    return SlowMotionResult(output, count, len(steps), out_rate, tuple(cuts), tuple(duplicates),
-                            writer.audio is not None, seconds)
+    return SlowMotionResult(output, count, len(steps), out_rate, tuple(first + k for k in cuts if scene_cuts),
+                            tuple(first + k for k in duplicates if dedupe), writer.audio is not None, seconds)
 
 
 def _retimed_track(input: Path, info: VideoInfo, first: int, timeline: Timeline, mode: str) -> Audio | None:
@@ -311,6 +334,21 @@ def _retimed_track(input: Path, info: VideoInfo, first: int, timeline: Timeline,
     fps = float(info.frame_rate)
     source = read_audio(input, first / fps, (first + timeline.source_count) / fps)
     return retime_audio(source, timeline, info.frame_rate, mode)
+
+
+def _retimed_subtitles(input: Path, info: VideoInfo, first: int, timeline: Timeline) -> list[subtitles.SubtitleTrack]:
+    """The input's text subtitle tracks timed like the output's audio (picture subtitles: one warning)."""
+    try:
+        found = subtitles.read_subtitles(input)
+    except MediaError as error:  # the picture and the sound are fine: go on without the subtitles, and say so
+        warnings.warn(f"{error}; the output has no subtitles", DeepshopWarning, stacklevel=3)
+        return []
+    if found.left_out:
+        warnings.warn(f"{len(found.left_out)} picture subtitle track(s) ({', '.join(found.left_out)}) cannot be "
+                      f"retimed and are left out; only text subtitles are carried", DeepshopWarning, stacklevel=3)
+    mapping = time_map(timeline, info.frame_rate, first / float(info.frame_rate))
+    duration = len(timeline) / float(info.frame_rate * timeline.rate_multiplier)
+    return [subtitles.retime(t, mapping, duration) for t in found.tracks]
 
 
 class _EncodeBehind:

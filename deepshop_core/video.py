@@ -15,7 +15,7 @@ import os
 import shutil
 import uuid
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -25,6 +25,7 @@ import av
 import numpy as np
 from av.video.reformatter import ColorPrimaries, ColorRange, ColorTrc
 
+from . import subtitles as subs
 from .audio import Audio, audio_frame, ffmpeg_reason, open_media
 from .errors import DeepshopWarning, InputError, MediaError, OutputError
 
@@ -477,6 +478,8 @@ class VideoWriter:
     ``audio`` is muxed in, interleaved with the video as it is written: AAC in MP4/MOV, FLAC in Matroska, Opus in
     WebM. The track is made exactly as long as the video: cut at the video's end, padded with silence if shorter.
     png/gif/webp carry no audio: it is dropped with a warning. ``sample_aspect_ratio`` is written to the stream.
+    ``subtitles`` (text tracks, already timed for the output) are muxed as the codec the container takes (see
+    `subtitles.output_codec`); a container that takes none drops them with one warning.
 
     The output goes to a hidden temporary file beside the target and is renamed into place by `close`; `abort` (or
     an exception inside ``with``) removes it. An existing output is an `OutputError` unless ``overwrite=True``.
@@ -484,7 +487,7 @@ class VideoWriter:
 
     def __init__(self, path, frame_rate: Fraction, *, format: str | None = None, quality: int | None = None,
                  audio: Audio | None = None, overwrite: bool = False, preset: str | None = None,
-                 sample_aspect_ratio: Fraction = Fraction(1)):
+                 sample_aspect_ratio: Fraction = Fraction(1), subtitles: Sequence[subs.SubtitleTrack] = ()):
         self.path = Path(path)
         self.frames_written = 0
         self._container = None
@@ -505,6 +508,13 @@ class VideoWriter:
                           stacklevel=2)
             audio = None
         self.audio = audio
+        codecs = [None if self.spec.is_folder else subs.output_codec(t, self._suffix) for t in subtitles]
+        if None in codecs:
+            warnings.warn(f"{self.format} output in {self._suffix or 'a folder'} carries no subtitles: "
+                          f"{codecs.count(None)} subtitle track(s) left out", DeepshopWarning, stacklevel=2)
+        self.subtitles = [(t, c) for t, c in zip(subtitles, codecs) if c is not None]
+        self._subtitle_streams: list = []
+        self._cues_written = [0] * len(self.subtitles)
         self._audio_encoding = None if audio is None else _audio_encoding(_AUDIO_CODECS[self._suffix], audio)
         self.sample_aspect_ratio = Fraction(sample_aspect_ratio)
         _check_target(self.path, self.spec, overwrite)
@@ -530,6 +540,7 @@ class VideoWriter:
             self._mux(self._video.encode(self._video_frame(image)))
             self.frames_written += 1
             self._mux_audio_until(self.frames_written / self.frame_rate)
+            self._mux_subtitles_until(self.frames_written / self.frame_rate)
         except (av.FFmpegError, OSError) as error:
             raise OutputError(
                 f"writing frame {self.frames_written} of {self.path} failed ({_write_failure(error)})"
@@ -547,6 +558,7 @@ class VideoWriter:
             if self._audio is not None:
                 self._mux_audio_until(self.frames_written / self.frame_rate, pad=True)
                 self._mux(self._audio.encode(None))
+            self._mux_subtitles_until(None)
             self._container.close()
             _move_into_place(self._temp, self.path)
         except (av.FFmpegError, OSError) as error:
@@ -628,6 +640,7 @@ class VideoWriter:
         self._video = stream
         if self.audio is not None:
             self._audio = self._add_audio_stream(self.audio)
+        self._subtitle_streams = [subs.add_stream(self._container, t, c) for t, c in self.subtitles]
         self._shape = shape
 
     def _add_audio_stream(self, audio: Audio):
@@ -673,6 +686,14 @@ class VideoWriter:
             frame = audio_frame(chunk, audio.sample_rate, audio.layout_name, self._audio_cursor)
             self._mux(self._audio.encode(frame))  # the encoder resamples/remixes to its own rate and layout
             self._audio_cursor = stop
+
+    def _mux_subtitles_until(self, seconds: Fraction | None) -> None:
+        """Mux the cues that start before ``seconds`` (all of them for None), interleaved like the audio."""
+        for i, ((track, codec), stream) in enumerate(zip(self.subtitles, self._subtitle_streams)):
+            cues = track.cues
+            while self._cues_written[i] < len(cues) and (seconds is None or cues[self._cues_written[i]].start < seconds):
+                self._mux(subs.packet(cues[self._cues_written[i]], codec, self._cues_written[i], stream))
+                self._cues_written[i] += 1
 
     def _mux(self, packets) -> None:
         self._container.mux(packets)

@@ -41,3 +41,9 @@ def videos(testdata) -> Path:
 def middlebury(testdata) -> Path:
     """``../shared/testdata/middlebury`` (other-data/, other-gt-interp/)."""
     return _require(testdata / "middlebury")
+
+
+@pytest.fixture(scope="session")
+def davis22(testdata) -> Path:
+    """``../shared/testdata/davis22`` (input/<seq>/frame10.png, frame11.png; gt/<seq>/frame10i11.png)."""
+    return _require(testdata / "davis22")

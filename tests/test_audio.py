@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from fractions import Fraction
 
 import av
@@ -191,3 +192,55 @@ def test_fit_trims_or_pads_to_the_exact_sample_count():
     assert padded.num_samples == 1503 and padded.channels == 2
     assert np.all(padded.samples[:, :1000] == 1) and np.all(padded.samples[:, 1000:] == 0)
     assert audio.fit(tone, 1000 / rate) is tone
+
+
+# -- where the track starts ---------------------------------------------------------------------------------------------
+
+def _ffmpeg_decode(path, channels: int, rate: int) -> np.ndarray:
+    """FFmpeg's own decode of the first audio track, float32 (channels, n): what players play."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-vn", "-f", "f32le", "-ac",
+               str(channels), "-ar", str(rate), "-"]
+    raw = subprocess.run(command, capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.float32).reshape(-1, channels).T
+
+
+def _lag(a: np.ndarray, b: np.ndarray) -> int:
+    """Samples by which ``a`` is late against ``b`` (cross-correlation peak of their first channels)."""
+    n = a.shape[1] + b.shape[1]
+    correlation = np.fft.irfft(np.fft.rfft(a[0], n) * np.conj(np.fft.rfft(b[0], n)), n)
+    peak = int(np.argmax(correlation))
+    return peak - n if peak > n // 2 else peak
+
+
+@pytest.mark.parametrize("clip", ["mpy_fire2.mp4", "realshort.mp4", "mpy_chaplin.mp4", "skv_bigbuckbunny.mp4"])
+def test_read_audio_places_the_track_where_ffmpeg_does(videos, clip):
+    # mpy_fire2 and realshort state a first AAC packet 8471 and 1618 ticks long for 1024 samples: FFmpeg plays the
+    # samples back to back from time 0 (and the track's duration counts them so); taken literally the sound came
+    # 155 ms and 12 ms late.
+    ours = read_audio(videos / clip)
+    reference = _ffmpeg_decode(videos / clip, ours.channels, ours.sample_rate)
+    n = min(ours.num_samples, reference.shape[1])
+    assert abs(ours.num_samples - reference.shape[1]) <= 600
+    np.testing.assert_allclose(ours.samples[:, :n], reference[:, :n], atol=1e-6)
+    start = round(0.6 * ours.sample_rate)  # and a range (a seek) is the same slice
+    part = read_audio(videos / clip, 0.6, 0.9)
+    np.testing.assert_allclose(part.samples, reference[:, start : start + part.num_samples], atol=1e-6)
+
+
+@pytest.mark.parametrize("clip, slowed", [("mpy_fire2.mp4", "15:24"), ("realshort.mp4", "24:35")])
+def test_slowed_output_keeps_the_sound_where_ffmpeg_puts_it(videos, tmp_path, clip, slowed):
+    from deepshop_core import slow_motion
+
+    out = tmp_path / "out.mkv"
+    with pytest.warns(Warning) if clip == "mpy_fire2.mp4" else nullcontext():  # VFR is retimed, with a warning
+        slow_motion(videos / clip, out, ranges=[slowed], factor=2, engine="blend", format="lossless")
+    source = read_audio(videos / clip)
+    reference = _ffmpeg_decode(videos / clip, source.channels, source.sample_rate)
+    output = read_audio(out)
+    before = round(0.5 * source.sample_rate)  # the part before the slowed range plays as in the source
+    assert abs(_lag(output.samples[:, :before], reference[:, :before])) <= source.sample_rate // 1000
+

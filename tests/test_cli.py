@@ -56,9 +56,40 @@ def test_bad_arguments_exit_2_with_one_line_and_write_nothing(clip, tmp_path, ar
                           capture_output=True, text=True)
     assert proc.returncode == 2
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert lines and message.lower() in lines[-1].lower()
+    # Exactly one line, argparse's own type errors included (no usage block before it: the README promises one line).
+    assert len(lines) == 1 and lines[0].startswith("deepshop: error:") and message.lower() in lines[0].lower()
     assert "Traceback" not in proc.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def two_shots(tmp_path_factory):
+    """Two unrelated synthetic shots, the second starting at frame 40 (50 frames, lossless)."""
+    from fractions import Fraction
+
+    from deepshop_core.synthetic import Scene
+    from deepshop_core.video import VideoWriter
+
+    a, b = Scene.make(160, 96, seed=1), Scene.make(160, 96, seed=2)
+    path = tmp_path_factory.mktemp("shots") / "two shots.mkv"
+    with VideoWriter(path, Fraction(25), format="lossless") as writer:
+        for frame in [a.frame(i / 25) for i in range(40)] + [b.frame(i / 25) for i in range(10)]:
+            writer.write(frame)
+    return path
+
+
+@pytest.mark.parametrize("extra, held", [([], "40"), (["--crop", "30:49"], "40"), (["--no-scene-cuts"], None)])
+def test_the_scene_cut_message_tells_the_truth(two_shots, tmp_path, capsys, extra, held):
+    # With --crop the cut is still numbered in the clip's frames (like --range); with --no-scene-cuts nothing is held,
+    # so nothing is said to be.
+    out = tmp_path / "out.mkv"
+    assert main(["slowmo", str(two_shots), "-o", str(out), "--range", "35:45", "--factor", "2", "--engine", "blend",
+                 "--format", "lossless", "-q", *extra]) == 0
+    printed = capsys.readouterr().out
+    if held:
+        assert f"held at scene cuts before frames {held}\n" in printed
+    else:
+        assert "held at" not in printed and "scene cuts" not in printed
 
 
 def test_missing_input_and_existing_output(clip, tmp_path, capsys):

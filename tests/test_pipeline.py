@@ -12,7 +12,7 @@ from deepshop_core import Cancelled, InputError, OutputError, SlowMotion, slow_m
 from deepshop_core.audio import read_audio
 from deepshop_core.pipeline import interpolate_frames
 from deepshop_core.synthetic import Scene, write_clip
-from deepshop_core.timeline import slow_timeline, Segment
+from deepshop_core.timeline import Segment, plan, slow_timeline
 from deepshop_core.video import VideoWriter, probe, read_frames
 
 
@@ -141,6 +141,11 @@ def test_scene_cut_is_held_not_morphed(tmp_path):
         dist_b = min(np.abs(frame.astype(int) - s).mean() for s in shots[12:])
         blended = np.abs(frame.astype(int) - (shots[11].astype(int) + shots[12]) / 2).mean()
         assert blended > 5 or min(dist_a, dist_b) == 0
+    # Cuts are reported in the clip's frame numbers also with a crop, and only when held.
+    cropped = slow_motion(path, tmp_path / "crop.mkv", ranges=[(6, 18)], crop=(4, 20), engine="blend")
+    assert cropped.cuts == (12,)
+    morphed = slow_motion(path, tmp_path / "morph.mkv", ranges=[(6, 18)], scene_cuts=False, engine="blend")
+    assert morphed.cuts == ()
 
 
 def test_in_memory_path_matches_the_file_path(clip, tmp_path):
@@ -195,3 +200,56 @@ def test_audio_and_video_durations_agree_on_real_clips(videos, tmp_path, name, c
     audio = read_audio(out)
     assert audio.channels == source.audio.channels
     assert abs(audio.duration - float(info.duration)) <= 1 / float(info.frame_rate)
+
+
+def _screen(lines: int) -> np.ndarray:
+    import cv2
+
+    frame = np.full((96, 160, 3), 255, np.uint8)
+    for i in range(lines):
+        cv2.putText(frame, f"line {i}", (8, 20 + 22 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (20, 20, 20), 2)
+    return frame
+
+
+@pytest.mark.parametrize("path", ["file", "memory"])
+def test_a_held_screen_is_not_bridged_so_new_text_pops_in_on_time(tmp_path, path):
+    """A screen recording: one line shown three frames, then a second line pops in (frame 3), a third, a fourth
+    (irregular holds, 5, 4 and 4 frames). Slowed, every output frame before the pop shows the old screen exactly:
+    the repeats are a real hold, not duplicates to interpolate across (which would fade the new line in early)."""
+    source = [_screen(lines) for lines, hold in ((1, 3), (2, 5), (3, 4), (4, 4)) for _ in range(hold)]
+    timeline = slow_timeline(len(source), [Segment(0, 15, 4)])
+    if path == "memory":  # what the nodes call
+        frames = list(interpolate_frames(source, timeline, "blend"))
+    else:
+        clip = tmp_path / "screen.mkv"
+        with VideoWriter(clip, Fraction(25), format="lossless") as writer:
+            for frame in source:
+                writer.write(frame)
+        result = slow_motion(clip, tmp_path / "out.mkv", ranges=[(0, 15)], factor=4, engine="blend",
+                             format="lossless")
+        assert result.duplicates == ()
+        frames = decode(tmp_path / "out.mkv")
+    assert len(frames) == 15 * 4 + 1
+    # Source frames 0..2 (one line) are output frames 0..8 and stay exactly that; the new line is interpolated in
+    # only between source frames 2 and 3 (output 9..11), like any change; source frame 3 is output frame 12.
+    assert all(np.array_equal(f, source[0]) for f in frames[:9])
+    assert not np.array_equal(frames[9], source[0]) and np.array_equal(frames[12], source[3])
+
+
+@pytest.mark.parametrize("smooth", [False, True])
+def test_a_fade_from_black_is_interpolated_not_held(smooth):
+    """Four black frames, then the scene fades in over six frames: a fade is not a cut, so no in-between repeats
+    the frame before it (a hold would stutter), in a slowed range and in smooth mode (what the nodes call)."""
+    from deepshop_core.timeline import smooth_timeline
+
+    scene = Scene.make(96, 64, seed=5)
+    black = np.zeros((64, 96, 3), np.uint8)
+    fade = [(scene.frame(i / 25) * min(1.0, (i + 1) / 7)).astype(np.uint8) for i in range(16)]
+    source = [black] * 4 + fade
+    timeline = smooth_timeline(len(source), 2) if smooth else slow_timeline(len(source), [Segment(2, 14, 2)])
+    frames = list(interpolate_frames(source, timeline, "blend"))
+    pairs = {i: (s.left, s.right) for i, s in enumerate(plan(timeline, (), ())) if not s.is_copy}
+    assert pairs, "the timeline has in-betweens"
+    for i, (j, k) in pairs.items():
+        if j >= 3:  # from the last black frame on: each in-between is a mix, neither of its two frames held
+            assert not np.array_equal(frames[i], source[j]) and not np.array_equal(frames[i], source[k]), (i, j)

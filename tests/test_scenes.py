@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -131,6 +132,51 @@ def test_a_splice_of_two_clips_is_one_cut(chaplin, bikes):
     assert find_cuts(spliced) == [60]
 
 
+def _mix(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    return np.clip(a * (1 - t) + b.astype(np.float32) * t + 0.5, 0, 255).astype(np.uint8)
+
+
+def test_a_cut_between_shots_of_the_same_palette_is_found(chaplin, cockatoo):
+    # Two distant parts of one shot, and a shot cut to itself mirrored: same lighting, same colour histogram.
+    distant = chaplin.signatures[:30] + chaplin.signatures[100:130]
+    mirrored = cockatoo.frames[:20] + [np.ascontiguousarray(f[:, ::-1]) for f in cockatoo.frames[20:40]]
+    assert find_cuts(distant) == [30]
+    assert find_cuts([signature(frame) for frame in mirrored]) == [20]
+
+
+@pytest.mark.parametrize("length", [4, 8, 16])
+def test_fades_and_dissolves_are_not_cuts(chaplin, cockatoo, length):
+    black = np.zeros_like(cockatoo.frames[0])
+    fade_in = [black] * 6 + [_mix(black, f, min(1, (i + 1) / (length + 1))) for i, f in enumerate(cockatoo.frames)]
+    fade_out = [_mix(f, black, min(1, (i + 1) / (length + 1))) for i, f in enumerate(cockatoo.frames)] + [black] * 6
+    a = cockatoo.frames[:40]
+    b = [cv2.resize(f, a[0].shape[1::-1]) for f in chaplin.frames[:30]]  # in cockatoo's size
+    dissolve = a[:20] + [_mix(a[20 + i], b[i], (i + 1) / (length + 1)) for i in range(length)] + b[length:]
+    for frames in (fade_in, fade_out[-30:], dissolve):
+        assert find_cuts([signature(frame) for frame in frames]) == []
+
+
+def test_a_jerk_of_the_camera_is_not_a_cut(cockatoo):
+    # A window half the picture wide that creeps 2 px a frame, then jumps a sixth of its own width in one frame.
+    h, w = cockatoo.frames[0].shape[:2]
+    x = [2 * i + (w // 12 if i >= 15 else 0) for i in range(30)]
+    frames = [np.ascontiguousarray(f[:, x[i] : x[i] + w // 2]) for i, f in enumerate(cockatoo.frames[:30])]
+    assert find_cuts([signature(frame) for frame in frames]) == []
+
+
+@pytest.mark.parametrize("sequence", ["tackle", "vietnam", "varanus-tree", "bike-trial", "burnout"])
+def test_large_motion_from_a_standstill_or_on_threes_is_not_a_cut(davis22, sequence):
+    # davis22 triplets with the largest motion (a rugby tackle, a crowd, a lizard, bikes): each change stands out
+    # from the repeats around it, but it is motion, not a new shot. Two frames alone are not a cut either.
+    folder = davis22
+    paths = [folder / "input" / sequence / "frame10.png", folder / "gt" / sequence / "frame10i11.png",
+             folder / "input" / sequence / "frame11.png"]
+    a, b, c = [signature(np.ascontiguousarray(cv2.imread(str(p))[:, :, ::-1])) for p in paths]
+    assert find_cuts([a, a, a, b, c, c, c]) == []
+    assert find_cuts([a, a, a, b, b, b, c, c, c]) == []
+    assert find_cuts([a, c]) == []
+
+
 # --------------------------------------------------------------------------------------------------------------------
 # Held frames
 
@@ -170,3 +216,29 @@ def test_a_still_shot_is_not_reported(cockatoo):
     pause = cockatoo.frames[:10] + [_reencoded(cockatoo.frames[9], seed=i) for i in range(MAX_HOLD + 1)]
     pause += cockatoo.frames[10:20]
     assert find_duplicates([signature(frame) for frame in pause]) == []
+
+
+def _screen(lines: int, scroll: int = 0) -> np.ndarray:
+    """A screen recording's frame: dark text on white, ``lines`` lines shown, scrolled up ``scroll`` pixels."""
+    frame = np.full((180, 320, 3), 255, np.uint8)
+    for i in range(lines):
+        cv2.putText(frame, f"line {i} of the text", (10, 30 + 28 * i - scroll), cv2.FONT_HERSHEY_SIMPLEX, 0.8,
+                    (20, 20, 20), 2)
+    return frame
+
+
+def test_a_still_screen_before_text_pops_in_is_a_real_hold():
+    # A screen recording: the text scrolls and stops (two repeats), a line pops in (two repeats: two equal runs are
+    # no cadence yet), another line (five repeats), then it scrolls again. None of these repeats is a duplicate:
+    # bridging them would fade each new line in over the held frames, before it appears.
+    frames = [_screen(3, scroll=8 * i) for i in range(6)]
+    frames += [_screen(3, scroll=40)] * 2 + [_screen(4, scroll=40)] * 3 + [_screen(5, scroll=40)] * 6
+    frames += [_screen(6, scroll=40 + 8 * i) for i in range(6)]
+    assert find_duplicates([signature(f) for f in frames]) == []
+
+
+def test_a_single_repeat_while_scrolling_is_a_duplicate():
+    # One frame shown twice during motion: a dropped frame the recorder filled in, bridged.
+    frames = [_screen(4, scroll=6 * i) for i in range(8)]
+    frames.insert(5, frames[4].copy())
+    assert find_duplicates([signature(f) for f in frames]) == [5]
