@@ -250,6 +250,8 @@ def run(batch: Sequence[Item], *, overwrite: bool = False, ray: str | None = Non
             outcomes[n] = Outcome(item, SKIPPED, "the output exists (from an earlier run)")
         else:
             todo.append((n, item))
+    for _, item in todo:
+        item.output.parent.mkdir(parents=True, exist_ok=True)
     if ray is None:
         outcomes.update(_run_here(todo, overwrite, progress))
     else:
