@@ -250,9 +250,14 @@ def test_a_batch_on_the_cluster_equals_single_runs_and_goes_on_past_a_failed_inp
 
 
 def test_a_long_clip_in_chunks_on_two_nodes_equals_a_single_run(cluster, cut_clip, tmp_path):
-    job = batch.Job(ranges=("5:55",), factor=4, ramp=6, engine="flow", format="lossless")
+    # A preset other than the default: the engine's settings must reach the workers for the frames to match.
+    job = batch.Job(ranges=("5:55",), factor=4, ramp=6, engine="flow", engine_options={"preset": "fast"},
+                    format="lossless")
     single = slow_motion(cut_clip, tmp_path / "single.mkv", ranges=["5:55"], factor=4, ramp=6, engine="flow",
-                         format="lossless")
+                         engine_options={"preset": "fast"}, format="lossless")
+    default = slow_motion(cut_clip, tmp_path / "default.mkv", ranges=["5:55"], factor=4, ramp=6, engine="flow",
+                          format="lossless")
+    assert not same_frames(single.output, default.output)
     assert single.cuts == (30,) and single.duplicates == (45,)
     [outcome] = batch.run(batch.items([cut_clip], job, tmp_path / "out"), ray=cluster.address, chunks=5)
     assert outcome.status == batch.DONE, outcome.reason
@@ -295,6 +300,26 @@ def test_the_command_line_runs_a_batch_on_the_cluster(cluster, tmp_path):
     assert run.returncode == 0, run.stderr
     assert "2 done, 0 skipped, 0 failed" in run.stdout
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["clip0_slowmo.mp4", "clip1_slowmo.mp4"]
+
+
+def test_ctrl_c_cancels_every_task_and_leaves_no_file(cluster, busy_clip, tmp_path):
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "deepshop_core", "batch", str(busy_clip), "-o", str(out), "--range", "1:58",
+               "--factor", "6", "--chunks", "2", "--format", "lossless", "-q"]
+    env = {**cluster.driver_env(), "RAY_ADDRESS": cluster.address}
+    run = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while _worker_of(cluster, "_chunk_task") is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert time.monotonic() < deadline, "no chunk task was seen running"
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == 130 and "cancelled" in err
+    assert list(out.iterdir()) == []  # no output, no intermediates
+    deadline = time.monotonic() + 20
+    while _worker_of(cluster, "_chunk_task") is not None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _worker_of(cluster, "_chunk_task") is None, "a chunk task went on after the cancel"
 
 
 def test_a_node_lost_mid_run_is_survived(cluster, busy_clip, tmp_path):
