@@ -14,6 +14,7 @@ system), and every node needs deepshop installed in the Python that runs Ray.
 from __future__ import annotations
 
 import os
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from .pipeline import ClipPlan, Progress, SlowMotionResult
 RETRIES = 3  # attempts after a worker process or node dies mid-task (Ray's max_retries)
 _POLL_SECONDS = 0.25  # how often the driver refreshes progress while waiting
 _REPORT_SECONDS = 0.5  # how often a task sends its progress
+_CONNECT_TIMEOUT_S = 5
 
 
 def import_ray():
@@ -46,11 +48,24 @@ def connect(address: str = "", workers: int | None = None) -> bool:
     if ray.is_initialized():
         return False
     if address:
+        _check_reachable(address)
         ray.init(address=address, logging_level="ERROR", log_to_driver=False)
     else:
         ray.init(address="local", num_cpus=workers or os.cpu_count(), include_dashboard=False,
                  logging_level="ERROR", log_to_driver=False)
     return True
+
+
+def _check_reachable(address: str) -> None:
+    """An InputError at once when nothing answers at a ``host:port`` address (Ray itself would retry for minutes)."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or "://" in address:
+        return  # "auto", a ray:// client address: Ray's to resolve
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=_CONNECT_TIMEOUT_S).close()
+    except OSError as error:
+        raise InputError(f"no Ray cluster answers at {address} ({error.strerror or error}): start one with "
+                         "`ray start --head`, or check --ray / RAY_ADDRESS") from None
 
 
 def cluster_cpus() -> int:
@@ -189,7 +204,8 @@ def _drive(ray, todo, overwrite: bool, pieces: int | None, progress: Progress | 
                     continue
                 clip: ClipPlan = value
                 r.frames = len(clip.steps)
-                count = pieces or chunking.chunk_count(clip.steps, cpus)
+                # Split so every CPU has work: a lone clip into one chunk per CPU, each of many files less.
+                count = pieces or chunking.chunk_count(clip.steps, max(1, cpus // len(runs)))
                 if count <= 1:
                     done = whole_task.remote(ref, r.item, overwrite, counter, f"{r.n}")
                 else:

@@ -4,6 +4,7 @@ rendering in this process, compared frame for frame with a single run (the clust
 from __future__ import annotations
 
 import json
+import socket
 from fractions import Fraction
 from pathlib import Path
 
@@ -207,3 +208,14 @@ def test_cli_batch_refuses_bad_arguments_with_one_line(tmp_path, capsys):
     assert "no inputs" in capsys.readouterr().err
     assert main(["batch", str(tmp_path / "nope.mp4"), "-o", str(tmp_path), "--workers", "0"]) == 2
     assert "--workers must be at least 1" in capsys.readouterr().err
+
+
+def test_cli_batch_says_when_no_cluster_answers_at_the_address(clips, tmp_path, capsys):
+    pytest.importorskip("ray", reason="needs the cluster extra: pip install -e '.[cluster]' (make test does)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens on it once closed
+    assert main(["batch", str(clips[0]), "-o", str(tmp_path / "out"), "--range", "5:10", "--ray",
+                 f"127.0.0.1:{port}", "-q"]) == 2
+    assert f"no Ray cluster answers at 127.0.0.1:{port}" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

@@ -9,6 +9,9 @@ scripts)::
 Frames are HxWx3 uint8 RGB numpy arrays of any size; ``times`` are floats in (0, 1). Work that depends only on
 the pair (optical flow, a network's features) is done once per call, for all times.
 
+An engine class may declare ``context_frames``: how many source frames it reads on each side of a pair (none do
+today); chunked runs decode that much overlap (``context_frames(name)``).
+
 Engines are looked up by name in ``_REGISTRY`` and imported only when loaded, so heavy dependencies (Paddle for
 DAIN) are imported only by the code that needs them.
 """
