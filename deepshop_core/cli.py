@@ -13,6 +13,7 @@ Exit status: 0 done, 1 the job failed, 2 bad arguments or input (one line on std
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -269,9 +270,7 @@ def _ray_address(args: argparse.Namespace) -> str | None:
         return args.ray
     if args.workers == 1:
         return None
-    try:
-        import ray  # noqa: F401 - only to know whether it is there
-    except ImportError:
+    if importlib.util.find_spec("ray") is None:  # not imported here: cluster.connect sets Ray up first
         if args.workers:
             raise InputError("--workers needs Ray: pip install 'deepshop[cluster]'") from None
         warnings.warn("Ray is not installed, so the batch runs one file after the other; "

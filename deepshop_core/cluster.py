@@ -44,6 +44,11 @@ def import_ray():
 def connect(address: str = "", workers: int | None = None) -> bool:
     """Join the cluster at ``address``, or start a local one with ``workers`` CPUs (default: all) when it is empty.
     Returns whether this call connected (and so should `disconnect`)."""
+    if not address:
+        # A local cluster serves this process only: keep it on the loopback interface. Ray would advertise and
+        # listen on the machine's network address; this variable of Ray's (meant for one-machine clusters on
+        # Windows and macOS) makes it use 127.0.0.1. It acts where Ray is imported after it is set.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     ray = import_ray()
     if ray.is_initialized():
         return False
@@ -147,8 +152,8 @@ def run(todo: Sequence[tuple[int, Item]], *, overwrite: bool = False, address: s
     """Run ``(index, item)`` pairs on Ray; return their outcomes by index. See `batch.run`."""
     if not todo:
         return {}
-    ray = import_ray()
     owned = connect(address, workers)
+    ray = import_ray()
     try:
         return _drive(ray, todo, overwrite, chunks, progress)
     finally:

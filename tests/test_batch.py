@@ -4,7 +4,10 @@ rendering in this process, compared frame for frame with a single run (the clust
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -219,3 +222,17 @@ def test_cli_batch_says_when_no_cluster_answers_at_the_address(clips, tmp_path, 
                  f"127.0.0.1:{port}", "-q"]) == 2
     assert f"no Ray cluster answers at 127.0.0.1:{port}" in capsys.readouterr().err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_cli_batch_uses_a_local_ray_cluster_by_default_with_the_same_result(cut_clip, tmp_path):
+    pytest.importorskip("ray", reason="needs the cluster extra: pip install -e '.[cluster]' (make test does)")
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    command = [sys.executable, "-m", "deepshop_core", "batch", str(cut_clip), "-o", str(tmp_path / "out"),
+               "--range", "10:50", "--factor", "3", "--format", "lossless", "--workers", "2", "--chunks", "3", "-q"]
+    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "1 done, 0 skipped, 0 failed" in run.stdout
+    single = slow_motion(cut_clip, tmp_path / "single.mkv", ranges=["10:50"], factor=3, format="lossless")
+    output = tmp_path / "out" / "cut_slowmo.mkv"
+    assert same_frames(single.output, output) and same_audio(single.output, output)
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["cut_slowmo.mkv"]
