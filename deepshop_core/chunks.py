@@ -19,7 +19,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from . import engines
 from .errors import MediaError
@@ -125,12 +125,18 @@ def render_chunk(clip: ClipPlan, chunk: Chunk, engine: str = engines.DEFAULT_ENG
 
 
 def stitch(clip: ClipPlan, chunks: Sequence[Chunk], output: str | Path, *, audio: str = "stretch",
-           format: str | None = None, quality: int | None = None, overwrite: bool = False) -> SlowMotionResult:
-    """Encode the chunks' frames, in order, into ``output`` with the whole clip's audio retimed once."""
+           format: str | None = None, quality: int | None = None, overwrite: bool = False,
+           wait: Callable[[Chunk], object] | None = None) -> SlowMotionResult:
+    """Encode the chunks' frames, in order, into ``output`` with the whole clip's audio retimed once.
+
+    ``wait(chunk)`` returns when the chunk's intermediate is complete (raising if it failed), so the stitch can
+    start with the first chunk and encode while the later ones are still rendered."""
     started = time.perf_counter()
     with open_writer(clip, output, audio=audio, format=format, quality=quality, overwrite=overwrite) as writer:
         with _EncodeBehind(writer) as encoder:
             for chunk in sorted(chunks, key=lambda c: c.start):
+                if wait is not None:
+                    wait(chunk)
                 written = 0
                 for frame in read_frames(chunk.path):
                     encoder.write(frame)

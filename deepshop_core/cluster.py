@@ -43,17 +43,18 @@ def import_ray():
 
 def connect(address: str = "", workers: int | None = None) -> bool:
     """Join the cluster at ``address``, or start a local one with ``workers`` CPUs (default: all) when it is empty.
-    Returns whether this call connected (and so should `disconnect`)."""
+    Returns whether this call connected (and so should shut Ray down when done)."""
     if not address:
         # A local cluster serves this process only: keep it on the loopback interface. Ray would advertise and
         # listen on the machine's network address; this variable of Ray's (meant for one-machine clusters on
         # Windows and macOS) makes it use 127.0.0.1. It acts where Ray is imported after it is set.
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    else:
+        _check_reachable(address)
     ray = import_ray()
-    if ray.is_initialized():
+    if ray.is_initialized():  # this process is connected already (a library user, the tests): use that
         return False
     if address:
-        _check_reachable(address)
         ray.init(address=address, logging_level="ERROR", log_to_driver=False)
     else:
         ray.init(address="local", num_cpus=workers or os.cpu_count(), include_dashboard=False,
@@ -127,10 +128,14 @@ def _chunk_task(clip: ClipPlan, chunk: chunking.Chunk, job: Job, counter, key: s
 
 
 def _stitch_task(clip: ClipPlan, chunks: Sequence[chunking.Chunk], item: Item, overwrite: bool,
-                 *rendered: int) -> SlowMotionResult:
+                 rendered: list) -> SlowMotionResult:
+    """Started when the first chunk is done; waits for each next one (``rendered``: their ObjectRefs, in a list so
+    Ray hands them over unresolved), encoding while the others render."""
+    import ray
+
     job = item.job
     return chunking.stitch(clip, chunks, item.output, audio=job.audio, format=job.format, quality=job.quality,
-                           overwrite=overwrite)
+                           overwrite=overwrite, wait=lambda chunk: ray.get(rendered[chunk.index]))
 
 
 # --- the driver ---------------------------------------------------------------------------------------------------
@@ -144,6 +149,9 @@ class _Run:
     item: Item
     frames: int = 0  # output frames, known once planned
     folder: Path | None = None  # the chunks' intermediates
+    plan: object = None  # the plan task's ObjectRef, when split
+    chunks: list = field(default_factory=list)  # chunking.Chunk, when split
+    rendered: list = field(default_factory=list)  # the chunk tasks' ObjectRefs
     refs: list = field(default_factory=list)  # every task submitted for it, for cancelling
 
 
@@ -168,7 +176,9 @@ def _drive(ray, todo, overwrite: bool, pieces: int | None, progress: Progress | 
     plan_task = ray.remote(**options)(_plan_task)
     whole_task = ray.remote(**options)(_whole_task)
     chunk_task = ray.remote(**options)(_chunk_task)
-    stitch_task = ray.remote(**options)(_stitch_task)
+    # No CPU of its own: it mostly waits for chunks, and its encoding fills the gaps between theirs. Started only
+    # once a clip's first chunk is done, so a long batch does not hold a waiting process per clip.
+    stitch_task = ray.remote(**{**options, "num_cpus": 0})(_stitch_task)
     here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
     counter = ray.remote(num_cpus=0)(_Progress).options(scheduling_strategy=here).remote()
     cpus = cluster_cpus()
@@ -207,20 +217,25 @@ def _drive(ray, todo, overwrite: bool, pieces: int | None, progress: Progress | 
                 if kind == "done":
                     finish(r, Outcome(r.item, DONE, result=value))
                     continue
+                if kind == "first chunk":
+                    done = stitch_task.remote(r.plan, r.chunks, r.item, overwrite, r.rendered)
+                    r.refs.append(done)
+                    waiting[done] = ("done", r)
+                    continue
                 clip: ClipPlan = value
                 r.frames = len(clip.steps)
                 # Split so every CPU has work: a lone clip into one chunk per CPU, each of many files less.
                 count = pieces or chunking.chunk_count(clip.steps, max(1, cpus // len(runs)))
                 if count <= 1:
                     done = whole_task.remote(ref, r.item, overwrite, counter, f"{r.n}")
-                else:
-                    r.folder = chunking.chunk_folder(r.item.output)
-                    parts = chunking.plan_chunks(clip, count, r.folder)
-                    rendered = [chunk_task.remote(ref, c, r.item.job, counter, f"{r.n}:{c.index}") for c in parts]
-                    r.refs.extend(rendered)
-                    done = stitch_task.remote(ref, parts, r.item, overwrite, *rendered)
-                r.refs.append(done)
-                waiting[done] = ("done", r)
+                    r.refs.append(done)
+                    waiting[done] = ("done", r)
+                    continue
+                r.plan, r.folder = ref, chunking.chunk_folder(r.item.output)
+                r.chunks = chunking.plan_chunks(clip, count, r.folder)
+                r.rendered = [chunk_task.remote(ref, c, r.item.job, counter, f"{r.n}:{c.index}") for c in r.chunks]
+                r.refs.extend(r.rendered)
+                waiting[r.rendered[0]] = ("first chunk", r)
         if progress is not None:
             progress(ray.get(counter.total.remote()), sum(r.frames for r in runs))
     except BaseException:  # Ctrl-C (or anything else): cancel every task, leave no intermediates
