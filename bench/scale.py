@@ -14,8 +14,11 @@ long one instead):
 
 Throughput is output frames per second (median of --runs, after an untimed run that starts the N worker
 processes). Efficiency = throughput(N) / (N x throughput(1)): 1.0 is
-perfect scaling; the target is >= 0.8. N = 1 runs the same code (one worker, the clip whole, no intermediates), so
-the ratio includes everything chunking costs (the lossless intermediates, the stitch that encodes alone at the
+perfect scaling; the target is >= 0.8. On a machine shared with other work the wall-clock figures say more about
+the others' load than about Deepshop, so the bench also sums the CPU time of the whole local cluster (driver,
+raylet, workers): work ratio = CPU s with one worker / CPU s with N, the efficiency an idle machine would allow
+(1.0: splitting costs no extra work). N = 1 runs the same code (one worker, the clip whole, no intermediates), so
+the ratio includes everything chunking costs (the intermediates of raw frames, the stitch that encodes alone at the
 end). Every output is checked to have the expected frame count. Writes bench/out/scale.json.
 """
 
@@ -55,14 +58,30 @@ def make_inputs(folder: Path, files: int, seconds: float, long_seconds: float, s
     return long, short
 
 
-def timed_run(items: list[batch.Item]) -> tuple[float, int]:
-    started = time.perf_counter()
+def cpu_seconds() -> float:
+    """CPU time used so far by this process and its descendants: the local cluster's raylet and workers."""
+    import psutil  # a dependency of Ray
+
+    total = 0.0
+    me = psutil.Process()
+    for process in [me, *me.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:  # gone meanwhile
+            continue
+    return total
+
+
+def timed_run(items: list[batch.Item]) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds of the whole cluster, output frames) of one batch run."""
+    cpu, started = cpu_seconds(), time.perf_counter()
     outcomes = batch.run(items, ray="")  # the cluster is already up: batch.run uses it
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     failed = [o for o in outcomes if o.status != batch.DONE]
     if failed:
         raise RuntimeError(f"{failed[0].item.input}: {failed[0].status} {failed[0].reason}")
-    return seconds, sum(o.result.frames_out for o in outcomes)
+    return seconds, cpu, sum(o.result.frames_out for o in outcomes)
 
 
 def main() -> None:
@@ -80,43 +99,54 @@ def main() -> None:
     files = 2 * max(counts)
     print(f"{describe(machine())}; workers {counts}, {runs} run(s); clips {size[0]}x{size[1]}")
 
-    ray = cluster.import_ray()
-    rows, results = [], []
+    header = ["workload", "workers", "output frames", "median s", "frames/s", "speed-up", "efficiency", "CPU s",
+              "work ratio"]
+    workloads = ("long clip", "batch")
+    times = {(name, n): [] for name in workloads for n in counts}
+    cpu = {(name, n): [] for name in workloads for n in counts}
+    frames: dict[str, int] = {}
+    starts: dict[int, list[float]] = {n: [] for n in counts}
     with tempfile.TemporaryDirectory(prefix="deepshop-scale-") as temp:
         folder = Path(temp)
         long, short = make_inputs(folder, files, seconds, long_seconds, size, args.clip)
-        job = batch.Job(ranges=(f"0:{_frames(long) - 1}",), factor=FACTOR)
-        short_job = batch.Job(ranges=(f"0:{_frames(short[0]) - 1}",), factor=FACTOR)
-        baseline: dict[str, float] = {}
+        warm = [write_clip(folder / f"warm{i}.mp4", seconds=0.4, width=64, height=48, seed=i)
+                for i in range(max(counts))]
+        jobs = {"long clip": ([long], batch.Job(ranges=(f"0:{_frames(long) - 1}",), factor=FACTOR)),
+                "batch": (short, batch.Job(ranges=(f"0:{_frames(short[0]) - 1}",), factor=FACTOR))}
+        # Interleaved (run 1 of every worker count, then run 2, ...) so load from other processes hits all alike.
+        for r in range(runs):
+            for n in counts:
+                started = time.perf_counter()
+                cluster.connect("", workers=n)
+                starts[n].append(time.perf_counter() - started)
+                try:
+                    timed_run(batch.items(warm[:n], batch.Job(ranges=("1:5",)), folder / f"warm_{r}_{n}"))
+                    for name in workloads:
+                        inputs, job = jobs[name]
+                        out = folder / f"out_{r}_{n}_{name.replace(' ', '_')}"
+                        taken, used, frames[name] = timed_run(batch.items(inputs, job, out))
+                        times[name, n].append(taken)
+                        cpu[name, n].append(used)
+                        print(f"run {r + 1}: {name}, {n} worker(s): {taken:.2f} s, {used:.2f} CPU s", flush=True)
+                finally:
+                    cluster.import_ray().shutdown()
+    rows, results = [], []
+    for name in workloads:
+        one = frames[name] / statistics.median(times[name, counts[0]]) / counts[0]  # one worker's throughput
+        one_cpu = statistics.median(cpu[name, counts[0]])
         for n in counts:
-            started = time.perf_counter()
-            ray.init(address="local", num_cpus=n, include_dashboard=False, logging_level="ERROR",
-                     log_to_driver=False)
-            startup = time.perf_counter() - started
-            try:
-                timed_run(batch.items(short[:n], short_job, folder / f"warm_{n}"))  # start N workers, untimed
-                for name, items_of in (("long clip", lambda out: batch.items([long], job, out)),
-                                       ("batch", lambda out: batch.items(short, short_job, out))):
-                    times, frames = [], 0
-                    for r in range(runs):
-                        out = folder / f"out_{n}_{name.replace(' ', '_')}_{r}"
-                        seconds_taken, frames = timed_run(items_of(out))
-                        times.append(seconds_taken)
-                    median = statistics.median(times)
-                    throughput = frames / median
-                    baseline.setdefault(name, throughput)
-                    efficiency = throughput / (n * baseline[name])
-                    results.append({"workload": name, "workers": n, "frames": frames, "seconds": times,
-                                    "median_s": round(median, 3), "frames_per_s": round(throughput, 2),
-                                    "efficiency": round(efficiency, 3), "cluster_start_s": round(startup, 2)})
-                    rows.append([name, n, frames, f"{median:.2f}", f"{throughput:.1f}",
-                                 f"{throughput / baseline[name]:.2f}x", f"{efficiency:.2f}"])
-                    print(table(["workload", "workers", "output frames", "median s", "frames/s", "speed-up",
-                                 "efficiency"], rows[-1:]).splitlines()[-1], flush=True)
-            finally:
-                ray.shutdown()
+            median, median_cpu = statistics.median(times[name, n]), statistics.median(cpu[name, n])
+            throughput = frames[name] / median
+            efficiency = throughput / (n * one)
+            results.append({"workload": name, "workers": n, "frames": frames[name], "seconds": times[name, n],
+                            "median_s": round(median, 3), "frames_per_s": round(throughput, 2),
+                            "efficiency": round(efficiency, 3), "cpu_seconds": cpu[name, n],
+                            "work_ratio": round(one_cpu / median_cpu, 3),
+                            "cluster_start_s": round(statistics.median(starts[n]), 2)})
+            rows.append([name, n, frames[name], f"{median:.2f}", f"{throughput:.1f}", f"{throughput / one:.2f}x",
+                         f"{efficiency:.2f}", f"{median_cpu:.1f}", f"{one_cpu / median_cpu:.2f}"])
     print()
-    print(table(["workload", "workers", "output frames", "median s", "frames/s", "speed-up", "efficiency"], rows))
+    print(table(header, rows))
     write_results("scale", results, settings={"runs": runs, "size": size, "factor": FACTOR, "files": files,
                                               "long_clip": str(args.clip or f"synthetic {long_seconds} s"),
                                               "short_clips_s": seconds, "engine": "flow balanced"})

@@ -2,9 +2,9 @@
 
 Ray (the ``cluster`` extra) is imported only here, and this module only when a batch asks for Ray. Per input,
 three kinds of Ray task: plan the clip (timeline, scene cuts, render plan: once per clip), render it (whole, or as
-chunks into lossless intermediates, `chunks.py`), and stitch the chunks into the output. Ray schedules them; a
+chunks into intermediates of raw frames, `chunks.py`), and stitch the chunks into the output. Ray schedules them; a
 worker process killed mid-task is retried (``max_retries``) and, since a task's result depends only on its
-arguments and the atomic writer replaces an intermediate whole, the output is the same. Tasks on a lost node are
+arguments and an intermediate is renamed into place only when whole, the output is the same. Tasks on a lost node are
 retried on the others. An input whose tasks fail is reported; the others go on.
 
 Inputs, the output folder and DAIN weights must be reachable at the same paths on every node (a shared file
