@@ -41,3 +41,14 @@ def videos(testdata) -> Path:
 def middlebury(testdata) -> Path:
     """``../shared/testdata/middlebury`` (other-data/, other-gt-interp/)."""
     return _require(testdata / "middlebury")
+
+
+def import_or_skip(module: str, reason: str):
+    """``pytest.importorskip``, except under CI (``CI=true``), where the test environment must have installed it:
+    there a missing module fails the test instead of skipping it."""
+    try:
+        return __import__(module)
+    except ImportError:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"under CI every test must run: {reason}")
+        pytest.skip(reason, allow_module_level=True)

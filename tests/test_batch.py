@@ -23,6 +23,10 @@ from deepshop_core.synthetic import Scene, click_track, write_clip
 from deepshop_core.timeline import Step
 from deepshop_core.video import VideoWriter, read_frames
 
+from conftest import import_or_skip
+
+NEEDS_RAY = "needs the cluster extra: pip install -e '.[cluster]' (make test does)"
+
 
 def write_cut_clip(path: Path, width: int = 96, height: int = 64, frames: int = 60, cut: int = 30,
                    held: int = 45) -> Path:
@@ -214,7 +218,7 @@ def test_cli_batch_refuses_bad_arguments_with_one_line(tmp_path, capsys):
 
 
 def test_cli_batch_says_when_no_cluster_answers_at_the_address(clips, tmp_path, capsys):
-    pytest.importorskip("ray", reason="needs the cluster extra: pip install -e '.[cluster]' (make test does)")
+    import_or_skip("ray", NEEDS_RAY)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # nothing listens on it once closed
@@ -225,7 +229,7 @@ def test_cli_batch_says_when_no_cluster_answers_at_the_address(clips, tmp_path, 
 
 
 def test_cli_batch_uses_a_local_ray_cluster_by_default_with_the_same_result(cut_clip, tmp_path):
-    pytest.importorskip("ray", reason="needs the cluster extra: pip install -e '.[cluster]' (make test does)")
+    import_or_skip("ray", NEEDS_RAY)
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     command = [sys.executable, "-m", "deepshop_core", "batch", str(cut_clip), "-o", str(tmp_path / "out"),
                "--range", "10:50", "--factor", "3", "--format", "lossless", "--workers", "2", "--chunks", "3", "-q"]

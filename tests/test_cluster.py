@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pytest
 
-ray = pytest.importorskip("ray", reason="needs the cluster extra: pip install -e '.[cluster]' (make test does)")
+from conftest import import_or_skip
+
+ray = import_or_skip("ray", "needs the cluster extra: pip install -e '.[cluster]' (make test does)")
 
 from deepshop_core import batch, slow_motion  # noqa: E402
 from deepshop_core.synthetic import write_clip  # noqa: E402
