@@ -107,6 +107,19 @@ def test_chunks_stitched_equal_a_single_run(cut_clip, tmp_path, engine, options)
                                                                                       if n <= pieces)])
 
 
+def test_chunks_equal_a_single_run_on_real_footage_with_scene_cuts(videos, tmp_path):
+    """skv_bikes.mp4 (H.264, 640x272) has hard cuts at frames 30 and 76: chunks that start mid-file decode from a
+    keyframe, and the cuts found over the whole clip are held in every chunk as in the single run."""
+    job = {"ranges": ["20:90"], "factor": 3, "crop": (0, 99)}
+    single = slow_motion(videos / "skv_bikes.mp4", tmp_path / "single.mkv", engine="flow",
+                         engine_options={"preset": "fast"}, format="lossless", **job)
+    assert {30, 76} <= set(single.cuts)
+    clip = plan_clip(videos / "skv_bikes.mp4", **job)
+    out = tmp_path / "chunked.mkv"
+    chunks.render_in_chunks(clip, out, 3, engine="flow", engine_options={"preset": "fast"}, format="lossless")
+    assert same_frames(single.output, out)
+
+
 def test_a_damaged_intermediate_fails_the_stitch_and_writes_nothing(cut_clip, tmp_path):
     clip = plan_clip(cut_clip, ranges=["10:50"], factor=3)
     parts = chunks.plan_chunks(clip, 2, tmp_path)
