@@ -16,12 +16,14 @@ import csv
 import glob
 import json
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
 from . import engines
 from .errors import DeepshopError, InputError, OutputError
 from .pipeline import AUDIO_MODES, ClipPlan, Progress, SlowMotionResult, plan_clip, render_clip
+from .timeline import parse_range
 from .video import FORMATS
 
 # What a folder given as an input contributes: the files with these extensions (not its sub-folders).
@@ -29,6 +31,7 @@ VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpe
 OUTPUT_TAG = "_slowmo"  # clip.mp4 -> clip_slowmo.mp4: an output never takes an input's name
 _CONTAINERS = (".mp4", ".mov", ".mkv", ".webm")  # an input with one of these keeps it for its output by default
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
+_ANY_RATE = Fraction(1_000_000)  # frames per second, for checking a range's form (see Job)
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,12 @@ class Job:
     quality: int | None = None
     scene_cuts: bool = True
     dedupe: bool = True
+
+    def __post_init__(self) -> None:
+        # A range that cannot be right for any clip is refused now, not once per input. Seconds become frames at a
+        # rate so high that only the clip's own frame count is left to check.
+        for text in self.ranges:
+            parse_range(text, _ANY_RATE)
 
     def plan(self, input: Path) -> ClipPlan:
         return plan_clip(input, ranges=self.ranges, factor=self.factor, ramp=self.ramp, smooth=self.smooth,

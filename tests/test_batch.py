@@ -179,6 +179,7 @@ def test_manifest_rows_override_the_command_line_job(clips, tmp_path):
     assert batch.read_manifest(json_file, base)[0][1] == batch.Job(ranges=("1s:1.5s",), factor=2, engine="flow",
                                                                    engine_options={"preset": "fast"})
     for text, words in [("input,speed\nclip0.mp4,3\n", "unknown key"), ("input,factor\nclip0.mp4,fast\n", "factor"),
+                        ("input,ranges\nclip0.mp4,9:3\n", "entry 1: range '9:3'"),
                         ("input,factor\nnope.mp4,2\n", "not found"), ("input\n", "no inputs")]:
         csv_file.write_text(text)
         with pytest.raises(InputError, match=words):
@@ -228,6 +229,9 @@ def test_cli_batch_refuses_bad_arguments_with_one_line(tmp_path, capsys):
     assert "no inputs" in capsys.readouterr().err
     assert main(["batch", str(tmp_path / "nope.mp4"), "-o", str(tmp_path), "--workers", "0"]) == 2
     assert "--workers must be at least 1" in capsys.readouterr().err
+    assert main(["batch", str(tmp_path / "nope.mp4"), "-o", str(tmp_path), "--range", "6s:4.8s"]) == 2
+    assert "empty or reversed" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_cli_batch_says_when_no_cluster_answers_at_the_address(clips, tmp_path, capsys):
