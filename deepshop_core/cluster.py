@@ -16,14 +16,15 @@ from __future__ import annotations
 import os
 import socket
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 from . import chunks as chunking
 from .batch import DONE, Item, Job, Outcome, failed
-from .errors import InputError
-from .pipeline import ClipPlan, Progress, SlowMotionResult
+from .errors import DeepshopWarning, InputError
+from .pipeline import ClipPlan, Progress
 
 RETRIES = 3  # attempts after a worker process or node dies mid-task (Ray's max_retries)
 _POLL_SECONDS = 0.25  # how often the driver refreshes progress while waiting
@@ -113,13 +114,23 @@ def _one_thread_per_cpu() -> None:
     cv2.setNumThreads(1)
 
 
-def _plan_task(job: Job, input: Path) -> ClipPlan:
-    return job.plan(input)
+def _noting_warnings(function, *args):
+    """``(function(*args), the messages of the DeepshopWarnings it gave)``: a worker's warnings would go to its log
+    only; the driver shows them (see `_drive`)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DeepshopWarning)
+        value = function(*args)
+    return value, tuple(str(w.message) for w in caught if issubclass(w.category, DeepshopWarning))
 
 
-def _whole_task(clip: ClipPlan, item: Item, overwrite: bool, counter, key: str) -> SlowMotionResult:
+def _plan_task(job: Job, input: Path) -> tuple[ClipPlan, tuple[str, ...]]:
+    return _noting_warnings(job.plan, input)
+
+
+def _whole_task(clip: ClipPlan, item: Item, overwrite: bool, counter, key: str):
     _one_thread_per_cpu()
-    return item.job.render(clip, item.output, overwrite=overwrite, progress=_reporter(counter, key))
+    return _noting_warnings(lambda: item.job.render(clip, item.output, overwrite=overwrite,
+                                                    progress=_reporter(counter, key)))
 
 
 def _chunk_task(clip: ClipPlan, chunk: chunking.Chunk, job: Job, counter, key: str) -> int:
@@ -127,15 +138,15 @@ def _chunk_task(clip: ClipPlan, chunk: chunking.Chunk, job: Job, counter, key: s
     return chunking.render_chunk(clip, chunk, job.engine, dict(job.engine_options), _reporter(counter, key))
 
 
-def _stitch_task(clip: ClipPlan, chunks: Sequence[chunking.Chunk], item: Item, overwrite: bool,
-                 rendered: list) -> SlowMotionResult:
+def _stitch_task(clip: ClipPlan, chunks: Sequence[chunking.Chunk], item: Item, overwrite: bool, rendered: list):
     """Started when the first chunk is done; waits for each next one (``rendered``: their ObjectRefs, in a list so
     Ray hands them over unresolved), encoding while the others render."""
     import ray
 
     job = item.job
-    return chunking.stitch(clip, chunks, item.output, audio=job.audio, format=job.format, quality=job.quality,
-                           overwrite=overwrite, wait=lambda chunk: ray.get(rendered[chunk.index]))
+    return _noting_warnings(lambda: chunking.stitch(clip, chunks, item.output, audio=job.audio, format=job.format,
+                                                    quality=job.quality, overwrite=overwrite,
+                                                    wait=lambda chunk: ray.get(rendered[chunk.index])))
 
 
 # --- the driver ---------------------------------------------------------------------------------------------------
@@ -153,6 +164,7 @@ class _Run:
     chunks: list = field(default_factory=list)  # chunking.Chunk, when split
     rendered: list = field(default_factory=list)  # the chunk tasks' ObjectRefs
     refs: list = field(default_factory=list)  # every task submitted for it, for cancelling
+    notes: list = field(default_factory=list)  # ObjectRefs of its tasks' warnings
 
 
 def run(todo: Sequence[tuple[int, Item]], *, overwrite: bool = False, address: str = "", workers: int | None = None,
@@ -173,12 +185,13 @@ def _drive(ray, todo, overwrite: bool, pieces: int | None, progress: Progress | 
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     options = {"num_cpus": 1, "max_retries": RETRIES, "retry_exceptions": False}
-    plan_task = ray.remote(**options)(_plan_task)
-    whole_task = ray.remote(**options)(_whole_task)
+    noting = {**options, "num_returns": 2}  # (value, warnings) as two objects: the value travels on alone
+    plan_task = ray.remote(**noting)(_plan_task)
+    whole_task = ray.remote(**noting)(_whole_task)
     chunk_task = ray.remote(**options)(_chunk_task)
     # No CPU of its own: it mostly waits for chunks, and its encoding fills the gaps between theirs. Started only
     # once a clip's first chunk is done, so a long batch does not hold a waiting process per clip.
-    stitch_task = ray.remote(**{**options, "num_cpus": 0})(_stitch_task)
+    stitch_task = ray.remote(**{**noting, "num_cpus": 0})(_stitch_task)
     here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
     counter = ray.remote(num_cpus=0)(_Progress).options(scheduling_strategy=here).remote()
     cpus = cluster_cpus()
@@ -187,12 +200,21 @@ def _drive(ray, todo, overwrite: bool, pieces: int | None, progress: Progress | 
     waiting: dict = {}  # ObjectRef -> (kind, run)
     runs = [_Run(n, item) for n, item in todo]
     for r in runs:
-        ref = plan_task.remote(r.item.job, r.item.input)
+        ref, notes = plan_task.remote(r.item.job, r.item.input)
         r.refs.append(ref)
+        r.notes.append(notes)
         waiting[ref] = ("plan", r)
 
     def finish(r: _Run, outcome: Outcome) -> None:
         outcomes[r.n] = outcome
+        for ref in r.notes:
+            ready, _ = ray.wait([ref], timeout=0)
+            try:
+                messages = ray.get(ready[0]) if ready else ()
+            except Exception:  # noqa: BLE001 - the task failed: its error is the outcome's reason
+                messages = ()
+            for message in messages:
+                warnings.warn(f"{r.item.input.name}: {message}", DeepshopWarning, stacklevel=2)
         for ref in r.refs:
             waiting.pop(ref, None)
             if outcome.status != DONE:
@@ -218,8 +240,9 @@ def _drive(ray, todo, overwrite: bool, pieces: int | None, progress: Progress | 
                     finish(r, Outcome(r.item, DONE, result=value))
                     continue
                 if kind == "first chunk":
-                    done = stitch_task.remote(r.plan, r.chunks, r.item, overwrite, r.rendered)
+                    done, notes = stitch_task.remote(r.plan, r.chunks, r.item, overwrite, r.rendered)
                     r.refs.append(done)
+                    r.notes.append(notes)
                     waiting[done] = ("done", r)
                     continue
                 clip: ClipPlan = value
@@ -227,8 +250,9 @@ def _drive(ray, todo, overwrite: bool, pieces: int | None, progress: Progress | 
                 # Split so every CPU has work: a lone clip into one chunk per CPU, each of many files less.
                 count = pieces or chunking.chunk_count(clip.steps, max(1, cpus // len(runs)))
                 if count <= 1:
-                    done = whole_task.remote(ref, r.item, overwrite, counter, f"{r.n}")
+                    done, notes = whole_task.remote(ref, r.item, overwrite, counter, f"{r.n}")
                     r.refs.append(done)
+                    r.notes.append(notes)
                     waiting[done] = ("done", r)
                     continue
                 r.plan, r.folder = ref, chunking.chunk_folder(r.item.output)

@@ -24,7 +24,7 @@ from conftest import import_or_skip
 
 ray = import_or_skip("ray", "needs the cluster extra: pip install -e '.[cluster]' (make test does)")
 
-from deepshop_core import batch, slow_motion  # noqa: E402
+from deepshop_core import DeepshopWarning, batch, slow_motion  # noqa: E402
 from deepshop_core.synthetic import write_clip  # noqa: E402
 
 from test_batch import same_audio, same_frames, write_cut_clip  # noqa: E402
@@ -266,6 +266,16 @@ def test_a_long_clip_in_chunks_on_two_nodes_equals_a_single_run(cluster, cut_cli
     assert outcome.result.frames_out == single.frames_out
     assert same_frames(single.output, outcome.item.output) and same_audio(single.output, outcome.item.output)
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["cut_slowmo.mkv"]  # no intermediates left
+
+
+def test_the_workers_warnings_are_shown_by_the_driver(cluster, tmp_path):
+    clip = write_clip(tmp_path / "loud.mp4", seconds=1, width=64, height=48)
+    for pieces in (1, 2):  # the whole clip in one task, and chunks with a stitch task
+        job = batch.Job(ranges=("5:20",), engine="blend", format="png")
+        with pytest.warns(DeepshopWarning, match="loud.mp4: png output carries no sound"):
+            [outcome] = batch.run(batch.items([clip], job, tmp_path / f"out{pieces}"), ray=cluster.address,
+                                  chunks=pieces)
+        assert outcome.status == batch.DONE and len(list(outcome.item.output.iterdir())) == 25 + 15 * 3
 
 
 def test_a_worker_killed_mid_chunk_is_retried_and_the_output_is_the_same(cluster, busy_clip, tmp_path):
