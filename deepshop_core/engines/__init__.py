@@ -9,6 +9,9 @@ scripts)::
 Frames are HxWx3 uint8 RGB numpy arrays of any size; ``times`` are floats in (0, 1). Work that depends only on
 the pair (optical flow, a network's features) is done once per call, for all times.
 
+An engine class may declare ``context_frames``: how many source frames it reads on each side of a pair (none do
+today); chunked runs decode that much overlap (``context_frames(name)``).
+
 Engines are looked up by name in ``_REGISTRY`` and imported only when loaded, so heavy dependencies (Paddle for
 DAIN) are imported only by the code that needs them.
 """
@@ -54,13 +57,7 @@ def names() -> list[str]:
 
 def load(name: str = DEFAULT_ENGINE, **options) -> Engine:
     """The engine called ``name``, built with ``options`` (e.g. ``preset="best"`` for flow)."""
-    try:
-        target = _REGISTRY[name]
-    except KeyError:
-        raise InputError(f"unknown engine {name!r}: choose one of {', '.join(names())}") from None
-    module_name, factory_name = target.split(":")
-    module = importlib.import_module(module_name, __name__)
-    return getattr(module, factory_name)(**options)
+    return _factory(name)(**options)
 
 
 def check_pair(frame0: np.ndarray, frame1: np.ndarray, times: Sequence[float]) -> list[float]:
@@ -76,3 +73,19 @@ def check_pair(frame0: np.ndarray, frame1: np.ndarray, times: Sequence[float]) -
     if bad:
         raise InputError(f"interpolation times must lie strictly between 0 and 1, got {bad[:3]}")
     return out
+
+
+def context_frames(name: str) -> int:
+    """Source frames an engine reads on each side of the pair it interpolates (its class's ``context_frames``;
+    0 for engines that see only the pair). The one place chunked runs take their overlap from."""
+    return int(getattr(_factory(name), "context_frames", 0))
+
+
+def _factory(name: str):
+    """The class (or function) that builds the engine called ``name``, imported now."""
+    try:
+        target = _REGISTRY[name]
+    except KeyError:
+        raise InputError(f"unknown engine {name!r}: choose one of {', '.join(names())}") from None
+    module_name, factory_name = target.split(":")
+    return getattr(importlib.import_module(module_name, __name__), factory_name)

@@ -1,0 +1,313 @@
+"""Many inputs, one job description (or a small manifest), outputs into a folder; resumable.
+
+    items = batch.items(batch.find_inputs(["clips/", "extra/*.mov"]), Job(ranges=("2s:3s",), factor=4), "out/")
+    outcomes = batch.run(items)            # in this process, one file after the other
+    outcomes = batch.run(items, ray="")    # on a local Ray cluster using every core (cluster.py)
+    print(batch.summary(outcomes))
+
+An output that exists already is skipped, so running the same batch again finishes what an interrupted run left
+(the writer is atomic: an output exists only when complete). A file that fails is reported with its reason and the
+others go on.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import json
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable, Iterable, Mapping, Sequence
+
+from . import engines
+from .errors import DeepshopError, InputError, OutputError
+from .pipeline import AUDIO_MODES, ClipPlan, Progress, SlowMotionResult, plan_clip, render_clip
+from .timeline import parse_range
+from .video import FORMATS
+
+# What a folder given as an input contributes: the files with these extensions (not its sub-folders).
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv")
+OUTPUT_TAG = "_slowmo"  # clip.mp4 -> clip_slowmo.mp4: an output never takes an input's name
+_CONTAINERS = (".mp4", ".mov", ".mkv", ".webm")  # an input with one of these keeps it for its output by default
+DONE, SKIPPED, FAILED = "done", "skipped", "failed"
+_ANY_RATE = Fraction(1_000_000)  # frames per second, for checking a range's form (see Job)
+
+
+@dataclass(frozen=True)
+class Job:
+    """What to do to one input: the options of ``deepshop slowmo``."""
+
+    ranges: tuple[str, ...] = ()
+    factor: float = 4.0
+    ramp: float = 0.0
+    smooth: bool = False
+    engine: str = engines.DEFAULT_ENGINE
+    engine_options: Mapping = field(default_factory=dict)
+    audio: str = "stretch"
+    format: str | None = None
+    quality: int | None = None
+    scene_cuts: bool = True
+    dedupe: bool = True
+
+    def __post_init__(self) -> None:
+        # A range that cannot be right for any clip is refused now, not once per input. Seconds become frames at a
+        # rate so high that only the clip's own frame count is left to check.
+        for text in self.ranges:
+            parse_range(text, _ANY_RATE)
+
+    def plan(self, input: Path) -> ClipPlan:
+        return plan_clip(input, ranges=self.ranges, factor=self.factor, ramp=self.ramp, smooth=self.smooth,
+                         scene_cuts=self.scene_cuts, dedupe=self.dedupe)
+
+    def render(self, clip: ClipPlan, output: Path, *, overwrite: bool = False,
+               progress: Progress | None = None) -> SlowMotionResult:
+        return render_clip(clip, output, engine=self.engine, engine_options=dict(self.engine_options),
+                           audio=self.audio, format=self.format, quality=self.quality, overwrite=overwrite,
+                           progress=progress)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One input of a batch, its output and its job."""
+
+    input: Path
+    output: Path
+    job: Job
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one item: done, skipped (its output existed) or failed (with the reason)."""
+
+    item: Item
+    status: str
+    reason: str = ""
+    result: SlowMotionResult | None = None
+
+
+# --- inputs -----------------------------------------------------------------------------------------------------
+
+
+def find_inputs(patterns: Iterable[str | Path]) -> list[Path]:
+    """The videos named by files, folders (their video files) and glob patterns, in order, each once."""
+    found: list[Path] = []
+    for pattern in patterns:
+        text = str(pattern)
+        path = Path(text)
+        if path.is_dir():
+            matches = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+            if not matches:
+                raise InputError(f"the folder {path} holds no video files ({', '.join(VIDEO_SUFFIXES)})")
+        elif path.is_file():
+            matches = [path]
+        elif glob.has_magic(text):
+            matches = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
+            if not matches:
+                raise InputError(f"no file matches {text!r}")
+        else:
+            raise InputError(f"input not found: {text} (give video files, folders or glob patterns)")
+        found.extend(matches)
+    unique = list(dict.fromkeys(p.resolve() for p in found))
+    if not unique:
+        raise InputError("no inputs: give video files, folders or glob patterns (or --manifest)")
+    return unique
+
+
+def output_for(input: Path, folder: Path, format: str | None) -> Path:
+    """``folder/<name>_slowmo<suffix>``: the format's usual extension, else the input's container, else .mp4
+    (a PNG sequence is a folder without extension)."""
+    if format is not None:
+        if format not in FORMATS:
+            raise InputError(f"unknown output format {format!r}; choose one of {', '.join(FORMATS)}")
+        extensions = FORMATS[format].extensions
+        suffix = extensions[0] if extensions else ""
+        if input.suffix.lower() in extensions:
+            suffix = input.suffix.lower()
+    else:
+        suffix = input.suffix.lower() if input.suffix.lower() in _CONTAINERS else ".mp4"
+    return folder / f"{input.stem}{OUTPUT_TAG}{suffix}"
+
+
+def items(inputs: Iterable[Path | tuple[Path, Job, Path | None]], job: Job, folder: str | Path) -> list[Item]:
+    """The batch: each input (or ``(input, its job, its output or None)`` from a manifest) with its output in
+    ``folder``. Two inputs may not share an output."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"the output folder {folder} is a file: give a folder for the outputs")
+    result: list[Item] = []
+    for entry in inputs:
+        input, own_job, output = entry if isinstance(entry, tuple) else (entry, job, None)
+        output = folder / output if output is not None else output_for(input, folder, own_job.format)
+        result.append(Item(Path(input), output, own_job))
+    seen: dict[Path, Path] = {}
+    for item in result:
+        key = item.output.resolve()
+        if key in seen:
+            raise InputError(f"{seen[key]} and {item.input} would both be written to {item.output}: rename one, "
+                             "or give each its output in a manifest")
+        if key == item.input.resolve():
+            raise InputError(f"the output of {item.input} would be the input itself: choose another output folder")
+        seen[key] = item.input
+    return result
+
+
+# --- manifests --------------------------------------------------------------------------------------------------
+
+_MANIFEST_KEYS = ("input", "output", "ranges", "factor", "ramp", "smooth", "engine", "format", "quality", "audio")
+
+
+def read_manifest(path: str | Path, job: Job) -> list[tuple[Path, Job, Path | None]]:
+    """``(input, job, output or None)`` for each row of a CSV (with a header) or JSON (a list of objects) manifest.
+
+    Keys: input (required; relative to the manifest's folder), output (relative to the output folder), ranges
+    ("120:150" or several separated by ';' or spaces; in JSON also a list), factor, ramp, smooth, engine, format,
+    quality, audio. A key left out or empty takes ``job``'s value (the command line's)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"manifest not found: {path}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"cannot read the manifest {path}: {error}") from None
+    if path.suffix.lower() == ".json":
+        try:
+            rows = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise InputError(f"the manifest {path} is not valid JSON ({error})") from None
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise InputError(f"the manifest {path} must be a JSON list of objects, one per input")
+    elif path.suffix.lower() == ".csv":
+        rows = list(csv.DictReader(text.splitlines()))
+    else:
+        raise InputError(f"a manifest is a .csv or .json file, got {path.name}")
+    if not rows:
+        raise InputError(f"the manifest {path} lists no inputs")
+    return [_manifest_row(row, n, path, job) for n, row in enumerate(rows, start=1)]
+
+
+def _manifest_row(row: dict, n: int, manifest: Path, job: Job) -> tuple[Path, Job, Path | None]:
+    where = f"{manifest} entry {n}"
+    unknown = sorted(str(k) for k in row if k not in _MANIFEST_KEYS)
+    if unknown:
+        raise InputError(f"{where}: unknown key(s) {', '.join(unknown)}; the keys are {', '.join(_MANIFEST_KEYS)}")
+    given = {k: v for k, v in row.items() if v not in (None, "")}
+    if "input" not in given:
+        raise InputError(f"{where}: no input: every entry names its video")
+    input = Path(str(given.pop("input")))
+    input = input if input.is_absolute() else manifest.parent / input
+    if not input.is_file():
+        raise InputError(f"{where}: input not found: {input}")
+    output = given.pop("output", None)
+    changes = {}
+    for key, value in given.items():
+        try:
+            changes[key] = _MANIFEST_VALUES[key](value)
+        except (TypeError, ValueError):
+            raise InputError(f"{where}: {key} {value!r} is not understood") from None
+    if "engine" in changes and changes["engine"] != job.engine:
+        changes["engine_options"] = {}  # the command line's options belong to its engine
+    try:
+        return input.resolve(), replace(job, **changes), None if output is None else Path(str(output))
+    except DeepshopError as error:
+        raise InputError(f"{where}: {error}") from None
+
+
+def _ranges(value) -> tuple[str, ...]:
+    parts = value if isinstance(value, list) else str(value).replace(";", " ").split()
+    return tuple(str(p) for p in parts)
+
+
+def _flag(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in ("1", "0", "true", "false", "yes", "no"):
+        raise ValueError(value)
+    return text in ("1", "true", "yes")
+
+
+def _choice(options: Sequence[str]) -> Callable[[object], str]:
+    def parse(value) -> str:
+        if str(value) not in options:
+            raise ValueError(value)
+        return str(value)
+    return parse
+
+
+_MANIFEST_VALUES: dict[str, Callable] = {
+    "ranges": _ranges, "factor": float, "ramp": float, "smooth": _flag, "engine": _choice(engines.names()),
+    "format": _choice(tuple(FORMATS)), "quality": int, "audio": _choice(AUDIO_MODES),
+}
+
+
+# --- running ----------------------------------------------------------------------------------------------------
+
+
+def run(batch: Sequence[Item], *, overwrite: bool = False, ray: str | None = None, workers: int | None = None,
+        chunks: int | None = None, progress: Progress | None = None) -> list[Outcome]:
+    """Process ``batch``; return one `Outcome` per item, in order.
+
+    ``ray`` None: in this process, one file after the other. Otherwise on Ray: ``""`` starts a local cluster with
+    ``workers`` CPUs (default: all), an address joins that cluster; long clips are split into ``chunks`` pieces
+    (default: enough for the cluster's CPUs, see `chunks.chunk_count`). ``progress(done, total)`` counts output
+    frames over the whole batch. Ctrl-C (KeyboardInterrupt) cancels every task and writes nothing more."""
+    outcomes: dict[int, Outcome] = {}
+    todo: list[tuple[int, Item]] = []
+    for n, item in enumerate(batch):
+        if item.output.exists() and not overwrite:
+            outcomes[n] = Outcome(item, SKIPPED, "the output exists (from an earlier run)")
+        else:
+            todo.append((n, item))
+    for _, item in todo:
+        item.output.parent.mkdir(parents=True, exist_ok=True)
+    if ray is None:
+        outcomes.update(_run_here(todo, overwrite, progress))
+    else:
+        from . import cluster  # Ray is imported only here
+
+        outcomes.update(cluster.run(todo, overwrite=overwrite, address=ray, workers=workers, chunks=chunks,
+                                    progress=progress))
+    return [outcomes[n] for n in range(len(batch))]
+
+
+def _run_here(todo: Sequence[tuple[int, Item]], overwrite: bool, progress: Progress | None) -> dict[int, Outcome]:
+    outcomes: dict[int, Outcome] = {}
+    finished = 0  # output frames of the items done
+    for n, item in todo:
+        def report(done: int, total: int) -> None:
+            if progress is not None:
+                progress(finished + done, finished + total)
+
+        try:
+            result = item.job.render(item.job.plan(item.input), item.output, overwrite=overwrite, progress=report)
+        except Exception as error:  # noqa: BLE001 - one input's failure, whatever it is, must not stop the others
+            outcomes[n] = failed(item, error)
+            continue
+        finished += result.frames_out
+        outcomes[n] = Outcome(item, DONE, result=result)
+    return outcomes
+
+
+def failed(item: Item, error: BaseException) -> Outcome:
+    return Outcome(item, FAILED, f"{type(error).__name__}: {error}")
+
+
+def summary(outcomes: Sequence[Outcome]) -> str:
+    """A table: one line per input with its status and output (or the reason), then the counts."""
+    rows = [("status", "input", "output / reason")]
+    for o in outcomes:
+        detail = o.reason if o.status != DONE else \
+            f"{o.item.output} ({o.result.frames_in} -> {o.result.frames_out} frames)"
+        if o.status == SKIPPED:
+            detail = f"{o.item.output}: {o.reason}"
+        rows.append((o.status, str(o.item.input), detail))
+    widths = [max(len(r[c]) for r in rows) for c in range(2)]
+    lines = [f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]}" for r in rows]
+    counts = {s: sum(o.status == s for o in outcomes) for s in (DONE, SKIPPED, FAILED)}
+    lines.append(", ".join(f"{v} {k}" for k, v in counts.items()))
+    return "\n".join(lines)
+
+
+__all__ = ["Job", "Item", "Outcome", "find_inputs", "items", "read_manifest", "run", "summary", "output_for",
+           "DONE", "SKIPPED", "FAILED"]
