@@ -70,20 +70,18 @@ from . import check_pair
 # of the quadratic approximation.
 PRESETS: dict[str, dict] = {
     "fast": {"dis": cv2.DISOPTICAL_FLOW_PRESET_FAST, "finest_scale": None, "max_flow_side": 640,
-             "warp": "linear", "occlusion": 0.5, "projection": False},
+             "warp": "linear", "fixed_point_iters": 2, "unexplained": (30.0, 80.0)},
     "balanced": {"dis": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, "finest_scale": None, "max_flow_side": 640,
-                 "warp": "auto", "cubic_max_pixels": 600_000, "occlusion": 0.5, "projection": False},
+                 "warp": "auto", "cubic_max_pixels": 600_000, "fixed_point_iters": 4, "unexplained": (30.0, 80.0)},
     "best": {"dis": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, "finest_scale": 0, "max_flow_side": 1280,
-             "warp": "lanczos", "occlusion": 0.5, "projection": True},
+             "warp": "lanczos", "fixed_point_iters": 6, "unexplained": (30.0, 80.0)},
 }
 DEFAULT_PRESET = "balanced"
 
 _BORDER = cv2.BORDER_REPLICATE
 _LUMA_SIGMA = 1.0      # Gaussian smoothing of the luma the flow is computed on
 _MIN_FLOW_SIDE = 32    # DIS refuses images smaller than ~12 px a side; pad up to this
-_FB_K, _FB_C = 0.05, 1.0
-_PHOTO_ALPHA = 0.1     # splat weight exp(-alpha * |photometric error|), error on 0..255
-_DENSITY_FULL = 0.05   # splat density at and above which a projected pixel counts as fully visible
+_MEAN3 = np.full((1, 3), 1.0 / 3.0, np.float32)  # cv2.transform matrix: mean of the three channels
 _EPS = 1e-3
 
 
@@ -262,48 +260,38 @@ class FlowEngine:
         h, w = frame0.shape[:2]
         fh, fw = self.flow_size(h, w)
         f01, f10 = self._flows(self._luma(frame0, fh, fw), self._luma(frame1, fh, fw), fh, fw)
-        gx, gy = self._grid(fh, fw)
-        grid = self._grid2(fh, fw)
-        pair = {"f01": f01, "f10": f10, "fh": fh, "fw": fw, "gx": gx, "gy": gy,
-                "occ0_one": _occlusion(f01, f10, grid), "occ1_one": _occlusion(f10, f01, grid)}
-        if self.settings["projection"]:
-            if (fh, fw) != (h, w):
-                s0 = cv2.resize(frame0, (fw, fh), interpolation=cv2.INTER_AREA)
-                s1 = cv2.resize(frame1, (fw, fh), interpolation=cv2.INTER_AREA)
-            else:
-                s0, s1 = frame0, frame1
-            pair["z0"] = _photo_weight(s0, s1, f01, gx, gy)
-            pair["z1"] = _photo_weight(s1, s0, f10, gx, gy)
-        return pair
+        if (fh, fw) != (h, w):
+            small0 = cv2.resize(frame0, (fw, fh), interpolation=cv2.INTER_AREA)
+            small1 = cv2.resize(frame1, (fw, fh), interpolation=cv2.INTER_AREA)
+        else:
+            small0, small1 = frame0, frame1
+        return {"f01": f01, "f10": f10, "fh": fh, "fw": fw, "small0": small0.astype(np.float32),
+                "small1": small1.astype(np.float32), "ones": np.ones((fh, fw), np.float32)}
 
     # ------------------------------------------------------------------ per time
     def _intermediate(self, pair: dict, t: float, h: int, w: int, buf: dict):
         """F_t0, F_t1 (HxWx2 float32, frame pixels) and the blend weights w0, w1 (HxW float32) at t.
 
         Computed at flow resolution and upsampled (bilinear) to the frame size."""
-        f01, f10, fh, fw, gx, gy = (pair[k] for k in ("f01", "f10", "fh", "fw", "gx", "gy"))
+        f01, f10, fh, fw = (pair[k] for k in ("f01", "f10", "fh", "fw"))
         grid = self._grid2(fh, fw)
-        ft0 = cv2.addWeighted(f01, -(1.0 - t) * t, f10, t * t, 0.0)
-        ft1 = cv2.addWeighted(f01, (1.0 - t) ** 2, f10, -t * (1.0 - t), 0.0)
-        if self.settings["projection"]:
-            p0, d0 = _project(f01, t, pair["z0"], gx, gy)
-            p1, d1 = _project(f10, 1.0 - t, pair["z1"], gx, gy)
-            ft0 = np.where((d0 <= 1e-6)[..., None], ft0, p0).astype(np.float32)
-            ft1 = np.where((d1 <= 1e-6)[..., None], ft1, p1).astype(np.float32)
-        lam = self.settings["occlusion"]
-        # [occlusion, 1] sampled at the source positions with a zero border: the occlusion of the sample, and
-        # whether the sample lies inside its frame (soft over one pixel)
-        s0 = _sample_zero(pair["occ0_one"], grid, ft0)
-        s1 = _sample_zero(pair["occ1_one"], grid, ft1)
-        # the frame-0 sample loses weight where the frame-1 sample is a pixel frame 0 cannot see, and vice versa
-        v0 = (1.0 - lam * s1[..., 0]) * s0[..., 1]
-        v1 = (1.0 - lam * s0[..., 0]) * s1[..., 1]
-        if self.settings["projection"]:  # no frame-0 pixel lands here: hidden in frame 0 (and likewise frame 1)
-            v0 *= cv2.GaussianBlur(np.minimum(d0 / _DENSITY_FULL, 1.0).astype(np.float32), (0, 0), 1.0)
-            v1 *= cv2.GaussianBlur(np.minimum(d1 / _DENSITY_FULL, 1.0).astype(np.float32), (0, 0), 1.0)
+        # two trajectories through each pixel x at time t: one anchored in frame 0 (the frame-0 pixel y whose
+        # motion F01(y) carries it to x at t), one anchored in frame 1; per pixel, the one whose two samples agree
+        ft0, ft1, anchor0, err = _choose_trajectory(pair["small0"], pair["small1"], f01, f10, t, grid,
+                                                    self.settings["fixed_point_iters"])
+        # a sample whose position falls outside its frame gets weight 0 (content entering at a border comes from
+        # the other frame)
+        v0 = _sample_zero(pair["ones"], grid, ft0)
+        v1 = _sample_zero(pair["ones"], grid, ft1)
+        # where even the better trajectory leaves its samples disagreeing (motion the flow cannot explain), an
+        # average would show two translucent copies: keep only the anchor frame's sample there (a sharp frame)
+        lo, hi = self.settings["unexplained"]
+        single = np.clip((err - lo) / (hi - lo), 0.0, 1.0)
+        v0 *= np.where(anchor0, 1.0, 1.0 - single)
+        v1 *= np.where(anchor0, 1.0 - single, 1.0)
         # blend weights (1-t) v0 and t v1, + eps: blendLinear divides by their sum, which must stay positive
-        w0 = cv2.addWeighted(v0.astype(np.float32, copy=False), 1.0 - t, v0, 0.0, _EPS * (1.0 - t))
-        w1 = cv2.addWeighted(v1.astype(np.float32, copy=False), t, v1, 0.0, _EPS * t)
+        w0 = cv2.addWeighted(v0, 1.0 - t, v0, 0.0, _EPS * (1.0 - t))
+        w1 = cv2.addWeighted(v1, t, v1, 0.0, _EPS * t)
         if (fh, fw) != (h, w):
             scale = np.array([w / fw, h / fh], np.float32)
             ft0 = cv2.resize(ft0 * scale, (w, h), dst=buf["ft0"], interpolation=cv2.INTER_LINEAR)
@@ -320,56 +308,46 @@ def _sample_zero(img: np.ndarray, grid: np.ndarray, f: np.ndarray) -> np.ndarray
     return cv2.remap(img, m, mf, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
-def _occlusion(fa: np.ndarray, fb: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """Soft occlusion of frame-a pixels in frame b from forward-backward consistency (1 = occluded), as HxWx2
-    [occlusion, 1]: sampling that with a zero border also tells whether a position lies inside the image."""
-    h, w = fa.shape[:2]
-    pos = cv2.add(grid, fa)
-    back = cv2.remap(fb, pos, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    d = cv2.add(fa, back)
-    err = d[..., 0] ** 2 + d[..., 1] ** 2                                       # |fa + fb(x + fa)|^2
-    tol = _FB_K * (fa[..., 0] ** 2 + fa[..., 1] ** 2 + back[..., 0] ** 2 + back[..., 1] ** 2) + _FB_C
-    occ = np.clip(err / tol - 1.0, 0.0, 1.0)
-    occ[cv2.inRange(pos, (0.0, 0.0), (w - 1.0, h - 1.0)) == 0] = 0.0          # leaving the image: not occlusion
-    return cv2.merge([occ.astype(np.float32, copy=False), np.ones((h, w), np.float32)])
+def _sample(img: np.ndarray, grid: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """``img`` sampled at x + f(x), bilinear, border replicated."""
+    m, mf = cv2.convertMaps(cv2.add(grid, f), None, cv2.CV_16SC2)
+    return cv2.remap(img, m, mf, cv2.INTER_LINEAR, borderMode=_BORDER)
 
 
-def _photo_weight(a: np.ndarray, b: np.ndarray, fab: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
-    """exp(-alpha |a(x) - b(x + fab(x))|), mean over channels: how well the flow explains pixel x."""
-    warped = cv2.remap(b, gx + fab[..., 0], gy + fab[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    err = cv2.absdiff(a, warped).astype(np.float32).mean(-1)
-    return np.exp(-_PHOTO_ALPHA * err).astype(np.float32)
+def _trajectory(f: np.ndarray, s: float, grid: np.ndarray, iters: int) -> np.ndarray:
+    """The flow G from time s back to the anchor frame, for linear motion along the anchor's flow f:
+    the anchor pixel y = x + G(x) reaches x at s, so G(x) = -s f(x + G(x)); solved by fixed-point iteration
+    from G = -s f. Unlike the Super SloMo approximation, which reads f at x itself, this reads the flow where
+    the moving content actually comes from, which matters once motion is larger than the objects' features."""
+    g = f * -s
+    for _ in range(iters):
+        g = _sample(f, grid, g)
+        g *= -s
+    return g
 
 
-def _project(f: np.ndarray, s: float, z: np.ndarray, gx: np.ndarray, gy: np.ndarray):
-    """Forward-splat -s*f from x to x + s*f(x) (bilinear, weights z): the flow at time s back to the source frame.
+def _choose_trajectory(small0: np.ndarray, small1: np.ndarray, f01: np.ndarray, f10: np.ndarray, t: float,
+                       grid: np.ndarray, iters: int):
+    """Per pixel at time t, the better of two linear trajectories: anchored in frame 0 (along F01) or anchored
+    in frame 1 (along F10), by the photometric disagreement of the two samples, averaged over a 7x7 window.
 
-    Returns (the projected flow HxWx2, the splat density HxW). Where density is 0 nothing landed (a hole)."""
-    h, w = f.shape[:2]
-    n = h * w
-    tx = (gx + s * f[..., 0]).ravel()
-    ty = (gy + s * f[..., 1]).ravel()
-    vx = (-s * f[..., 0]).ravel()
-    vy = (-s * f[..., 1]).ravel()
-    zr = z.ravel()
-    x0 = np.floor(tx)
-    y0 = np.floor(ty)
-    ax = tx - x0
-    ay = ty - y0
-    x0 = x0.astype(np.intp)
-    y0 = y0.astype(np.intp)
-    den = np.zeros(n)
-    nx = np.zeros(n)
-    ny = np.zeros(n)
-    for dx, dy, k in ((0, 0, (1 - ax) * (1 - ay)), (1, 0, ax * (1 - ay)), (0, 1, (1 - ax) * ay), (1, 1, ax * ay)):
-        xi = x0 + dx
-        yi = y0 + dy
-        ok = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
-        idx = (yi * w + xi)[ok]
-        wk = (k * zr)[ok]
-        den += np.bincount(idx, wk, n)
-        nx += np.bincount(idx, wk * vx[ok], n)
-        ny += np.bincount(idx, wk * vy[ok], n)
-    safe = np.maximum(den, 1e-12)
-    proj = np.stack([nx / safe, ny / safe], -1).reshape(h, w, 2).astype(np.float32)
-    return proj, den.reshape(h, w)
+    Returns F_t0, F_t1 (HxWx2), whether the chosen trajectory is anchored in frame 0 (HxW bool) and how much
+    of its disagreement is structure rather than brightness: the mean absolute deviation of the sample
+    difference from its local mean (0..255), zero for a fade or a flicker, large where two different things
+    meet (what an average would show as a double image)."""
+    a0 = _trajectory(f01, t, grid, iters)
+    a1 = a0 * (-(1.0 - t) / t)           # same trajectory, to frame 1: y + F01(y) = x + (1 - t) F01(y)
+    b1 = _trajectory(f10, 1.0 - t, grid, iters)
+    b0 = b1 * (-t / (1.0 - t))
+    diffs, errs = [], []
+    for g0, g1 in ((a0, a1), (b0, b1)):
+        d = cv2.transform(cv2.subtract(_sample(small0, grid, g0), _sample(small1, grid, g1)), _MEAN3)
+        diffs.append(d)
+        errs.append(cv2.blur(np.abs(d), (7, 7)))
+    anchor0 = errs[0] <= errs[1]
+    d = np.where(anchor0, diffs[0], diffs[1])
+    structure = cv2.blur(np.abs(d - cv2.blur(d, (15, 15))), (7, 7))
+    m = anchor0[..., None]
+    return np.where(m, a0, b0), np.where(m, a1, b1), anchor0, structure
+
+
