@@ -52,6 +52,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -61,20 +62,24 @@ from . import check_pair
 
 # Preset -> settings. ``dis``: OpenCV DIS preset; ``finest_scale``: override of DIS's finest pyramid level (0 = full
 # resolution patches); ``max_flow_side``: the flow is computed on a copy downscaled to at most this many pixels on
-# the long side (720p -> 640x360 for balanced: on 720p footage, flow at half size loses nothing measurable, see
-# below, and halves the time);
+# the long side (720p -> 640x360: on 720p footage flow at half size loses nothing measurable and halves the time);
+# ``select_scale``: the trajectories are followed and chosen on a grid this fraction of the flow's;
+# ``fixed_point_iters``: iterations that follow each trajectory; ``neighbour_shift``: the neighbours' trajectories
+# (this many flow pixels away) are candidates too (0: off); ``unexplained``: (lo, hi) structural disagreement
+# (0..255) over which a pixel goes from a blend of both frames to the anchor frame's sample alone;
+# ``soften``: (lo, hi, sigma) disagreement over which a pixel goes from sharp to blurred by sigma, or None;
 # ``warp``: "lanczos", "cubic" or "linear" interpolation of the frames, "auto" = cubic up to ``cubic_max_pixels``
-# per frame and linear above (bicubic costs ~4x fixed-point bilinear: at 720p the 6 bicubic remaps of a pair alone
-# take ~70 ms, most of the balanced budget, and on 720p footage bicubic measured no better); ``occlusion``: lam, how
-# strongly FB-occlusion lowers a source's weight; ``projection``: intermediate flows by forward splatting instead
-# of the quadratic approximation.
+# per frame and linear above (bicubic costs ~4x fixed-point bilinear and measured no better on 720p footage).
 PRESETS: dict[str, dict] = {
     "fast": {"dis": cv2.DISOPTICAL_FLOW_PRESET_FAST, "finest_scale": None, "max_flow_side": 640,
-             "warp": "linear", "fixed_point_iters": 2, "unexplained": (30.0, 80.0)},
+             "select_scale": 0.5, "fixed_point_iters": 2, "neighbour_shift": 0, "unexplained": (30.0, 80.0),
+             "soften": None, "warp": "linear"},
     "balanced": {"dis": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, "finest_scale": None, "max_flow_side": 640,
-                 "warp": "auto", "cubic_max_pixels": 600_000, "fixed_point_iters": 4, "unexplained": (30.0, 80.0)},
+                 "select_scale": 0.75, "fixed_point_iters": 2, "neighbour_shift": 8, "unexplained": (30.0, 80.0),
+                 "soften": (5.0, 30.0, 1.5), "warp": "auto", "cubic_max_pixels": 600_000},
     "best": {"dis": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, "finest_scale": 0, "max_flow_side": 1280,
-             "warp": "lanczos", "fixed_point_iters": 6, "unexplained": (30.0, 80.0)},
+             "select_scale": 1.0, "fixed_point_iters": 6, "neighbour_shift": 8, "unexplained": (30.0, 80.0),
+             "soften": (5.0, 30.0, 1.5), "warp": "lanczos"},
 }
 DEFAULT_PRESET = "balanced"
 
@@ -83,6 +88,7 @@ _LUMA_SIGMA = 1.0      # Gaussian smoothing of the luma the flow is computed on
 _MIN_FLOW_SIDE = 32    # DIS refuses images smaller than ~12 px a side; pad up to this
 _MEAN3 = np.full((1, 3), 1.0 / 3.0, np.float32)  # cv2.transform matrix: mean of the three channels
 _EPS = 1e-3
+_WINDOW = 7
 
 
 class FlowEngine:
@@ -143,7 +149,7 @@ class FlowEngine:
         t_warp = t_blend = 0.0
         for t in times:
             t0 = time.perf_counter()
-            ft0, ft1, w0, w1 = self._intermediate(pair, t, h, w, buf)
+            ft0, ft1, w0, w1, soft = self._intermediate(pair, t, h, w, buf)
             cv2.add(grid, ft0, dst=buf["map0"])
             cv2.add(grid, ft1, dst=buf["map1"])
             t1 = time.perf_counter()
@@ -156,7 +162,13 @@ class FlowEngine:
                 cv2.remap(frame0, m0, m0f, cv2.INTER_LINEAR, dst=buf["warp0"], borderMode=_BORDER)
                 cv2.remap(frame1, m1, m1f, cv2.INTER_LINEAR, dst=buf["warp1"], borderMode=_BORDER)
             t2 = time.perf_counter()
-            out.append(cv2.blendLinear(buf["warp0"], buf["warp1"], w0, w1))  # (w0 a + w1 b) / (w0 + w1)
+            mid = cv2.blendLinear(buf["warp0"], buf["warp1"], w0, w1)  # (w0 a + w1 b) / (w0 + w1)
+            if soft is not None:
+                # where no trajectory explains the pixels, a detail put in the wrong place costs more than a
+                # detail lost: blur there, in proportion
+                mid = cv2.blendLinear(mid, cv2.GaussianBlur(mid, (0, 0), self.settings["soften"][2]), 1.0 - soft,
+                                      soft)
+            out.append(mid)
             t3 = time.perf_counter()
             t_flow += t1 - t0
             t_warp += t2 - t1
@@ -260,65 +272,99 @@ class FlowEngine:
         h, w = frame0.shape[:2]
         fh, fw = self.flow_size(h, w)
         f01, f10 = self._flows(self._luma(frame0, fh, fw), self._luma(frame1, fh, fw), fh, fw)
-        if (fh, fw) != (h, w):
-            small0 = cv2.resize(frame0, (fw, fh), interpolation=cv2.INTER_AREA)
-            small1 = cv2.resize(frame1, (fw, fh), interpolation=cv2.INTER_AREA)
-        else:
-            small0, small1 = frame0, frame1
-        return {"f01": f01, "f10": f10, "fh": fh, "fw": fw, "small0": small0.astype(np.float32),
-                "small1": small1.astype(np.float32), "ones": np.ones((fh, fw), np.float32)}
+        # trajectories are followed and chosen on a coarser grid than the flow's (smooth at that scale anyway)
+        sel = self.settings["select_scale"]
+        sh, sw = (round(fh * sel), round(fw * sel)) if min(fh, fw) * sel >= _MIN_FLOW_SIDE else (fh, fw)
+        if (sh, sw) != (fh, fw):
+            to_select = np.array([sw / fw, sh / fh], np.float32)
+            f01 = cv2.resize(f01, (sw, sh), interpolation=cv2.INTER_AREA) * to_select
+            f10 = cv2.resize(f10, (sw, sh), interpolation=cv2.INTER_AREA) * to_select
+        small0, small1 = (cv2.cvtColor(cv2.resize(f, (sw, sh), interpolation=cv2.INTER_AREA) if (sh, sw) != (h, w) else f, cv2.COLOR_RGB2GRAY)
+                          for f in (frame0, frame1))
+        shift = round(self.settings["neighbour_shift"] * sw / fw)
+        return {"f01": f01, "f10": f10, "sh": sh, "sw": sw, "small0": small0, "small1": small1,
+                "shift": shift if 2 * shift < min(sh, sw) else 0}
 
     # ------------------------------------------------------------------ per time
     def _intermediate(self, pair: dict, t: float, h: int, w: int, buf: dict):
-        """F_t0, F_t1 (HxWx2 float32, frame pixels) and the blend weights w0, w1 (HxW float32) at t.
+        """F_t0, F_t1 (HxWx2 float32, frame pixels), the blend weights w0, w1 (HxW float32) at t, and how much
+        to soften each pixel (HxW float32 in 0..1, or None for nowhere).
 
-        Computed at flow resolution and upsampled (bilinear) to the frame size."""
-        f01, f10, fh, fw = (pair[k] for k in ("f01", "f10", "fh", "fw"))
-        grid = self._grid2(fh, fw)
-        # two trajectories through each pixel x at time t: one anchored in frame 0 (the frame-0 pixel y whose
-        # motion F01(y) carries it to x at t), one anchored in frame 1; per pixel, the one whose two samples agree
-        ft0, ft1, anchor0, err = _choose_trajectory(pair["small0"], pair["small1"], f01, f10, t, grid,
-                                                    self.settings["fixed_point_iters"])
+        Computed at the selection resolution and upsampled (bilinear) to the frame size."""
+        sh, sw = pair["sh"], pair["sw"]
+        grid = self._grid2(sh, sw)
+        s = self.settings
+        choice = _choose_trajectory(pair["small0"], pair["small1"], pair["f01"], pair["f10"], t, grid,
+                                    s["fixed_point_iters"], pair["shift"])
+        ft0, ft1 = choice.ft0, choice.ft1
         # a sample whose position falls outside its frame gets weight 0 (content entering at a border comes from
         # the other frame)
-        v0 = _sample_zero(pair["ones"], grid, ft0)
-        v1 = _sample_zero(pair["ones"], grid, ft1)
-        # where even the better trajectory leaves its samples disagreeing (motion the flow cannot explain), an
-        # average would show two translucent copies: keep only the anchor frame's sample there (a sharp frame)
-        lo, hi = self.settings["unexplained"]
-        single = np.clip((err - lo) / (hi - lo), 0.0, 1.0)
-        v0 *= np.where(anchor0, 1.0, 1.0 - single)
-        v1 *= np.where(anchor0, 1.0 - single, 1.0)
+        v0 = _inside(grid, ft0)
+        v1 = _inside(grid, ft1)
+        # where even the best trajectory leaves its samples disagreeing in structure (motion the flow cannot
+        # explain), an average would show two translucent copies: keep only the anchor frame's sample there
+        lo, hi = s["unexplained"]
+        keep = 1.0 - np.clip((choice.structure - lo) * (1.0 / (hi - lo)), 0.0, 1.0)
+        v0 = np.where(choice.anchor0, v0, v0 * keep)
+        v1 = np.where(choice.anchor0, v1 * keep, v1)
         # blend weights (1-t) v0 and t v1, + eps: blendLinear divides by their sum, which must stay positive
         w0 = cv2.addWeighted(v0, 1.0 - t, v0, 0.0, _EPS * (1.0 - t))
         w1 = cv2.addWeighted(v1, t, v1, 0.0, _EPS * t)
-        if (fh, fw) != (h, w):
-            scale = np.array([w / fw, h / fh], np.float32)
+        soft = None
+        if s["soften"] is not None:
+            lo, hi, _ = s["soften"]
+            soft = np.clip((choice.error - lo) * (1.0 / (hi - lo)), 0.0, 1.0)
+            if not soft.any():
+                soft = None
+        if (sh, sw) != (h, w):
+            scale = np.array([w / sw, h / sh], np.float32)
             ft0 = cv2.resize(ft0 * scale, (w, h), dst=buf["ft0"], interpolation=cv2.INTER_LINEAR)
             ft1 = cv2.resize(ft1 * scale, (w, h), dst=buf["ft1"], interpolation=cv2.INTER_LINEAR)
             w0 = cv2.resize(w0, (w, h), dst=buf["w0"], interpolation=cv2.INTER_LINEAR)
             w1 = cv2.resize(w1, (w, h), dst=buf["w1"], interpolation=cv2.INTER_LINEAR)
-        return ft0, ft1, w0, w1
+            if soft is not None:
+                soft = cv2.resize(soft, (w, h), interpolation=cv2.INTER_LINEAR)
+        return ft0, ft1, w0, w1, soft
 
 
 # ---------------------------------------------------------------------- helpers
-def _sample_zero(img: np.ndarray, grid: np.ndarray, f: np.ndarray) -> np.ndarray:
-    """``img`` sampled at x + f(x), bilinear, zero outside the image."""
-    m, mf = cv2.convertMaps(cv2.add(grid, f), None, cv2.CV_16SC2)  # fixed point: ~2x faster remap
-    return cv2.remap(img, m, mf, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+@dataclass
+class Trajectories:
+    """The trajectory chosen for each pixel at time t (arrays at the selection resolution)."""
+
+    ft0: np.ndarray        # HxWx2 float32: flow from t to frame 0
+    ft1: np.ndarray        # HxWx2 float32: flow from t to frame 1
+    anchor0: np.ndarray    # HxW bool: anchored in frame 0 (its frame-0 sample is the trusted one)
+    error: np.ndarray      # HxW float32: mean absolute difference of its two samples (0..255, 7x7 window)
+    structure: np.ndarray  # HxW float32: the part of that difference that is not a local brightness change
 
 
 def _sample(img: np.ndarray, grid: np.ndarray, f: np.ndarray) -> np.ndarray:
     """``img`` sampled at x + f(x), bilinear, border replicated."""
-    m, mf = cv2.convertMaps(cv2.add(grid, f), None, cv2.CV_16SC2)
+    m, mf = cv2.convertMaps(cv2.add(grid, f), None, cv2.CV_16SC2)  # fixed point: ~2x faster remap
     return cv2.remap(img, m, mf, cv2.INTER_LINEAR, borderMode=_BORDER)
 
 
+def _inside(grid: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """1.0 where x + f(x) lies inside the image, else 0.0 (HxW float32)."""
+    h, w = f.shape[:2]
+    return cv2.inRange(cv2.add(grid, f), (-0.5, -0.5), (w - 0.5, h - 0.5)).astype(np.float32) * (1.0 / 255.0)
+
+
+def _shifted(img: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """img(x + dx, y + dy), border replicated."""
+    h, w = img.shape[:2]
+    x0, y0 = max(dx, 0), max(dy, 0)
+    x1, y1 = w + min(dx, 0), h + min(dy, 0)
+    return cv2.copyMakeBorder(img[y0:y1, x0:x1], y0 - dy if dy < 0 else 0, dy if dy > 0 else 0,
+                              x0 - dx if dx < 0 else 0, dx if dx > 0 else 0, _BORDER)
+
+
 def _trajectory(f: np.ndarray, s: float, grid: np.ndarray, iters: int) -> np.ndarray:
-    """The flow G from time s back to the anchor frame, for linear motion along the anchor's flow f:
-    the anchor pixel y = x + G(x) reaches x at s, so G(x) = -s f(x + G(x)); solved by fixed-point iteration
-    from G = -s f. Unlike the Super SloMo approximation, which reads f at x itself, this reads the flow where
-    the moving content actually comes from, which matters once motion is larger than the objects' features."""
+    """The flow G from time s back to the anchor frame, for linear motion along the anchor's flow f: the anchor
+    pixel y = x + G(x) reaches x at s, so G(x) = -s f(x + G(x)); solved by fixed-point iteration from G = -s f.
+    Unlike the Super SloMo approximation, which reads the flow at x itself, this reads it where the moving
+    content comes from, which matters once motion is larger than the moving things."""
     g = f * -s
     for _ in range(iters):
         g = _sample(f, grid, g)
@@ -327,27 +373,37 @@ def _trajectory(f: np.ndarray, s: float, grid: np.ndarray, iters: int) -> np.nda
 
 
 def _choose_trajectory(small0: np.ndarray, small1: np.ndarray, f01: np.ndarray, f10: np.ndarray, t: float,
-                       grid: np.ndarray, iters: int):
-    """Per pixel at time t, the better of two linear trajectories: anchored in frame 0 (along F01) or anchored
-    in frame 1 (along F10), by the photometric disagreement of the two samples, averaged over a 7x7 window.
+                       grid: np.ndarray, iters: int, shift: int) -> Trajectories:
+    """Per pixel at time t, the best of the linear trajectories through it: anchored in frame 0 (along F01) or
+    in frame 1 (along F10), each as found at the pixel and (``shift`` > 0) as found ``shift`` pixels left,
+    right, up and down (at a motion boundary the fixed point can land on the wrong side; a neighbour's
+    trajectory is then the right one); the one whose two samples differ least (mean of the three channels,
+    averaged over a 7x7 window).
 
-    Returns F_t0, F_t1 (HxWx2), whether the chosen trajectory is anchored in frame 0 (HxW bool) and how much
-    of its disagreement is structure rather than brightness: the mean absolute deviation of the sample
-    difference from its local mean (0..255), zero for a fade or a flicker, large where two different things
-    meet (what an average would show as a double image)."""
+    ``structure`` is the mean absolute deviation of the chosen sample difference from its local mean: zero for
+    a fade or a flicker, large where two different things meet (what an average would show as a double image).
+    """
     a0 = _trajectory(f01, t, grid, iters)
-    a1 = a0 * (-(1.0 - t) / t)           # same trajectory, to frame 1: y + F01(y) = x + (1 - t) F01(y)
     b1 = _trajectory(f10, 1.0 - t, grid, iters)
-    b0 = b1 * (-t / (1.0 - t))
-    diffs, errs = [], []
-    for g0, g1 in ((a0, a1), (b0, b1)):
-        d = cv2.transform(cv2.subtract(_sample(small0, grid, g0), _sample(small1, grid, g1)), _MEAN3)
-        diffs.append(d)
-        errs.append(cv2.blur(np.abs(d), (7, 7)))
-    anchor0 = errs[0] <= errs[1]
-    d = np.where(anchor0, diffs[0], diffs[1])
-    structure = cv2.blur(np.abs(d - cv2.blur(d, (15, 15))), (7, 7))
-    m = anchor0[..., None]
-    return np.where(m, a0, b0), np.where(m, a1, b1), anchor0, structure
-
-
+    # each trajectory also to the other frame: y + F01(y) = x + (1 - t) F01(y)
+    bases = [(a0, a0 * (-(1.0 - t) / t), True), (b1 * (-t / (1.0 - t)), b1, False)]
+    cands = list(bases)
+    if shift:
+        for dx, dy in ((shift, 0), (-shift, 0), (0, shift), (0, -shift)):
+            cands += [(_shifted(g0, dx, dy), _shifted(g1, dx, dy), anchor) for g0, g1, anchor in bases]
+    best = None
+    for g0, g1, anchor in cands:
+        d = cv2.subtract(_sample(small0, grid, g0), _sample(small1, grid, g1), dtype=cv2.CV_32F)
+        err = cv2.blur(np.abs(d), (_WINDOW, _WINDOW))
+        if best is None:
+            best = Trajectories(g0.copy(), g1.copy(), np.full(err.shape, anchor), err, d)
+            continue
+        better = cv2.compare(err, best.error, cv2.CMP_LT)
+        cv2.copyTo(g0, better, best.ft0)
+        cv2.copyTo(g1, better, best.ft1)
+        cv2.copyTo(err, better, best.error)
+        cv2.copyTo(d, better, best.structure)
+        best.anchor0[better > 0] = anchor
+    d = best.structure
+    best.structure = cv2.blur(np.abs(d - cv2.blur(d, (15, 15))), (7, 7))
+    return best
