@@ -75,7 +75,7 @@ PRESETS: dict[str, dict] = {
              "select_scale": 0.5, "fixed_point_iters": 2, "neighbour_shift": 0, "unexplained": (30.0, 80.0),
              "soften": None, "warp": "linear"},
     "balanced": {"dis": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, "finest_scale": None, "max_flow_side": 640,
-                 "select_scale": 0.75, "fixed_point_iters": 2, "neighbour_shift": 8, "unexplained": (30.0, 80.0),
+                 "select_scale": 0.6, "fixed_point_iters": 2, "neighbour_shift": 8, "unexplained": (30.0, 80.0),
                  "soften": (5.0, 30.0, 1.5), "warp": "auto", "cubic_max_pixels": 600_000},
     "best": {"dis": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, "finest_scale": 0, "max_flow_side": 1280,
              "select_scale": 1.0, "fixed_point_iters": 6, "neighbour_shift": 8, "unexplained": (30.0, 80.0),
@@ -88,7 +88,7 @@ _LUMA_SIGMA = 1.0      # Gaussian smoothing of the luma the flow is computed on
 _MIN_FLOW_SIDE = 32    # DIS refuses images smaller than ~12 px a side; pad up to this
 _MEAN3 = np.full((1, 3), 1.0 / 3.0, np.float32)  # cv2.transform matrix: mean of the three channels
 _EPS = 1e-3
-_WINDOW = 7
+_WINDOW = 9      # side of the window the trajectory error is averaged over (selection grid pixels)
 
 
 class FlowEngine:
@@ -335,7 +335,7 @@ class Trajectories:
     ft0: np.ndarray        # HxWx2 float32: flow from t to frame 0
     ft1: np.ndarray        # HxWx2 float32: flow from t to frame 1
     anchor0: np.ndarray    # HxW bool: anchored in frame 0 (its frame-0 sample is the trusted one)
-    error: np.ndarray      # HxW float32: mean absolute difference of its two samples (0..255, 7x7 window)
+    error: np.ndarray      # HxW float32: mean absolute difference of its two samples (0..255, _WINDOW square)
     structure: np.ndarray  # HxW float32: the part of that difference that is not a local brightness change
 
 
@@ -352,12 +352,23 @@ def _inside(grid: np.ndarray, f: np.ndarray) -> np.ndarray:
 
 
 def _shifted(img: np.ndarray, dx: int, dy: int) -> np.ndarray:
-    """img(x + dx, y + dy), border replicated."""
-    h, w = img.shape[:2]
-    x0, y0 = max(dx, 0), max(dy, 0)
-    x1, y1 = w + min(dx, 0), h + min(dy, 0)
-    return cv2.copyMakeBorder(img[y0:y1, x0:x1], y0 - dy if dy < 0 else 0, dy if dy > 0 else 0,
-                              x0 - dx if dx < 0 else 0, dx if dx > 0 else 0, _BORDER)
+    """img(x + dx, y + dy), border replicated; one of dx, dy is 0 (slices: cheaper than cv2's border copies)."""
+    out = np.empty_like(img)
+    if dx > 0:
+        out[:, :-dx] = img[:, dx:]
+        out[:, -dx:] = img[:, -1:]
+    elif dx < 0:
+        out[:, -dx:] = img[:, :dx]
+        out[:, :-dx] = img[:, :1]
+    elif dy > 0:
+        out[:-dy] = img[dy:]
+        out[-dy:] = img[-1:]
+    elif dy < 0:
+        out[-dy:] = img[:dy]
+        out[:-dy] = img[:1]
+    else:
+        out[:] = img
+    return out
 
 
 def _trajectory(f: np.ndarray, s: float, grid: np.ndarray, iters: int) -> np.ndarray:
@@ -377,8 +388,8 @@ def _choose_trajectory(small0: np.ndarray, small1: np.ndarray, f01: np.ndarray, 
     """Per pixel at time t, the best of the linear trajectories through it: anchored in frame 0 (along F01) or
     in frame 1 (along F10), each as found at the pixel and (``shift`` > 0) as found ``shift`` pixels left,
     right, up and down (at a motion boundary the fixed point can land on the wrong side; a neighbour's
-    trajectory is then the right one); the one whose two samples differ least (mean of the three channels,
-    averaged over a 7x7 window).
+    trajectory is then the right one); the one whose two samples (luma) differ least,
+    averaged over a _WINDOW square).
 
     ``structure`` is the mean absolute deviation of the chosen sample difference from its local mean: zero for
     a fade or a flicker, large where two different things meet (what an average would show as a double image).
