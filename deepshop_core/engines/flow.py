@@ -65,8 +65,8 @@ from . import check_pair
 # the long side (720p -> 640x360: on 720p footage flow at half size loses nothing measurable and halves the time);
 # ``select_scale``: the trajectories are followed and chosen on a grid this fraction of the flow's;
 # ``fixed_point_iters``: iterations that follow each trajectory; ``neighbour_shift``: the neighbours' trajectories
-# (this many flow pixels away) are candidates too (0: off); ``unexplained``: (lo, hi) structural disagreement
-# (0..255) over which a pixel goes from a blend of both frames to the anchor frame's sample alone;
+# (this many flow pixels away) are candidates too (0: off); ``unexplained``: (lo, hi) disagreement (0..255, less
+# the overall brightness change) over which a pixel goes from a blend of both frames to the anchor frame alone;
 # ``soften``: (lo, hi, sigma) disagreement over which a pixel goes from sharp to blurred by sigma, or None;
 # ``warp``: "lanczos", "cubic" or "linear" interpolation of the frames, "auto" = cubic up to ``cubic_max_pixels``
 # per frame and linear above (bicubic costs ~4x fixed-point bilinear and measured no better on 720p footage).
@@ -301,10 +301,10 @@ class FlowEngine:
         # the other frame)
         v0 = _inside(grid, ft0)
         v1 = _inside(grid, ft1)
-        # where even the best trajectory leaves its samples disagreeing in structure (motion the flow cannot
+        # where even the best trajectory leaves its samples disagreeing (motion the flow cannot
         # explain), an average would show two translucent copies: keep only the anchor frame's sample there
         lo, hi = s["unexplained"]
-        keep = 1.0 - np.clip((choice.structure - lo) * (1.0 / (hi - lo)), 0.0, 1.0)
+        keep = 1.0 - np.clip((choice.unexplained - lo) * (1.0 / (hi - lo)), 0.0, 1.0)
         v0 = np.where(choice.anchor0, v0, v0 * keep)
         v1 = np.where(choice.anchor0, v1 * keep, v1)
         # blend weights (1-t) v0 and t v1, + eps: blendLinear divides by their sum, which must stay positive
@@ -336,7 +336,7 @@ class Trajectories:
     ft1: np.ndarray        # HxWx2 float32: flow from t to frame 1
     anchor0: np.ndarray    # HxW bool: anchored in frame 0 (its frame-0 sample is the trusted one)
     error: np.ndarray      # HxW float32: mean absolute difference of its two samples (0..255, _WINDOW square)
-    structure: np.ndarray  # HxW float32: the part of that difference that is not a local brightness change
+    unexplained: np.ndarray  # HxW float32: that difference less the frame's overall brightness change
 
 
 def _sample(img: np.ndarray, grid: np.ndarray, f: np.ndarray) -> np.ndarray:
@@ -391,8 +391,9 @@ def _choose_trajectory(small0: np.ndarray, small1: np.ndarray, f01: np.ndarray, 
     trajectory is then the right one); the one whose two samples (luma) differ least,
     averaged over a _WINDOW square).
 
-    ``structure`` is the mean absolute deviation of the chosen sample difference from its local mean: zero for
-    a fade or a flicker, large where two different things meet (what an average would show as a double image).
+    ``unexplained`` is the chosen samples' difference less its median over the frame (a fade or a flicker changes
+    the whole frame's brightness and is no disagreement), averaged over the window: large where two different
+    things meet, which an average would show as a double image.
     """
     a0 = _trajectory(f01, t, grid, iters)
     b1 = _trajectory(f10, 1.0 - t, grid, iters)
@@ -413,8 +414,8 @@ def _choose_trajectory(small0: np.ndarray, small1: np.ndarray, f01: np.ndarray, 
         cv2.copyTo(g0, better, best.ft0)
         cv2.copyTo(g1, better, best.ft1)
         cv2.copyTo(err, better, best.error)
-        cv2.copyTo(d, better, best.structure)
+        cv2.copyTo(d, better, best.unexplained)
         best.anchor0[better > 0] = anchor
-    d = best.structure
-    best.structure = cv2.blur(np.abs(d - cv2.blur(d, (15, 15))), (7, 7))
+    d = best.unexplained
+    best.unexplained = cv2.blur(np.abs(d - float(np.median(d))), (_WINDOW, _WINDOW))
     return best
