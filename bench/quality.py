@@ -208,15 +208,18 @@ def real_set(videos: Path, places: int) -> list[Triplet]:
         if not path.exists():
             print(f"  real set: {name} missing, left out")
             continue
-        frames = list(read_frames(path))
-        signatures = [scenes.signature(f) for f in frames]
+        signatures = [scenes.signature(f) for f in read_frames(path)]  # first pass: only the small signatures
         bad = set(scenes.find_cuts(signatures)) | set(scenes.find_duplicates(signatures))
-        usable = [i for i in range(len(frames) - 2) if not {i + 1, i + 2} & bad]
-        picks = [usable[round(k * (len(usable) - 1) / max(1, places - 1))] for k in range(places)] if usable else []
-        for i in sorted(set(picks)):
+        usable = [i for i in range(len(signatures) - 2) if not {i + 1, i + 2} & bad]
+        picks = sorted({usable[round(k * (len(usable) - 1) / max(1, places - 1))] for k in range(places)}
+                       if usable else set())
+        wanted = {i + k for i in picks for k in range(3)}
+        frames = {i: f for i, f in enumerate(read_frames(path)) if i in wanted}
+        for i in picks:
             out.append(Triplet(f"{path.stem}@{i}", frames[i], frames[i + 2], frames[i + 1]))
-        print(f"  real set: {name} {probe(path).width}x{probe(path).height}, {len(frames)} frames, "
-              f"{len(bad)} cut/held frames avoided, places {sorted(set(picks))}")
+        info = probe(path)
+        print(f"  real set: {name} {info.width}x{info.height}, {len(signatures)} frames, "
+              f"{len(bad)} cut/held frames avoided, places {picks}")
     return out
 
 

@@ -5,46 +5,47 @@ Per pair (done once for all times):
 1. luma of both frames, lightly smoothed (Gaussian sigma 1), downscaled with INTER_AREA when the frame has more
    pixels on its long side than the preset's ``max_flow_side`` (720p with ``balanced`` -> 640x360), padded when tiny
    (DIS needs >= ~12 px a side);
-2. dense bidirectional flow F01, F10 with OpenCV's DIS (both directions in parallel threads);
-3. forward-backward consistency: a frame-0 pixel x is occluded in frame 1 when
-   |F01(x) + F10(x + F01(x))|^2 > 0.05 (|F01|^2 + |F10'|^2) + 1 (soft ramp above that); pixels whose target
-   leaves the image are not counted as occluded (no information there). Same for frame 1.
+2. dense bidirectional flow F01, F10 with OpenCV's DIS (both directions in parallel threads), then downscaled to
+   the selection grid (``select_scale`` of the flow's size) with small luma copies of both frames.
 
-Per time t (at flow resolution, then upsampled once to the frame size):
+Per time t (on the selection grid, then upsampled once to the frame size):
 
-4. intermediate flows F_t0, F_t1, either by the quadratic approximation of Super SloMo (Jiang et al. 2018)
-   F_t0 = -(1-t) t F01 + t^2 F10, F_t1 = (1-t)^2 F01 - t (1-t) F10 (``fast``, ``balanced``), or by flow
-   projection (``best``): F01 scaled by t is forward-splatted (bilinear, weighted by photo-consistency
-   exp(-0.1 |I0(x) - I1(x + F01)|)) to x + t F01(x), giving F_t0 = -t F01 at its landing place; holes fall back to
-   the approximation;
-5. visibility weights: v0 = 1 - lam * occ1(x + F_t1) (the frame-1 sample is a pixel frame 0 cannot see) and
-   likewise v1; with projection, v0 also comes from the splat density (no frame-0 pixel lands here -> hidden in
-   frame 0); a sample whose position falls outside its frame gets weight 0 (content entering at a border comes
-   from the other frame);
+3. trajectories: for each pixel x at time t, the frame-0 pixel y whose motion carries it to x (x = y + t F01(y),
+   solved by fixed-point iteration G <- -t F01(x + G)), and likewise the frame-1 pixel along F10. Super SloMo's
+   approximation (used before) reads the flow at x itself, which is wrong as soon as things move further than
+   their own size; the fixed point reads it where the moving content comes from;
+4. candidates: both trajectories at the pixel and, for ``balanced``/``best``, those found ``neighbour_shift`` flow
+   pixels left, right, up and down (at a motion boundary the fixed point may land on the wrong side, and a
+   neighbour's trajectory is the right one); per pixel the candidate whose two samples (frame 0 at its start,
+   frame 1 at its end) differ least, over a 9x9 window;
+5. weights: a sample whose position falls outside its frame gets weight 0 (content entering at a border comes from
+   the other frame); where even the best trajectory leaves the samples disagreeing (the disagreement less the
+   frame's overall brightness change, so that fades and flicker still blend), only the sample of the frame the
+   trajectory is anchored in is kept: a sharp frame, never two translucent copies;
 6. backward warp of the full-resolution frames with cv2.remap, BORDER_REPLICATE (Lanczos-4 for ``best``; bicubic
-   for ``balanced`` up to 600k pixels a frame; bilinear for ``fast`` and for ``balanced`` above, where bicubic would
-   double the cost of the warp and measured no better on 720p footage) and per-pixel blend with weights
-   (1-t) v0 and t v1 (cv2.blendLinear).
+   for ``balanced`` up to 600k pixels a frame; bilinear for ``fast`` and above), blend with weights (1-t) v0 and
+   t v1 (cv2.blendLinear), and where the disagreement stays high a Gaussian blur mixed in (``soften``): where
+   nothing explains the motion, a detail in the wrong place costs more than a detail lost.
 
 Nothing is cropped or resized in the output: the warp is at the input's resolution and shape, any size works.
 
-What was measured on Middlebury "other" (12 sequences, t=0.5, mean PSNR dB / IE; bench/quality.py):
-- DIS medium, bilinear warp, plain average (the baseline): 34.17 / 2.66
-- + bicubic warp instead of bilinear: 34.92 / 2.38 (bilinear sampling at fractional offsets blurs; the largest gain)
-  (Lanczos4: 35.02, but 2-4x slower than bicubic -> ``best`` only, where it adds +0.2 dB: 35.72 -> 35.92)
-- + flow on luma smoothed with sigma 1 (0.7 and 1.2 similar): 35.26 / 2.36 (mostly Urban3, large motion)
-- + cv2.blendLinear (rounds halves down, which this set's ground truth happens to like: +0.05 dB)
-- + FB occlusion weights at lam=1: -0.11 dB (Beanbags, Urban: FB failures there are flow errors, not occlusions,
-  and the average is the safer guess); lam=0.5: -0.01 dB, kept as a guard against ghosting on real video
-- DIS finest scale 0 (full-resolution patches): +0.3 dB, 4x slower flow -> ``best``
-- flow projection by splatting instead of the approximation: +0.08 dB (Urban2 +1 dB), slower -> ``best``
-- variational refinement 20 iterations, patch 12/16, stride 2, more gradient-descent iterations, median filter of
-  the flow, other variational alpha: no gain (+-0.1 dB) -> not used
-- flow at half resolution: -0.7 dB on this (small, sharp, 640x480) set; used only above ``max_flow_side``.
+Measured (t = 0.5, mean PSNR dB; bench/quality.py and a quick script over the same data):
 
-On 720p footage (cockatoo.mp4, 12 triplets: frames i and i+2 interpolated at t=0.5 against frame i+1; frame
-average 26.1 dB) every variant lands at 30.2-30.4 dB: flow at 640x360 vs 742x418 vs full size, bicubic vs bilinear
-warp, fast vs balanced; the error there is non-linear motion of feathers, not flow resolution.
+| balanced | davis22 | Middlebury / IE |
+|---|---|---|
+| v0.1.0: Super SloMo approximation, FB-occlusion weights (lam 0.5) | 26.79 | 35.37 / 2.35 |
+| fixed-point trajectories, chosen per pixel, no occlusion weights | 27.01 | 35.57 / 2.31 |
+| + neighbours' trajectories (8 px) | 27.10 | 35.75 / 2.28 |
+| + soften where unexplained | 27.24 | 35.56 / 2.32 |
+| on the 0.6 grid, luma error, 9x9 window, single-frame fallback | 27.26 | 35.55 / 2.33 |
+
+What did not help: FB-occlusion weights with the new trajectories (lam 0.5: -0.03 dB davis22, lam 1: -0.13);
+extra DIS flows as candidates (full resolution unsmoothed, or half resolution: +0.03 for twice the flow time);
+the quadratic approximation as a third candidate (0); more fixed-point iterations than 2 (0); soft per-pixel
+mixing of the candidates (+0.07 for twice the warps); a 3x3 or 5x5 error window (-0.1).
+Known limit: an object smaller than its own motion between the frames (a ball crossing more than its diameter)
+is lost by DIS's coarse-to-fine search; the single-frame fallback fires only where the disagreement is strong,
+so such an object can still show twice, faintly (with plain DIS it shows twice at half strength).
 """
 
 from __future__ import annotations
