@@ -148,9 +148,14 @@ class FlowEngine:
         sharp = self._sharp_warp(h, w)
         out = []
         t_warp = t_blend = 0.0
-        for t in times:
+        t0 = time.perf_counter()
+        # the times' trajectories are independent: on the pool's two threads (OpenCV releases the GIL)
+        mapper = self._pool.map if self._pool is not None and len(times) > 1 else map
+        chosen = list(mapper(lambda t: self._intermediate(pair, t), times))
+        t_flow += time.perf_counter() - t0
+        for t, small in zip(times, chosen):
             t0 = time.perf_counter()
-            ft0, ft1, w0, w1, soft = self._intermediate(pair, t, h, w, buf)
+            ft0, ft1, w0, w1, soft = self._to_frame_size(small, h, w, buf)
             cv2.add(grid, ft0, dst=buf["map0"])
             cv2.add(grid, ft1, dst=buf["map1"])
             t1 = time.perf_counter()
@@ -166,9 +171,8 @@ class FlowEngine:
             mid = cv2.blendLinear(buf["warp0"], buf["warp1"], w0, w1)  # (w0 a + w1 b) / (w0 + w1)
             if soft is not None:
                 # where no trajectory explains the pixels, a detail put in the wrong place costs more than a
-                # detail lost: blur there, in proportion
-                mid = cv2.blendLinear(mid, cv2.GaussianBlur(mid, (0, 0), self.settings["soften"][2]), 1.0 - soft,
-                                      soft)
+                # detail lost: blur there, in proportion (only the box that needs it: the blur is costly at 720p)
+                _soften_in_place(mid, soft, self.settings["soften"][2])
             out.append(mid)
             t3 = time.perf_counter()
             t_flow += t1 - t0
@@ -287,11 +291,9 @@ class FlowEngine:
                 "shift": shift if 2 * shift < min(sh, sw) else 0}
 
     # ------------------------------------------------------------------ per time
-    def _intermediate(self, pair: dict, t: float, h: int, w: int, buf: dict):
-        """F_t0, F_t1 (HxWx2 float32, frame pixels), the blend weights w0, w1 (HxW float32) at t, and how much
-        to soften each pixel (HxW float32 in 0..1, or None for nowhere).
-
-        Computed at the selection resolution and upsampled (bilinear) to the frame size."""
+    def _intermediate(self, pair: dict, t: float):
+        """F_t0, F_t1 (HxWx2 float32), the blend weights w0, w1 (HxW float32) at t, and how much to soften each
+        pixel (HxW float32 in 0..1, or None for nowhere), on the selection grid."""
         sh, sw = pair["sh"], pair["sw"]
         grid = self._grid2(sh, sw)
         s = self.settings
@@ -317,6 +319,13 @@ class FlowEngine:
             soft = np.clip((choice.error - lo) * (1.0 / (hi - lo)), 0.0, 1.0)
             if not soft.any():
                 soft = None
+        return ft0, ft1, w0, w1, soft
+
+    @staticmethod
+    def _to_frame_size(small: tuple, h: int, w: int, buf: dict):
+        """What _intermediate made, upsampled (bilinear) to the frame size, flows rescaled to frame pixels."""
+        ft0, ft1, w0, w1, soft = small
+        sh, sw = w0.shape
         if (sh, sw) != (h, w):
             scale = np.array([w / sw, h / sh], np.float32)
             ft0 = cv2.resize(ft0 * scale, (w, h), dst=buf["ft0"], interpolation=cv2.INTER_LINEAR)
@@ -329,6 +338,21 @@ class FlowEngine:
 
 
 # ---------------------------------------------------------------------- helpers
+def _soften_in_place(image: np.ndarray, amount: np.ndarray, sigma: float) -> None:
+    """image <- (1 - amount) image + amount blur(image), inside the bounding box of amount > 0 (plus the blur's
+    reach, so that the box's border does not change the blur)."""
+    rows, cols = np.flatnonzero(amount.any(axis=1)), np.flatnonzero(amount.any(axis=0))
+    if not len(rows):
+        return
+    reach = int(np.ceil(3 * sigma))
+    h, w = amount.shape
+    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    py0, py1, px0, px1 = max(0, y0 - reach), min(h, y1 + reach), max(0, x0 - reach), min(w, x1 + reach)
+    blurred = cv2.GaussianBlur(image[py0:py1, px0:px1], (0, 0), sigma)[y0 - py0: y1 - py0, x0 - px0: x1 - px0]
+    part = amount[y0:y1, x0:x1]
+    image[y0:y1, x0:x1] = cv2.blendLinear(image[y0:y1, x0:x1], blurred, 1.0 - part, np.ascontiguousarray(part))
+
+
 @dataclass
 class Trajectories:
     """The trajectory chosen for each pixel at time t (arrays at the selection resolution)."""
