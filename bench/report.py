@@ -147,7 +147,8 @@ def _minutes(*results) -> str:
     return f"{sum(r.get('elapsed_s', 0) for r in results if r) / 60:.0f}"
 
 
-SECTION_STARTS = {"quality": "**Quality**", "speed": "**Speed**", "memory": "**Memory**", "dain_cpu": "**DAIN on a CPU**"}
+SECTION_STARTS = {"quality": "**Quality**", "speed": "**Speed**", "memory": "**Memory**",
+                  "dain_cpu": "**DAIN on a CPU**"}
 
 
 def previous_sections(old_block: str) -> dict[str, list[str]]:
@@ -169,6 +170,9 @@ def previous_sections(old_block: str) -> dict[str, list[str]]:
 
 def block(quality, speed, memory, dain_cpu, plotted: Path | None, previous: dict[str, list[str]] | None = None) -> str:
     machines = [r["machine"] for r in (quality, speed, memory) if r]
+    previous = previous or {}
+    kept = [name for name, data in (("memory", memory), ("DAIN on a CPU", dain_cpu))
+            if not data and ("dain_cpu" if name.startswith("DAIN") else name) in previous]
     dates = sorted({m["date"] for m in machines})
     when = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
     m = machines[0]
@@ -179,11 +183,12 @@ def block(quality, speed, memory, dain_cpu, plotted: Path | None, previous: dict
              f"same run. `make bench` regenerates every table and picture in this section (needs "
              f"`../shared/testdata`; the quality, speed and memory benches took {_minutes(quality, speed, memory)} "
              "minutes in this run); "
-             "`make bench-quick` is a smoke run of the same.", ""]
+             "`make bench-quick` is a smoke run of the same."
+             + (f" The {' and '.join(kept)} section{'s are' if len(kept) > 1 else ' is'} kept from an earlier run "
+                "(no new results for them)." if kept else ""), ""]
     if plotted:
         lines += [f"![Middlebury PSNR against milliseconds per output frame at 720p, for each engine and preset and "
                   f"ffmpeg minterpolate](docs/images/{plotted.name})", ""]
-    previous = previous or {}
     for name, section, data in (("quality", quality_section, quality), ("speed", speed_section, speed),
                                 ("memory", memory_section, memory)):
         if data:

@@ -284,8 +284,8 @@ class FlowEngine:
             to_select = np.array([sw / fw, sh / fh], np.float32)
             f01 = cv2.resize(f01, (sw, sh), interpolation=cv2.INTER_AREA) * to_select
             f10 = cv2.resize(f10, (sw, sh), interpolation=cv2.INTER_AREA) * to_select
-        small0, small1 = (cv2.cvtColor(cv2.resize(f, (sw, sh), interpolation=cv2.INTER_AREA) if (sh, sw) != (h, w) else f, cv2.COLOR_RGB2GRAY)
-                          for f in (frame0, frame1))
+        small0, small1 = (cv2.cvtColor(cv2.resize(f, (sw, sh), interpolation=cv2.INTER_AREA)
+                                       if (sh, sw) != (h, w) else f, cv2.COLOR_RGB2GRAY) for f in (frame0, frame1))
         shift = round(self.settings["neighbour_shift"] * sw / fw)
         return {"f01": f01, "f10": f10, "sh": sh, "sw": sw, "small0": small0, "small1": small1,
                 "shift": shift if 2 * shift < min(sh, sw) else 0}
