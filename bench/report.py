@@ -41,7 +41,7 @@ def plot(quality: dict, speed: dict, path: Path) -> Path:
     _, rows = speed_at(speed)
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
     for label, row in rows.items():
-        q = quality["results"].get(_quality_key(label))
+        q = quality["results"].get("middlebury", {}).get(_quality_key(label))
         if q is None:
             continue
         ours = label != BASELINE
@@ -66,17 +66,34 @@ def plot(quality: dict, speed: dict, path: Path) -> Path:
     return path
 
 
+SETS = {"middlebury": "Middlebury", "davis22": "davis22", "real": "real footage"}
+
+
 def quality_section(quality: dict) -> list[str]:
     results = quality["results"]
+    sets = [k for k in SETS if k in results]
+    keys = list(dict.fromkeys(k for name in sets for k in results[name]))
+    keys = [k for k in ORDER if k in keys] + [k for k in keys if k not in ORDER]
     rows = []
-    for key in [k for k in ORDER if k in results] + [k for k in results if k not in ORDER]:
-        m, label = results[key]["mean"], results[key]["label"]
-        cells = [label, f"{m['psnr']:.2f}", f"{m['ssim']:.3f}", f"{m['ie']:.2f}"]
+    for key in keys:
+        label = next(results[name][key]["label"] for name in sets if key in results[name])
+        cells = [label]
+        for name in sets:
+            m = results[name].get(key, {}).get("mean")
+            cells += [f"{m['psnr']:.2f}", f"{m['ssim']:.3f}", f"{m['ie']:.2f}"] if m else ["-", "-", "-"]
         rows.append([f"**{c}**" for c in cells] if key == "flow balanced" else cells)
-    lines = ['**Quality** on the Middlebury "other" set (12 sequences, t = 0.5 against the ground truth, the papers\' '
-             "protocol: PSNR on 8-bit RGB, IE = mean absolute error), `python bench/quality.py`:", "",
-             table(["method", "PSNR dB", "SSIM", "IE"], rows)]
-    if "dain" not in results and quality.get("dain_note"):
+    header = ["method"] + [f"{SETS[n]} {m}" for n in sets for m in ("PSNR", "SSIM", "IE")]
+    counts = ", ".join(f"{SETS[n]} {len(next(iter(results[n].values()))['pairs'])}" for n in sets)
+    lines = ["**Quality**, t = 0.5 against the true frame, mean over the pairs of each set "
+             f"({counts} pairs): Middlebury \"other\" (small motion; the papers' protocol), davis22 (large motion: "
+             "sports, animals, vehicles, camera pans) and real footage (../shared/testdata/videos at half rate: frames "
+             "i and i+2 against the true i+1, two frames given). PSNR dB on 8-bit RGB; SSIM as scikit-image's "
+             "`structural_similarity(a, b, channel_axis=2, data_range=255)`; IE = mean absolute error. "
+             "`python bench/quality.py`:", "", table(header, rows)]
+    notes = [n for n in quality.get("notes", []) if not n.startswith("DAIN")] + quality.get("targets", [])
+    if notes:
+        lines += [""] + [f"- {n}" for n in notes]
+    if "dain" not in keys and quality.get("dain_note"):
         lines += ["", f"*{quality['dain_note'].split(':')[0]}: no real weights were found on the machine "
                       "(`bench/dain_cpu.py` times the network on the CPU with a stand-in of the published sizes).*"]
     return lines
@@ -104,7 +121,7 @@ def speed_section(speed: dict) -> list[str]:
              "interpolation; analyse = the scene-cut search):", "",
              table(["clip", "engine", "stages (s)"], stage_rows)]
     if speed.get("quick"):
-        lines += ["", "*A quick run (`make bench-quick`): one run on a few frames; `make bench` measures 100 "
+        lines += ["", "*A quick run (`make bench-quick`): one run on a few frames; `make bench` measures 60 "
                       "frames of each clip, three runs each.*"]
     return lines
 
@@ -130,8 +147,32 @@ def _minutes(*results) -> str:
     return f"{sum(r.get('elapsed_s', 0) for r in results if r) / 60:.0f}"
 
 
-def block(quality, speed, memory, dain_cpu, plotted: Path | None) -> str:
+SECTION_STARTS = {"quality": "**Quality**", "speed": "**Speed**", "memory": "**Memory**",
+                  "dain_cpu": "**DAIN on a CPU**"}
+
+
+def previous_sections(old_block: str) -> dict[str, list[str]]:
+    """The sections of the README's current results block, by bench name, as their lines: what a rerun keeps for
+    a bench whose JSON is absent (e.g. memory and DAIN, which need ComfyUI or real weights)."""
+    found: dict[str, list[str]] = {}
+    current = None
+    for line in old_block.splitlines():
+        starts = [name for name, head in SECTION_STARTS.items() if line.startswith(head)]
+        if starts:
+            current = starts[0]
+            found[current] = []
+        elif line.startswith(("![", "<!--", "## ")):
+            current = None
+        if current:
+            found[current].append(line)
+    return {name: lines[:-1] if lines and not lines[-1].strip() else lines for name, lines in found.items()}
+
+
+def block(quality, speed, memory, dain_cpu, plotted: Path | None, previous: dict[str, list[str]] | None = None) -> str:
     machines = [r["machine"] for r in (quality, speed, memory) if r]
+    previous = previous or {}
+    kept = [name for name, data in (("memory", memory), ("DAIN on a CPU", dain_cpu))
+            if not data and ("dain_cpu" if name.startswith("DAIN") else name) in previous]
     dates = sorted({m["date"] for m in machines})
     when = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
     m = machines[0]
@@ -142,13 +183,20 @@ def block(quality, speed, memory, dain_cpu, plotted: Path | None) -> str:
              f"same run. `make bench` regenerates every table and picture in this section (needs "
              f"`../shared/testdata`; the quality, speed and memory benches took {_minutes(quality, speed, memory)} "
              "minutes in this run); "
-             "`make bench-quick` is a smoke run of the same.", ""]
+             "`make bench-quick` is a smoke run of the same."
+             + (f" The {' and '.join(kept)} section{'s are' if len(kept) > 1 else ' is'} kept from an earlier run "
+                "(no new results for them)." if kept else ""), ""]
     if plotted:
         lines += [f"![Middlebury PSNR against milliseconds per output frame at 720p, for each engine and preset and "
                   f"ffmpeg minterpolate](docs/images/{plotted.name})", ""]
-    for section, data in ((quality_section, quality), (speed_section, speed), (memory_section, memory)):
+    for name, section, data in (("quality", quality_section, quality), ("speed", speed_section, speed),
+                                ("memory", memory_section, memory)):
         if data:
             lines += section(data) + [""]
+        elif name in previous:
+            lines += previous[name] + [""]
+    if not dain_cpu and "dain_cpu" in previous:
+        lines += previous["dain_cpu"] + [""]
     if dain_cpu:
         per = ", ".join(f"{r['s_per_pair_mean']:.1f} s per pair at {r['size']} (peak {r['worker_peak_rss_mib']} MiB)"
                         for r in dain_cpu["results"])
@@ -176,13 +224,15 @@ def main(argv=None) -> int:
     quality, speed, memory, dain_cpu = (read_results(n, args.out) for n in ("quality", "speed", "memory", "dain_cpu"))
     missing = [n for n, r in (("quality", quality), ("speed", speed), ("memory", memory)) if r is None]
     if missing:
-        print(f"no results yet from {', '.join(missing)} (run bench/{missing[0]}.py): those sections are left out")
+        print(f"no results from {', '.join(missing)} in {args.out}: the README keeps its current sections for them")
     plotted = plot(quality, speed, args.images / "quality_speed.png") if quality and speed else None
     text = args.readme.read_text()
     pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.DOTALL)
     if not pattern.search(text):
         raise SystemExit(f"{args.readme} has no {START} ... {END} block to rewrite")
-    args.readme.write_text(pattern.sub(lambda _: block(quality, speed, memory, dain_cpu, plotted), text, count=1))
+    previous = previous_sections(pattern.search(text).group(0))
+    args.readme.write_text(pattern.sub(lambda _: block(quality, speed, memory, dain_cpu, plotted, previous), text,
+                                       count=1))
     print(f"rewrote the results block of {args.readme}")
     return 0
 

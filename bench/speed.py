@@ -104,7 +104,7 @@ def main(argv=None) -> int:
     parser.add_argument("--clips", nargs="+", default=["mpy_chaplin.mp4", "cockatoo.mp4"])
     parser.add_argument("--engines", nargs="+", help="only these (e.g. blend 'flow balanced' dain)")
     parser.add_argument("--runs", type=int, default=3, help="runs of each measurement; medians are reported")
-    parser.add_argument("--frames", type=int, default=100, help="the first N frames of each clip (0: all)")
+    parser.add_argument("--frames", type=int, default=60, help="the first N frames of each clip (0: all)")
     parser.add_argument("--quick", action="store_true", help="development: --runs 1 --frames 30")
     parser.add_argument("--dain-weights", help="DAIN weights (archive or folder); default: deepshop's search order")
     parser.add_argument("--out", type=Path, default=OUT)

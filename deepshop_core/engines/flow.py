@@ -5,46 +5,47 @@ Per pair (done once for all times):
 1. luma of both frames, lightly smoothed (Gaussian sigma 1), downscaled with INTER_AREA when the frame has more
    pixels on its long side than the preset's ``max_flow_side`` (720p with ``balanced`` -> 640x360), padded when tiny
    (DIS needs >= ~12 px a side);
-2. dense bidirectional flow F01, F10 with OpenCV's DIS (both directions in parallel threads);
-3. forward-backward consistency: a frame-0 pixel x is occluded in frame 1 when
-   |F01(x) + F10(x + F01(x))|^2 > 0.05 (|F01|^2 + |F10'|^2) + 1 (soft ramp above that); pixels whose target
-   leaves the image are not counted as occluded (no information there). Same for frame 1.
+2. dense bidirectional flow F01, F10 with OpenCV's DIS (both directions in parallel threads), then downscaled to
+   the selection grid (``select_scale`` of the flow's size) with small luma copies of both frames.
 
-Per time t (at flow resolution, then upsampled once to the frame size):
+Per time t (on the selection grid, then upsampled once to the frame size):
 
-4. intermediate flows F_t0, F_t1, either by the quadratic approximation of Super SloMo (Jiang et al. 2018)
-   F_t0 = -(1-t) t F01 + t^2 F10, F_t1 = (1-t)^2 F01 - t (1-t) F10 (``fast``, ``balanced``), or by flow
-   projection (``best``): F01 scaled by t is forward-splatted (bilinear, weighted by photo-consistency
-   exp(-0.1 |I0(x) - I1(x + F01)|)) to x + t F01(x), giving F_t0 = -t F01 at its landing place; holes fall back to
-   the approximation;
-5. visibility weights: v0 = 1 - lam * occ1(x + F_t1) (the frame-1 sample is a pixel frame 0 cannot see) and
-   likewise v1; with projection, v0 also comes from the splat density (no frame-0 pixel lands here -> hidden in
-   frame 0); a sample whose position falls outside its frame gets weight 0 (content entering at a border comes
-   from the other frame);
+3. trajectories: for each pixel x at time t, the frame-0 pixel y whose motion carries it to x (x = y + t F01(y),
+   solved by fixed-point iteration G <- -t F01(x + G)), and likewise the frame-1 pixel along F10. Super SloMo's
+   approximation (used before) reads the flow at x itself, which is wrong as soon as things move further than
+   their own size; the fixed point reads it where the moving content comes from;
+4. candidates: both trajectories at the pixel and, for ``balanced``/``best``, those found ``neighbour_shift`` flow
+   pixels left, right, up and down (at a motion boundary the fixed point may land on the wrong side, and a
+   neighbour's trajectory is the right one); per pixel the candidate whose two samples (frame 0 at its start,
+   frame 1 at its end) differ least, over a 9x9 window;
+5. weights: a sample whose position falls outside its frame gets weight 0 (content entering at a border comes from
+   the other frame); where even the best trajectory leaves the samples disagreeing (the disagreement less the
+   frame's overall brightness change, so that fades and flicker still blend), only the sample of the frame the
+   trajectory is anchored in is kept: a sharp frame, never two translucent copies;
 6. backward warp of the full-resolution frames with cv2.remap, BORDER_REPLICATE (Lanczos-4 for ``best``; bicubic
-   for ``balanced`` up to 600k pixels a frame; bilinear for ``fast`` and for ``balanced`` above, where bicubic would
-   double the cost of the warp and measured no better on 720p footage) and per-pixel blend with weights
-   (1-t) v0 and t v1 (cv2.blendLinear).
+   for ``balanced`` up to 600k pixels a frame; bilinear for ``fast`` and above), blend with weights (1-t) v0 and
+   t v1 (cv2.blendLinear), and where the disagreement stays high a Gaussian blur mixed in (``soften``): where
+   nothing explains the motion, a detail in the wrong place costs more than a detail lost.
 
 Nothing is cropped or resized in the output: the warp is at the input's resolution and shape, any size works.
 
-What was measured on Middlebury "other" (12 sequences, t=0.5, mean PSNR dB / IE; bench/quality.py):
-- DIS medium, bilinear warp, plain average (the baseline): 34.17 / 2.66
-- + bicubic warp instead of bilinear: 34.92 / 2.38 (bilinear sampling at fractional offsets blurs; the largest gain)
-  (Lanczos4: 35.02, but 2-4x slower than bicubic -> ``best`` only, where it adds +0.2 dB: 35.72 -> 35.92)
-- + flow on luma smoothed with sigma 1 (0.7 and 1.2 similar): 35.26 / 2.36 (mostly Urban3, large motion)
-- + cv2.blendLinear (rounds halves down, which this set's ground truth happens to like: +0.05 dB)
-- + FB occlusion weights at lam=1: -0.11 dB (Beanbags, Urban: FB failures there are flow errors, not occlusions,
-  and the average is the safer guess); lam=0.5: -0.01 dB, kept as a guard against ghosting on real video
-- DIS finest scale 0 (full-resolution patches): +0.3 dB, 4x slower flow -> ``best``
-- flow projection by splatting instead of the approximation: +0.08 dB (Urban2 +1 dB), slower -> ``best``
-- variational refinement 20 iterations, patch 12/16, stride 2, more gradient-descent iterations, median filter of
-  the flow, other variational alpha: no gain (+-0.1 dB) -> not used
-- flow at half resolution: -0.7 dB on this (small, sharp, 640x480) set; used only above ``max_flow_side``.
+Measured (t = 0.5, mean PSNR dB; bench/quality.py and a quick script over the same data):
 
-On 720p footage (cockatoo.mp4, 12 triplets: frames i and i+2 interpolated at t=0.5 against frame i+1; frame
-average 26.1 dB) every variant lands at 30.2-30.4 dB: flow at 640x360 vs 742x418 vs full size, bicubic vs bilinear
-warp, fast vs balanced; the error there is non-linear motion of feathers, not flow resolution.
+| balanced | davis22 | Middlebury / IE |
+|---|---|---|
+| v0.1.0: Super SloMo approximation, FB-occlusion weights (lam 0.5) | 26.79 | 35.37 / 2.35 |
+| fixed-point trajectories, chosen per pixel, no occlusion weights | 27.01 | 35.57 / 2.31 |
+| + neighbours' trajectories (8 px) | 27.10 | 35.75 / 2.28 |
+| + soften where unexplained | 27.24 | 35.56 / 2.32 |
+| on the 0.6 grid, luma error, 9x9 window, single-frame fallback | 27.26 | 35.55 / 2.33 |
+
+What did not help: FB-occlusion weights with the new trajectories (lam 0.5: -0.03 dB davis22, lam 1: -0.13);
+extra DIS flows as candidates (full resolution unsmoothed, or half resolution: +0.03 for twice the flow time);
+the quadratic approximation as a third candidate (0); more fixed-point iterations than 2 (0); soft per-pixel
+mixing of the candidates (+0.07 for twice the warps); a 3x3 or 5x5 error window (-0.1).
+Known limit: an object smaller than its own motion between the frames (a ball crossing more than its diameter)
+is lost by DIS's coarse-to-fine search; the single-frame fallback fires only where the disagreement is strong,
+so such an object can still show twice, faintly (with plain DIS it shows twice at half strength).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -61,30 +63,33 @@ from . import check_pair
 
 # Preset -> settings. ``dis``: OpenCV DIS preset; ``finest_scale``: override of DIS's finest pyramid level (0 = full
 # resolution patches); ``max_flow_side``: the flow is computed on a copy downscaled to at most this many pixels on
-# the long side (720p -> 640x360 for balanced: on 720p footage, flow at half size loses nothing measurable, see
-# below, and halves the time);
+# the long side (720p -> 640x360: on 720p footage flow at half size loses nothing measurable and halves the time);
+# ``select_scale``: the trajectories are followed and chosen on a grid this fraction of the flow's;
+# ``fixed_point_iters``: iterations that follow each trajectory; ``neighbour_shift``: the neighbours' trajectories
+# (this many flow pixels away) are candidates too (0: off); ``unexplained``: (lo, hi) disagreement (0..255, less
+# the overall brightness change) over which a pixel goes from a blend of both frames to the anchor frame alone;
+# ``soften``: (lo, hi, sigma) disagreement over which a pixel goes from sharp to blurred by sigma, or None;
 # ``warp``: "lanczos", "cubic" or "linear" interpolation of the frames, "auto" = cubic up to ``cubic_max_pixels``
-# per frame and linear above (bicubic costs ~4x fixed-point bilinear: at 720p the 6 bicubic remaps of a pair alone
-# take ~70 ms, most of the balanced budget, and on 720p footage bicubic measured no better); ``occlusion``: lam, how
-# strongly FB-occlusion lowers a source's weight; ``projection``: intermediate flows by forward splatting instead
-# of the quadratic approximation.
+# per frame and linear above (bicubic costs ~4x fixed-point bilinear and measured no better on 720p footage).
 PRESETS: dict[str, dict] = {
     "fast": {"dis": cv2.DISOPTICAL_FLOW_PRESET_FAST, "finest_scale": None, "max_flow_side": 640,
-             "warp": "linear", "occlusion": 0.5, "projection": False},
+             "select_scale": 0.5, "fixed_point_iters": 2, "neighbour_shift": 0, "unexplained": (30.0, 80.0),
+             "soften": None, "warp": "linear"},
     "balanced": {"dis": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, "finest_scale": None, "max_flow_side": 640,
-                 "warp": "auto", "cubic_max_pixels": 600_000, "occlusion": 0.5, "projection": False},
+                 "select_scale": 0.6, "fixed_point_iters": 2, "neighbour_shift": 8, "unexplained": (30.0, 80.0),
+                 "soften": (5.0, 30.0, 1.5), "warp": "auto", "cubic_max_pixels": 600_000},
     "best": {"dis": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, "finest_scale": 0, "max_flow_side": 1280,
-             "warp": "lanczos", "occlusion": 0.5, "projection": True},
+             "select_scale": 1.0, "fixed_point_iters": 6, "neighbour_shift": 8, "unexplained": (30.0, 80.0),
+             "soften": (5.0, 30.0, 1.5), "warp": "lanczos"},
 }
 DEFAULT_PRESET = "balanced"
 
 _BORDER = cv2.BORDER_REPLICATE
 _LUMA_SIGMA = 1.0      # Gaussian smoothing of the luma the flow is computed on
 _MIN_FLOW_SIDE = 32    # DIS refuses images smaller than ~12 px a side; pad up to this
-_FB_K, _FB_C = 0.05, 1.0
-_PHOTO_ALPHA = 0.1     # splat weight exp(-alpha * |photometric error|), error on 0..255
-_DENSITY_FULL = 0.05   # splat density at and above which a projected pixel counts as fully visible
+_MEAN3 = np.full((1, 3), 1.0 / 3.0, np.float32)  # cv2.transform matrix: mean of the three channels
 _EPS = 1e-3
+_WINDOW = 9      # side of the window the trajectory error is averaged over (selection grid pixels)
 
 
 class FlowEngine:
@@ -143,9 +148,14 @@ class FlowEngine:
         sharp = self._sharp_warp(h, w)
         out = []
         t_warp = t_blend = 0.0
-        for t in times:
+        t0 = time.perf_counter()
+        # the times' trajectories are independent: on the pool's two threads (OpenCV releases the GIL)
+        mapper = self._pool.map if self._pool is not None and len(times) > 1 else map
+        chosen = list(mapper(lambda t: self._intermediate(pair, t), times))
+        t_flow += time.perf_counter() - t0
+        for t, small in zip(times, chosen):
             t0 = time.perf_counter()
-            ft0, ft1, w0, w1 = self._intermediate(pair, t, h, w, buf)
+            ft0, ft1, w0, w1, soft = self._to_frame_size(small, h, w, buf)
             cv2.add(grid, ft0, dst=buf["map0"])
             cv2.add(grid, ft1, dst=buf["map1"])
             t1 = time.perf_counter()
@@ -158,7 +168,12 @@ class FlowEngine:
                 cv2.remap(frame0, m0, m0f, cv2.INTER_LINEAR, dst=buf["warp0"], borderMode=_BORDER)
                 cv2.remap(frame1, m1, m1f, cv2.INTER_LINEAR, dst=buf["warp1"], borderMode=_BORDER)
             t2 = time.perf_counter()
-            out.append(cv2.blendLinear(buf["warp0"], buf["warp1"], w0, w1))  # (w0 a + w1 b) / (w0 + w1)
+            mid = cv2.blendLinear(buf["warp0"], buf["warp1"], w0, w1)  # (w0 a + w1 b) / (w0 + w1)
+            if soft is not None:
+                # where no trajectory explains the pixels, a detail put in the wrong place costs more than a
+                # detail lost: blur there, in proportion (only the box that needs it: the blur is costly at 720p)
+                _soften_in_place(mid, soft, self.settings["soften"][2])
+            out.append(mid)
             t3 = time.perf_counter()
             t_flow += t1 - t0
             t_warp += t2 - t1
@@ -262,114 +277,170 @@ class FlowEngine:
         h, w = frame0.shape[:2]
         fh, fw = self.flow_size(h, w)
         f01, f10 = self._flows(self._luma(frame0, fh, fw), self._luma(frame1, fh, fw), fh, fw)
-        gx, gy = self._grid(fh, fw)
-        grid = self._grid2(fh, fw)
-        pair = {"f01": f01, "f10": f10, "fh": fh, "fw": fw, "gx": gx, "gy": gy,
-                "occ0_one": _occlusion(f01, f10, grid), "occ1_one": _occlusion(f10, f01, grid)}
-        if self.settings["projection"]:
-            if (fh, fw) != (h, w):
-                s0 = cv2.resize(frame0, (fw, fh), interpolation=cv2.INTER_AREA)
-                s1 = cv2.resize(frame1, (fw, fh), interpolation=cv2.INTER_AREA)
-            else:
-                s0, s1 = frame0, frame1
-            pair["z0"] = _photo_weight(s0, s1, f01, gx, gy)
-            pair["z1"] = _photo_weight(s1, s0, f10, gx, gy)
-        return pair
+        # trajectories are followed and chosen on a coarser grid than the flow's (smooth at that scale anyway)
+        sel = self.settings["select_scale"]
+        sh, sw = (round(fh * sel), round(fw * sel)) if min(fh, fw) * sel >= _MIN_FLOW_SIDE else (fh, fw)
+        if (sh, sw) != (fh, fw):
+            to_select = np.array([sw / fw, sh / fh], np.float32)
+            f01 = cv2.resize(f01, (sw, sh), interpolation=cv2.INTER_AREA) * to_select
+            f10 = cv2.resize(f10, (sw, sh), interpolation=cv2.INTER_AREA) * to_select
+        small0, small1 = (cv2.cvtColor(cv2.resize(f, (sw, sh), interpolation=cv2.INTER_AREA)
+                                       if (sh, sw) != (h, w) else f, cv2.COLOR_RGB2GRAY) for f in (frame0, frame1))
+        shift = round(self.settings["neighbour_shift"] * sw / fw)
+        return {"f01": f01, "f10": f10, "sh": sh, "sw": sw, "small0": small0, "small1": small1,
+                "shift": shift if 2 * shift < min(sh, sw) else 0}
 
     # ------------------------------------------------------------------ per time
-    def _intermediate(self, pair: dict, t: float, h: int, w: int, buf: dict):
-        """F_t0, F_t1 (HxWx2 float32, frame pixels) and the blend weights w0, w1 (HxW float32) at t.
-
-        Computed at flow resolution and upsampled (bilinear) to the frame size."""
-        f01, f10, fh, fw, gx, gy = (pair[k] for k in ("f01", "f10", "fh", "fw", "gx", "gy"))
-        grid = self._grid2(fh, fw)
-        ft0 = cv2.addWeighted(f01, -(1.0 - t) * t, f10, t * t, 0.0)
-        ft1 = cv2.addWeighted(f01, (1.0 - t) ** 2, f10, -t * (1.0 - t), 0.0)
-        if self.settings["projection"]:
-            p0, d0 = _project(f01, t, pair["z0"], gx, gy)
-            p1, d1 = _project(f10, 1.0 - t, pair["z1"], gx, gy)
-            ft0 = np.where((d0 <= 1e-6)[..., None], ft0, p0).astype(np.float32)
-            ft1 = np.where((d1 <= 1e-6)[..., None], ft1, p1).astype(np.float32)
-        lam = self.settings["occlusion"]
-        # [occlusion, 1] sampled at the source positions with a zero border: the occlusion of the sample, and
-        # whether the sample lies inside its frame (soft over one pixel)
-        s0 = _sample_zero(pair["occ0_one"], grid, ft0)
-        s1 = _sample_zero(pair["occ1_one"], grid, ft1)
-        # the frame-0 sample loses weight where the frame-1 sample is a pixel frame 0 cannot see, and vice versa
-        v0 = (1.0 - lam * s1[..., 0]) * s0[..., 1]
-        v1 = (1.0 - lam * s0[..., 0]) * s1[..., 1]
-        if self.settings["projection"]:  # no frame-0 pixel lands here: hidden in frame 0 (and likewise frame 1)
-            v0 *= cv2.GaussianBlur(np.minimum(d0 / _DENSITY_FULL, 1.0).astype(np.float32), (0, 0), 1.0)
-            v1 *= cv2.GaussianBlur(np.minimum(d1 / _DENSITY_FULL, 1.0).astype(np.float32), (0, 0), 1.0)
+    def _intermediate(self, pair: dict, t: float):
+        """F_t0, F_t1 (HxWx2 float32), the blend weights w0, w1 (HxW float32) at t, and how much to soften each
+        pixel (HxW float32 in 0..1, or None for nowhere), on the selection grid."""
+        sh, sw = pair["sh"], pair["sw"]
+        grid = self._grid2(sh, sw)
+        s = self.settings
+        choice = _choose_trajectory(pair["small0"], pair["small1"], pair["f01"], pair["f10"], t, grid,
+                                    s["fixed_point_iters"], pair["shift"])
+        ft0, ft1 = choice.ft0, choice.ft1
+        # a sample whose position falls outside its frame gets weight 0 (content entering at a border comes from
+        # the other frame)
+        v0 = _inside(grid, ft0)
+        v1 = _inside(grid, ft1)
+        # where even the best trajectory leaves its samples disagreeing (motion the flow cannot
+        # explain), an average would show two translucent copies: keep only the anchor frame's sample there
+        lo, hi = s["unexplained"]
+        keep = 1.0 - np.clip((choice.unexplained - lo) * (1.0 / (hi - lo)), 0.0, 1.0)
+        v0 = np.where(choice.anchor0, v0, v0 * keep)
+        v1 = np.where(choice.anchor0, v1 * keep, v1)
         # blend weights (1-t) v0 and t v1, + eps: blendLinear divides by their sum, which must stay positive
-        w0 = cv2.addWeighted(v0.astype(np.float32, copy=False), 1.0 - t, v0, 0.0, _EPS * (1.0 - t))
-        w1 = cv2.addWeighted(v1.astype(np.float32, copy=False), t, v1, 0.0, _EPS * t)
-        if (fh, fw) != (h, w):
-            scale = np.array([w / fw, h / fh], np.float32)
+        w0 = cv2.addWeighted(v0, 1.0 - t, v0, 0.0, _EPS * (1.0 - t))
+        w1 = cv2.addWeighted(v1, t, v1, 0.0, _EPS * t)
+        soft = None
+        if s["soften"] is not None:
+            lo, hi, _ = s["soften"]
+            soft = np.clip((choice.error - lo) * (1.0 / (hi - lo)), 0.0, 1.0)
+            if not soft.any():
+                soft = None
+        return ft0, ft1, w0, w1, soft
+
+    @staticmethod
+    def _to_frame_size(small: tuple, h: int, w: int, buf: dict):
+        """What _intermediate made, upsampled (bilinear) to the frame size, flows rescaled to frame pixels."""
+        ft0, ft1, w0, w1, soft = small
+        sh, sw = w0.shape
+        if (sh, sw) != (h, w):
+            scale = np.array([w / sw, h / sh], np.float32)
             ft0 = cv2.resize(ft0 * scale, (w, h), dst=buf["ft0"], interpolation=cv2.INTER_LINEAR)
             ft1 = cv2.resize(ft1 * scale, (w, h), dst=buf["ft1"], interpolation=cv2.INTER_LINEAR)
             w0 = cv2.resize(w0, (w, h), dst=buf["w0"], interpolation=cv2.INTER_LINEAR)
             w1 = cv2.resize(w1, (w, h), dst=buf["w1"], interpolation=cv2.INTER_LINEAR)
-        return ft0, ft1, w0, w1
+            if soft is not None:
+                soft = cv2.resize(soft, (w, h), interpolation=cv2.INTER_LINEAR)
+        return ft0, ft1, w0, w1, soft
 
 
 # ---------------------------------------------------------------------- helpers
-def _sample_zero(img: np.ndarray, grid: np.ndarray, f: np.ndarray) -> np.ndarray:
-    """``img`` sampled at x + f(x), bilinear, zero outside the image."""
+def _soften_in_place(image: np.ndarray, amount: np.ndarray, sigma: float) -> None:
+    """image <- (1 - amount) image + amount blur(image), inside the bounding box of amount > 0 (plus the blur's
+    reach, so that the box's border does not change the blur)."""
+    rows, cols = np.flatnonzero(amount.any(axis=1)), np.flatnonzero(amount.any(axis=0))
+    if not len(rows):
+        return
+    reach = int(np.ceil(3 * sigma))
+    h, w = amount.shape
+    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    py0, py1, px0, px1 = max(0, y0 - reach), min(h, y1 + reach), max(0, x0 - reach), min(w, x1 + reach)
+    blurred = cv2.GaussianBlur(image[py0:py1, px0:px1], (0, 0), sigma)[y0 - py0: y1 - py0, x0 - px0: x1 - px0]
+    part = amount[y0:y1, x0:x1]
+    image[y0:y1, x0:x1] = cv2.blendLinear(image[y0:y1, x0:x1], blurred, 1.0 - part, np.ascontiguousarray(part))
+
+
+@dataclass
+class Trajectories:
+    """The trajectory chosen for each pixel at time t (arrays at the selection resolution)."""
+
+    ft0: np.ndarray        # HxWx2 float32: flow from t to frame 0
+    ft1: np.ndarray        # HxWx2 float32: flow from t to frame 1
+    anchor0: np.ndarray    # HxW bool: anchored in frame 0 (its frame-0 sample is the trusted one)
+    error: np.ndarray      # HxW float32: mean absolute difference of its two samples (0..255, _WINDOW square)
+    unexplained: np.ndarray  # HxW float32: that difference less the frame's overall brightness change
+
+
+def _sample(img: np.ndarray, grid: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """``img`` sampled at x + f(x), bilinear, border replicated."""
     m, mf = cv2.convertMaps(cv2.add(grid, f), None, cv2.CV_16SC2)  # fixed point: ~2x faster remap
-    return cv2.remap(img, m, mf, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return cv2.remap(img, m, mf, cv2.INTER_LINEAR, borderMode=_BORDER)
 
 
-def _occlusion(fa: np.ndarray, fb: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """Soft occlusion of frame-a pixels in frame b from forward-backward consistency (1 = occluded), as HxWx2
-    [occlusion, 1]: sampling that with a zero border also tells whether a position lies inside the image."""
-    h, w = fa.shape[:2]
-    pos = cv2.add(grid, fa)
-    back = cv2.remap(fb, pos, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    d = cv2.add(fa, back)
-    err = d[..., 0] ** 2 + d[..., 1] ** 2                                       # |fa + fb(x + fa)|^2
-    tol = _FB_K * (fa[..., 0] ** 2 + fa[..., 1] ** 2 + back[..., 0] ** 2 + back[..., 1] ** 2) + _FB_C
-    occ = np.clip(err / tol - 1.0, 0.0, 1.0)
-    occ[cv2.inRange(pos, (0.0, 0.0), (w - 1.0, h - 1.0)) == 0] = 0.0          # leaving the image: not occlusion
-    return cv2.merge([occ.astype(np.float32, copy=False), np.ones((h, w), np.float32)])
-
-
-def _photo_weight(a: np.ndarray, b: np.ndarray, fab: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
-    """exp(-alpha |a(x) - b(x + fab(x))|), mean over channels: how well the flow explains pixel x."""
-    warped = cv2.remap(b, gx + fab[..., 0], gy + fab[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    err = cv2.absdiff(a, warped).astype(np.float32).mean(-1)
-    return np.exp(-_PHOTO_ALPHA * err).astype(np.float32)
-
-
-def _project(f: np.ndarray, s: float, z: np.ndarray, gx: np.ndarray, gy: np.ndarray):
-    """Forward-splat -s*f from x to x + s*f(x) (bilinear, weights z): the flow at time s back to the source frame.
-
-    Returns (the projected flow HxWx2, the splat density HxW). Where density is 0 nothing landed (a hole)."""
+def _inside(grid: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """1.0 where x + f(x) lies inside the image, else 0.0 (HxW float32)."""
     h, w = f.shape[:2]
-    n = h * w
-    tx = (gx + s * f[..., 0]).ravel()
-    ty = (gy + s * f[..., 1]).ravel()
-    vx = (-s * f[..., 0]).ravel()
-    vy = (-s * f[..., 1]).ravel()
-    zr = z.ravel()
-    x0 = np.floor(tx)
-    y0 = np.floor(ty)
-    ax = tx - x0
-    ay = ty - y0
-    x0 = x0.astype(np.intp)
-    y0 = y0.astype(np.intp)
-    den = np.zeros(n)
-    nx = np.zeros(n)
-    ny = np.zeros(n)
-    for dx, dy, k in ((0, 0, (1 - ax) * (1 - ay)), (1, 0, ax * (1 - ay)), (0, 1, (1 - ax) * ay), (1, 1, ax * ay)):
-        xi = x0 + dx
-        yi = y0 + dy
-        ok = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
-        idx = (yi * w + xi)[ok]
-        wk = (k * zr)[ok]
-        den += np.bincount(idx, wk, n)
-        nx += np.bincount(idx, wk * vx[ok], n)
-        ny += np.bincount(idx, wk * vy[ok], n)
-    safe = np.maximum(den, 1e-12)
-    proj = np.stack([nx / safe, ny / safe], -1).reshape(h, w, 2).astype(np.float32)
-    return proj, den.reshape(h, w)
+    return cv2.inRange(cv2.add(grid, f), (-0.5, -0.5), (w - 0.5, h - 0.5)).astype(np.float32) * (1.0 / 255.0)
+
+
+def _shifted(img: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """img(x + dx, y + dy), border replicated; one of dx, dy is 0 (slices: cheaper than cv2's border copies)."""
+    out = np.empty_like(img)
+    if dx > 0:
+        out[:, :-dx] = img[:, dx:]
+        out[:, -dx:] = img[:, -1:]
+    elif dx < 0:
+        out[:, -dx:] = img[:, :dx]
+        out[:, :-dx] = img[:, :1]
+    elif dy > 0:
+        out[:-dy] = img[dy:]
+        out[-dy:] = img[-1:]
+    elif dy < 0:
+        out[-dy:] = img[:dy]
+        out[:-dy] = img[:1]
+    else:
+        out[:] = img
+    return out
+
+
+def _trajectory(f: np.ndarray, s: float, grid: np.ndarray, iters: int) -> np.ndarray:
+    """The flow G from time s back to the anchor frame, for linear motion along the anchor's flow f: the anchor
+    pixel y = x + G(x) reaches x at s, so G(x) = -s f(x + G(x)); solved by fixed-point iteration from G = -s f.
+    Unlike the Super SloMo approximation, which reads the flow at x itself, this reads it where the moving
+    content comes from, which matters once motion is larger than the moving things."""
+    g = f * -s
+    for _ in range(iters):
+        g = _sample(f, grid, g)
+        g *= -s
+    return g
+
+
+def _choose_trajectory(small0: np.ndarray, small1: np.ndarray, f01: np.ndarray, f10: np.ndarray, t: float,
+                       grid: np.ndarray, iters: int, shift: int) -> Trajectories:
+    """Per pixel at time t, the best of the linear trajectories through it: anchored in frame 0 (along F01) or
+    in frame 1 (along F10), each as found at the pixel and (``shift`` > 0) as found ``shift`` pixels left,
+    right, up and down (at a motion boundary the fixed point can land on the wrong side; a neighbour's
+    trajectory is then the right one); the one whose two samples (luma) differ least,
+    averaged over a _WINDOW square).
+
+    ``unexplained`` is the chosen samples' difference less its median over the frame (a fade or a flicker changes
+    the whole frame's brightness and is no disagreement), averaged over the window: large where two different
+    things meet, which an average would show as a double image.
+    """
+    a0 = _trajectory(f01, t, grid, iters)
+    b1 = _trajectory(f10, 1.0 - t, grid, iters)
+    # each trajectory also to the other frame: y + F01(y) = x + (1 - t) F01(y)
+    bases = [(a0, a0 * (-(1.0 - t) / t), True), (b1 * (-t / (1.0 - t)), b1, False)]
+    cands = list(bases)
+    if shift:
+        for dx, dy in ((shift, 0), (-shift, 0), (0, shift), (0, -shift)):
+            cands += [(_shifted(g0, dx, dy), _shifted(g1, dx, dy), anchor) for g0, g1, anchor in bases]
+    best = None
+    for g0, g1, anchor in cands:
+        d = cv2.subtract(_sample(small0, grid, g0), _sample(small1, grid, g1), dtype=cv2.CV_32F)
+        err = cv2.blur(np.abs(d), (_WINDOW, _WINDOW))
+        if best is None:
+            best = Trajectories(g0.copy(), g1.copy(), np.full(err.shape, anchor), err, d)
+            continue
+        better = cv2.compare(err, best.error, cv2.CMP_LT)
+        cv2.copyTo(g0, better, best.ft0)
+        cv2.copyTo(g1, better, best.ft1)
+        cv2.copyTo(err, better, best.error)
+        cv2.copyTo(d, better, best.unexplained)
+        best.anchor0[better > 0] = anchor
+    d = best.unexplained
+    best.unexplained = cv2.blur(np.abs(d - float(np.median(d))), (_WINDOW, _WINDOW))
+    return best
