@@ -81,9 +81,9 @@ PRESETS = ("fast", "balanced", "best")
 
 
 def dain_weights(explicit: str | None = None) -> tuple[str | None, str]:
-    """Real DAIN weights, found in deepshop_core.weights' order (explicit path, ComfyUI's models/dain,
+    """Real DAIN weights, found in deepshop_core.engines.dain.weights' order (explicit path, ComfyUI's models/dain,
     $DEEPSHOP_MODELS, the user cache) without downloading; and a note saying what was found or why DAIN is skipped."""
-    from deepshop_core import weights
+    from deepshop_core.engines.dain import weights
 
     search = [COMFYUI / "ComfyUI" / "models" / "dain"]
     found = weights.find_weights(explicit, search)

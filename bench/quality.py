@@ -63,7 +63,8 @@ import numpy as np
 from common import OUT, PRESETS, ROOT, TESTDATA, dain_weights, describe, engine_variants, machine, table, write_results
 
 from deepshop_core import engines, scenes
-from deepshop_core.video import probe, read_frames
+from deepshop_core.media.decode import read_frames
+from deepshop_core.media.probe import probe
 
 SEQUENCES = ["Beanbags", "Dimetrodon", "DogDance", "Grove2", "Grove3", "Hydrangea", "MiniCooper", "RubberWhale",
              "Urban2", "Urban3", "Venus", "Walking"]

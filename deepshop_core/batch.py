@@ -24,7 +24,7 @@ from . import engines
 from .errors import DeepshopError, InputError, OutputError
 from .pipeline import AUDIO_MODES, ClipPlan, Progress, SlowMotionResult, plan_clip, render_clip
 from .timeline import parse_range
-from .video import FORMATS
+from .media.formats import FORMATS
 
 # What a folder given as an input contributes: the files with these extensions (not its sub-folders).
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv")

@@ -26,7 +26,8 @@ from . import __version__, engines
 from .errors import DeepshopError, DeepshopWarning, InputError, OutputError
 from .pipeline import AUDIO_MODES, slow_motion
 from .subtitles import read_subtitles
-from .video import FORMATS, probe
+from .media.formats import FORMATS
+from .media.probe import probe
 
 PRESETS = ("fast", "balanced", "best")
 

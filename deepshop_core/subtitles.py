@@ -17,7 +17,8 @@ from fractions import Fraction
 
 import av
 
-from .audio import clock_origin, ffmpeg_reason, open_media
+from .media.audio import clock_origin
+from .media.opener import ffmpeg_reason, open_media
 from .errors import MediaError
 
 TIME_BASE = Fraction(1, 1000)  # of the subtitle streams written (Matroska's and mov_text's usual milliseconds)

@@ -292,7 +292,7 @@ def from_comfy_audio(audio):
         return None
     samples = waveform.detach().to("cpu", torch.float32).numpy()
     layout = {1: "mono", 2: "stereo"}.get(samples.shape[0], "")
-    Audio = core_module("audio").Audio
+    Audio = core_module("media.audio").Audio
     return Audio(np.ascontiguousarray(samples), int(audio["sample_rate"]), layout)
 
 

@@ -1,4 +1,4 @@
-"""Load Video Frames, Select Range and Save Video: thin adapters over deepshop_core.video / audio / timeline."""
+"""Load Video Frames, Select Range and Save Video: thin adapters over deepshop_core.media / timeline."""
 
 from __future__ import annotations
 
@@ -81,21 +81,21 @@ class DeepshopLoadVideoFrames:
 
     def load(self, video, start_frame=0, frame_load_cap=0, path=""):
         file = _resolve_video(video, path)
-        info = core_module("video").probe(file)
-        core_module("video").warn_about(info)
+        info = core_module("media.probe").probe(file)
+        core_module("media.probe").warn_about(info)
         start = int(start_frame)
         if start >= info.frame_count:
             raise core.InputError(f"start_frame {start} is past the end: {os.path.basename(file)} has "
                                   f"{info.frame_count} frames (0..{info.frame_count - 1})")
         end = info.frame_count if int(frame_load_cap) <= 0 else min(info.frame_count, start + int(frame_load_cap))
         count = end - start
-        frames = core_module("video").read_frames(file, start, end)
+        frames = core_module("media.decode").read_frames(file, start, end)
         images = fill_images(frames, count, info.height, info.width, Progress(count))
         end = start + images.shape[0]
         audio = None
         if info.has_audio:
             rate = info.frame_rate
-            audio = core_module("audio").read_audio(file, float(start / rate), float(end / rate))
+            audio = core_module("media.audio").read_audio(file, float(start / rate), float(end / rate))
         source = {
             "path": file,
             "start": start,
@@ -186,7 +186,7 @@ def _output_prefix(filename_prefix: str) -> str:
 
 
 def _format_menu():
-    return [name for name in core_module("video").FORMATS]
+    return [name for name in core_module("media.formats").FORMATS]
 
 
 FORMAT_TOOLTIP = ("h264: MP4, plays everywhere (default). h265: smaller MP4. vp9: WebM. lossless: MKV, "
@@ -232,9 +232,8 @@ class DeepshopSaveVideo:
 
     def save(self, images, frame_rate, filename_prefix, format, quality=-1, audio=None, source=None,
              prompt=None, extra_pnginfo=None):
-        video = core_module("video")
         check_image(images)
-        spec = video.FORMATS[format]
+        spec = core_module("media.formats").FORMATS[format]
         rate = exact_rate(frame_rate)
         track = from_comfy_audio(audio)
         height, width = int(images.shape[1]), int(images.shape[2])
@@ -257,10 +256,10 @@ class DeepshopSaveVideo:
         total = before + int(images.shape[0]) + after
         progress = Progress(total)
         done = 0
-        with video.VideoWriter(target, rate, format=format, quality=None if quality < 0 else int(quality),
+        with core_module("media.encode").VideoWriter(target, rate, format=format, quality=None if quality < 0 else int(quality),
                                audio=track if spec.audio else None) as writer:
             if before:
-                for frame in video.read_frames(source["path"], 0, before):
+                for frame in core_module("media.decode").read_frames(source["path"], 0, before):
                     writer.write(frame)
                     done += 1
                     progress(done, total)
@@ -269,7 +268,7 @@ class DeepshopSaveVideo:
                 done += 1
                 progress(done, total)
             if after:
-                for frame in video.read_frames(source["path"], int(source["end"]), None):
+                for frame in core_module("media.decode").read_frames(source["path"], int(source["end"]), None):
                     writer.write(frame)
                     done += 1
                     progress(done, total)
@@ -285,7 +284,7 @@ class DeepshopSaveVideo:
 def _spliced_audio(source, track, frames):
     """The full clip's audio with the window's part replaced by ``track`` (the window's own audio is kept when no
     track is given; silence where neither has sound). None when there is no audio at all."""
-    audio = core_module("audio")
+    audio = core_module("media.audio")
     rate = source["frame_rate"]
     full = audio.read_audio(source["path"]) if source.get("has_audio") else None
     if full is None and track is None:

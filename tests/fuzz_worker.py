@@ -21,9 +21,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from deepshop_core.audio import Audio, read_audio  # noqa: E402
+from deepshop_core.media.audio import Audio, read_audio  # noqa: E402
 from deepshop_core.errors import MediaError  # noqa: E402
-from deepshop_core.video import VideoInfo, probe, read_frames  # noqa: E402
+from deepshop_core.media.decode import read_frames  # noqa: E402
+from deepshop_core.media.probe import probe, VideoInfo  # noqa: E402
 
 # A frame cap so a mutated header cannot make one case decode for minutes; the seed files have far fewer frames.
 MAX_FRAMES = 400

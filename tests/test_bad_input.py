@@ -34,10 +34,12 @@ import numpy as np
 import pytest
 
 from deepshop_core import DeepshopWarning, InputError, MediaError, OutputError, slow_motion
-from deepshop_core import video as video_module
+from deepshop_core.media import opener as opener_module
 from deepshop_core.cli import main
 from deepshop_core.synthetic import write_clip
-from deepshop_core.video import MAX_PIXELS, probe, read_frames
+from deepshop_core.media.decode import read_frames
+from deepshop_core.media.opener import MAX_PIXELS
+from deepshop_core.media.probe import probe
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from crafted import write_audio_only, write_glitched_ts  # noqa: E402
@@ -350,7 +352,7 @@ def read_only_disk(monkeypatch):
     def open_(file, mode="r", *args, **kwargs):
         return refused() if mode == "w" else real_open(file, mode, *args, **kwargs)
 
-    monkeypatch.setattr(video_module.av, "open", open_)
+    monkeypatch.setattr(opener_module.av, "open", open_)
     monkeypatch.setattr(Path, "mkdir", lambda self, *a, **k: refused() if ".partial" in self.name else
                         real_mkdir(self, *a, **k))
 

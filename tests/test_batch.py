@@ -15,13 +15,14 @@ import numpy as np
 import pytest
 
 from deepshop_core import batch, chunks, slow_motion
-from deepshop_core.audio import read_audio
+from deepshop_core.media.audio import read_audio
 from deepshop_core.cli import main
 from deepshop_core.errors import InputError
 from deepshop_core.pipeline import plan_clip
 from deepshop_core.synthetic import Scene, click_track, write_clip
 from deepshop_core.timeline import Step
-from deepshop_core.video import VideoWriter, read_frames
+from deepshop_core.media.decode import read_frames
+from deepshop_core.media.encode import VideoWriter
 
 from conftest import import_or_skip
 

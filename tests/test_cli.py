@@ -13,7 +13,7 @@ import pytest
 
 from deepshop_core.cli import main
 from deepshop_core.synthetic import write_clip
-from deepshop_core.video import probe
+from deepshop_core.media.probe import probe
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def two_shots(tmp_path_factory):
     from fractions import Fraction
 
     from deepshop_core.synthetic import Scene
-    from deepshop_core.video import VideoWriter
+    from deepshop_core.media.encode import VideoWriter
 
     a, b = Scene.make(160, 96, seed=1), Scene.make(160, 96, seed=2)
     path = tmp_path_factory.mktemp("shots") / "two shots.mkv"

@@ -262,7 +262,7 @@ def dain_prompt(comfy, engine: str, range_: str, prefix: str) -> dict:
 
 
 def dain_workers(comfy) -> set[int]:
-    return {p for p in descendants(comfy.pid) if "dain_worker" in command_line(p)}
+    return {p for p in descendants(comfy.pid) if "dain.worker" in command_line(p)}
 
 
 def test_dain_weights_in_models_dain_run(comfy, example_clips, dain_standin):

@@ -20,7 +20,7 @@ from procstats import command_line, descendants, wait_gone  # noqa: E402
 
 from deepshop_core import Cancelled, EngineError, engines, slow_motion  # noqa: E402
 from deepshop_core.synthetic import write_clip  # noqa: E402
-from deepshop_core.video import probe  # noqa: E402
+from deepshop_core.media.probe import probe  # noqa: E402
 
 # Building the DAIN stand-in runs Paddle's static-graph API, which warns about its own deprecations.
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"),
@@ -119,7 +119,7 @@ def user_cache(tmp_path, monkeypatch):
 
 
 def workers_of(pid: int) -> set[int]:
-    return {p for p in descendants(pid) if "dain_worker" in command_line(p)}
+    return {p for p in descendants(pid) if "dain.worker" in command_line(p)}
 
 
 @pytest.mark.parametrize("fault", ["ctrl-c", "worker killed"])

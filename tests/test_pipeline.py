@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 
 from deepshop_core import Cancelled, InputError, OutputError, SlowMotion, slow_motion
-from deepshop_core.audio import read_audio
+from deepshop_core.media.audio import read_audio
 from deepshop_core.pipeline import interpolate_frames
 from deepshop_core.synthetic import Scene, write_clip
 from deepshop_core.timeline import Segment, plan, slow_timeline
-from deepshop_core.video import VideoWriter, probe, read_frames
+from deepshop_core.media.decode import read_frames
+from deepshop_core.media.encode import VideoWriter
+from deepshop_core.media.probe import probe
 
 
 @pytest.fixture(scope="module")

@@ -211,10 +211,10 @@ def test_save_spliced_into_the_source(pack, clips):
     assert n == 25
     result = save.save(slowed, out_rate, "t/spliced", "h264", -1, audio=track, source=source)
     (path,) = result["result"]
-    video = importlib.import_module("deepshop_pack_under_test.deepshop_core.video")
-    info = video.probe(path)
+    video = importlib.import_module("deepshop_pack_under_test.deepshop_core.media.decode")
+    info = pack.deepshop_core.probe(path)
     assert info.frame_count == 50 + 5 and info.frame_rate == 25
-    sound = importlib.import_module("deepshop_pack_under_test.deepshop_core.audio").read_audio(path)
+    sound = importlib.import_module("deepshop_pack_under_test.deepshop_core.media.audio").read_audio(path)
     assert sound.duration == pytest.approx(55 / 25, abs=0.03)
     # the frames outside the window are the source's own (decoded again, so equal up to the codec)
     first = next(iter(video.read_frames(path, 0, 1)))
@@ -314,7 +314,7 @@ def test_bad_factors_are_refused_by_the_nodes(pack, factor):
 def test_gray_and_rgba_batches_are_saved_and_retimed_as_rgb(pack, dirs, channels):
     images = torch.rand(6, 8, 10, channels)
     (path,) = node(pack, "DeepshopSaveVideo").save(images, 25.0, f"t/c{channels}", "lossless")["result"]
-    video = importlib.import_module("deepshop_pack_under_test.deepshop_core.video")
+    video = importlib.import_module("deepshop_pack_under_test.deepshop_core.media.decode")
     saved = list(video.read_frames(path))
     expected = pack.nodes.common.to_uint8(images[2])
     assert len(saved) == 6 and np.array_equal(saved[2], expected)

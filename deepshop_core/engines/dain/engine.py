@@ -63,10 +63,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..errors import Cancelled, EngineError, InputError, WeightsError
-from . import check_pair
+from ...errors import Cancelled, EngineError, InputError, WeightsError
+from .. import check_pair
 
-_PACKAGE_ROOT = Path(os.path.abspath(__file__)).parents[2]  # the folder holding deepshop_core/
+_PACKAGE_ROOT = Path(os.path.abspath(__file__)).parents[3]  # the folder holding deepshop_core/
 
 
 def parse_device(device: str) -> str:
@@ -93,7 +93,6 @@ class _Worker:
         self.conn = None
         self.shm: shared_memory.SharedMemory | None = None
         self.loaded: set = set()
-        self.users = 0
         self.log_path: str | None = None
         self._cancel = threading.Event()
 
@@ -109,7 +108,7 @@ class _Worker:
         env.setdefault("GLOG_minloglevel", "2")
         env["DEEPSHOP_DAIN_AUTHKEY"] = authkey.hex()
         code = (f"import sys; sys.path.insert(0, {str(_PACKAGE_ROOT)!r}); "
-                "from deepshop_core.engines.dain_worker import main; main()")
+                "from deepshop_core.engines.dain.worker import main; main()")
         if self.log_path:
             try:
                 os.unlink(self.log_path)
@@ -311,7 +310,7 @@ class DainEngine:
                  progress: Callable[[int, int], object] | None = None,
                  should_cancel: Callable[[], bool] | None = None, time_tolerance: float = 1e-6,
                  refine_tolerance: float = 1e-3, rewrite_correlation: bool | None = None):
-        from .. import weights as W
+        from . import weights as W
 
         self.device_request = parse_device(device)
         if not 0 < refine_tolerance < 0.5:
@@ -327,8 +326,6 @@ class DainEngine:
         self.stats = {"pad": 0.0, "run": 0.0, "crop": 0.0, "transfer": 0.0, "load": 0.0, "pairs": 0, "runs": 0}
         self.last_times: list[float] = []
         self._worker = _worker()
-        with self._worker.lock:
-            self._worker.users += 1
         try:
             info = self._load()
         except BaseException:
@@ -399,8 +396,6 @@ class DainEngine:
         if self._closed:
             return
         self._closed = True
-        with self._worker.lock:
-            self._worker.users = max(0, self._worker.users - 1)
 
     def __enter__(self):
         return self
