@@ -26,10 +26,12 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from . import engines, scenes, subtitles
+from . import engines, scenes
 from .errors import DeepshopWarning, InputError, MediaError, OutputError
+from .files import refuse_existing, require_input
 from .media.audio import Audio, concat, cut, fit, read_audio, silence, stretch
 from .media.decode import read_frames
+from .media import subtitles
 from .media.encode import VideoWriter
 from .media.probe import VideoInfo, probe, warn_about
 from .timeline import Segment, Step, Timeline, parse_range, plan, slow_timeline, smooth_timeline
@@ -460,13 +462,10 @@ def _engine_seconds(engine: engines.Engine) -> dict[str, float]:
 
 
 def _check_output(input: Path, output: Path, overwrite: bool) -> None:
-    if not input.exists():
-        raise InputError(f"input video not found: {input}")
+    require_input(input)
     if output.exists() and (output.resolve() == input.resolve() or output.samefile(input)):
         raise OutputError(f"the output {output} is the input video itself: choose another output path")
-    if output.exists() and not overwrite:
-        raise OutputError(f"{output} already exists: choose another name, or allow overwriting "
-                          f"(--overwrite / overwrite=True)")
+    refuse_existing(output, overwrite)
 
 
 def _crop(info: VideoInfo, crop: tuple[int, int] | None) -> tuple[int, int]:

@@ -17,8 +17,10 @@ import av
 import numpy as np
 from av.video.reformatter import ColorPrimaries, ColorRange, ColorTrc
 
-from .. import subtitles as subs
+from . import subtitles as subs
 from ..errors import DeepshopWarning, InputError, OutputError
+from ..files import refuse_existing
+from ..timeline import exact_rate
 from .audio import Audio, audio_frame
 from .formats import CONTAINERS, FORMATS, PNG_PATTERN, FormatSpec, format_for_path
 from .opener import ffmpeg_reason
@@ -64,7 +66,7 @@ class VideoWriter:
         self._container = None
         self._temp: Path | None = None
         self._done = False
-        self.frame_rate = _checked_rate(frame_rate)
+        self.frame_rate = exact_rate(frame_rate)
         self.format = format or format_for_path(self.path)
         if self.format not in FORMATS:
             raise InputError(f"unknown output format {self.format!r}; choose one of {', '.join(FORMATS)}")
@@ -318,19 +320,6 @@ def _encoder_opens(codec: av.Codec, rate: int, layout: str) -> bool:
     return True
 
 
-def _checked_rate(frame_rate) -> Fraction:
-    try:
-        # A float such as 29.97 is taken as the nearest simple fraction (2997/100), not its exact binary value,
-        # whose huge denominator no container time base could hold.
-        rate = Fraction(frame_rate).limit_denominator(1001) if isinstance(frame_rate, float) else Fraction(frame_rate)
-    except (TypeError, ValueError) as error:
-        raise InputError(f"the frame rate must be a number such as Fraction(30000, 1001); got {frame_rate!r}") \
-            from error
-    if rate <= 0:
-        raise InputError(f"the frame rate must be positive; got {frame_rate!r}")
-    return rate
-
-
 def _checked_suffix(path: Path, spec: FormatSpec) -> str:
     suffix = path.suffix.lower()
     if spec.is_folder:
@@ -365,10 +354,9 @@ def _encoder_options(spec: FormatSpec, quality: int | None, preset: str | None) 
 def _check_target(path: Path, spec: FormatSpec, overwrite: bool) -> None:
     if not path.parent.is_dir():
         raise OutputError(f"the folder {path.parent} does not exist; create it first")
+    refuse_existing(path, overwrite)
     if not (path.exists() or path.is_symlink()):
         return
-    if not overwrite:
-        raise OutputError(f"{path} already exists; choose another name or pass overwrite=True to replace it")
     if spec.is_folder:
         if not path.is_dir() or any(not _is_png_frame(entry.name) for entry in path.iterdir()):
             raise OutputError(f"{path} exists and is not a PNG-frame folder this writer made; it is not replaced "

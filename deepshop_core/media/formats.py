@@ -73,6 +73,7 @@ class Container:
     muxer: str
     default_format: str  # what `format_for_path` picks for this extension
     audio_codec: str | None = None  # the container's usual one; None: no sound
+    subtitle_codec: str | None = None  # the text subtitle codec it takes; None: no subtitles
     muxer_options: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -82,13 +83,15 @@ class Container:
 _FASTSTART = {"movflags": "+faststart"}  # index at the front: plays while downloading
 _LOOP = {"loop": "0"}  # loop forever
 CONTAINERS: Mapping[str, Container] = MappingProxyType({c.extension: c for c in (
-    Container(".mp4", "mp4", "h264", "aac", _FASTSTART),
-    Container(".mov", "mov", "h264", "aac", _FASTSTART),
-    Container(".mkv", "matroska", "lossless", "flac"),
-    Container(".webm", "webm", "vp9", "libopus"),
-    Container(".gif", "gif", "gif", None, _LOOP),
-    Container(".webp", "webp", "webp", None, _LOOP),
+    Container(".mp4", "mp4", "h264", "aac", "mov_text", _FASTSTART),
+    Container(".mov", "mov", "h264", "aac", "mov_text", _FASTSTART),
+    Container(".mkv", "matroska", "lossless", "flac", "subrip"),  # keeps ASS as ASS (`subtitles.output_codec`)
+    Container(".webm", "webm", "vp9", "libopus", "webvtt"),
+    Container(".gif", "gif", "gif", muxer_options=_LOOP),
+    Container(".webp", "webp", "webp", muxer_options=_LOOP),
 )})
+# The extensions of the video files an input folder is searched for (`batch.find_inputs`): what FFmpeg reads.
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv")
 PNG_PATTERN = "frame_%06d.png"  # files in a PNG-sequence folder: frame_000000.png, frame_000001.png, ...
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import av
 
 from ..errors import MediaError
+from ..files import require_input
 
 # The largest picture Deepshop reads: 2**26 pixels (8192x8192; 8K UHD, 7680x4320, is half of it). One RGB frame at the
 # limit is 192 MiB and interpolation holds several plus their optical flow, so anything larger is refused from the
@@ -21,8 +22,7 @@ MAX_PIXELS = 8192 * 8192
 def open_media(path) -> av.container.InputContainer:
     """Open ``path`` for reading with PyAV, turning every way it can fail into a `MediaError` that says what to do."""
     file = Path(path)
-    if not file.exists():
-        raise MediaError(f"{file}: no such file; check the path")
+    require_input(file, "video or audio file", MediaError)
     if file.is_dir():
         raise MediaError(f"{file} is a folder, not a video or audio file; give the path of a file")
     if file.stat().st_size == 0:

@@ -65,8 +65,12 @@ import numpy as np
 
 from ...errors import Cancelled, EngineError, InputError, WeightsError
 from .. import check_pair
+from .worker import grid_times
 
 _PACKAGE_ROOT = Path(os.path.abspath(__file__)).parents[3]  # the folder holding deepshop_core/
+
+
+DEVICES = ("auto", "cpu", "gpu:N")  # what `parse_device` accepts ("gpu" and "cuda:N" are spellings of gpu:N)
 
 
 def parse_device(device: str) -> str:
@@ -304,6 +308,8 @@ class DainEngine:
     """DAIN (PaddleGAN's published weights) behind the engine interface."""
 
     name = "dain"
+    options = ("weights", "device")  # what `engines.describe` tells the CLI, batch and the nodes
+    devices = DEVICES
 
     def __init__(self, weights: str | os.PathLike | None = None, device: str = "auto",
                  search_dirs: Sequence[str | os.PathLike] = (), download: bool = True,
@@ -349,7 +355,7 @@ class DainEngine:
 
     def model_times(self) -> list[float]:
         """The times one run of the program produces: k/(N+1)."""
-        return [k / (self.n + 1) for k in range(1, self.n + 1)]
+        return grid_times(self.n)
 
     def cancel(self) -> None:
         """Stop the current interpolation (from another thread): the worker is killed, the call raises Cancelled."""
