@@ -41,19 +41,12 @@ from deepshop_core.media.decode import read_frames
 from deepshop_core.media.opener import MAX_PIXELS
 from deepshop_core.media.probe import probe
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from crafted import write_audio_only, write_glitched_ts  # noqa: E402
+from tests.support.crafted import write_audio_only, write_glitched_ts
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 # -- helpers ------------------------------------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory) -> Path:
-    """2 s at 25 fps, 160x96, AAC stereo: 50 frames; its name has a space and a non-ASCII letter."""
-    return write_clip(tmp_path_factory.mktemp("bad input") / "in put é.mp4", seconds=2, width=160, height=96)
-
 
 def encode(path: Path, frames, codec: str = "libx264", pix_fmt: str = "yuv420p", source_format: str = "rgb24",
            rotation: float | None = None, options: dict | None = None) -> Path:

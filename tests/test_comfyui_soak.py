@@ -24,9 +24,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "comfyui"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import procstats  # noqa: E402
+from tests.support import procstats  # noqa: E402
 import workflow_api  # noqa: E402
 from comfy_harness import output_files  # noqa: E402
 from deepshop_core.media.probe import probe  # noqa: E402

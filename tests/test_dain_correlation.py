@@ -12,12 +12,9 @@ import math
 import numpy as np
 import pytest
 
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # dain_standin, whatever pytest's import mode
 
-from dain_standin import import_paddle  # noqa: E402
+from tools.dain_standin import import_paddle
 
 paddle = import_paddle()
 

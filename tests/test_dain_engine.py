@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dain_standin import build_standin, import_paddle  # noqa: E402
+from tools.dain_standin import build_standin, import_paddle
 
 paddle = import_paddle()
 

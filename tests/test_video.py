@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import os
-import sys
 import weakref
 from fractions import Fraction
 
@@ -20,8 +19,7 @@ from deepshop_core.media.encode import VideoWriter
 from deepshop_core.media.formats import FORMATS, format_for_path
 from deepshop_core.media.probe import probe
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from crafted import write_audio_only  # noqa: E402
+from tests.support.crafted import write_audio_only
 
 
 def raw_decode(path) -> list[np.ndarray]:

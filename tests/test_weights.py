@@ -16,8 +16,7 @@ import pytest
 from deepshop_core.engines.dain import weights as W
 from deepshop_core.errors import WeightsError
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dain_standin import write_tar  # noqa: E402
+from tools.dain_standin import write_tar
 
 
 def fake_archive(path: Path, folder: str = "DAIN_weight", extra: list | None = None) -> Path:

@@ -1,4 +1,4 @@
-"""The process tests/test_fuzz.py runs each fuzz case in: ``python tests/fuzz_worker.py`` reads one file path per
+"""The process tests/test_fuzz.py runs each fuzz case in: ``python -m tests.support.fuzz_worker`` reads one file path per
 line on stdin and answers one JSON line per path on stdout.
 
 For each file it calls the readers a caller would: `video.probe`, `video.read_frames` (from frame 0 and, to take the
@@ -15,11 +15,8 @@ import resource
 import sys
 import traceback
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from deepshop_core.media.audio import Audio, read_audio  # noqa: E402
 from deepshop_core.errors import MediaError  # noqa: E402

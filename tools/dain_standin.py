@@ -20,7 +20,7 @@ different N share every weight (the time-mapping tests rely on it).
 
 Usable as a module (``build_standin(path, n=1, size="tiny")``) or a script::
 
-    python tests/dain_standin.py OUT.tar [--n 1] [--size tiny|full] [--seed 0] [--fused-time]
+    python tools/dain_standin.py OUT.tar [--n 1] [--size tiny|full] [--seed 0] [--fused-time]
 """
 
 from __future__ import annotations
