@@ -9,9 +9,11 @@ stand-in ``folder_paths`` so Save Video has an output folder.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import sys
 import types
+from collections.abc import Mapping
 from fractions import Fraction
 from pathlib import Path
 
@@ -339,3 +341,67 @@ def test_save_refuses_a_prefix_outside_the_output_folder(pack, dirs, prefix):
 def test_save_accepts_a_prefix_that_stays_inside(pack, dirs):
     (path,) = node(pack, "DeepshopSaveVideo").save(torch.rand(2, 8, 10, 3), 25.0, "t/sub/../inside", "h264")["result"]
     assert Path(path).resolve().is_relative_to(dirs["output"].resolve()) and Path(path).exists()
+
+
+class LazyAudio(Mapping):
+    """AUDIO as VideoHelperSuite's Load Video gives it: a Mapping that decodes on first access, not a dict."""
+
+    def __init__(self, waveform, sample_rate):
+        self._data, self.reads = {"waveform": waveform, "sample_rate": sample_rate}, 0
+
+    def __getitem__(self, key):
+        self.reads += 1
+        return self._data[key]
+
+    def __iter__(self):
+        return iter(self._data)
+
+    def __len__(self):
+        return len(self._data)
+
+
+def test_retime_reads_core_frame_interpolate_batches(pack, caplog):
+    """A batch in the (N - 1) x m + 1 convention of core FrameInterpolate (both ends kept) retimes to exactly what
+    Deepshop's own N x factor batch gives, and the log says which convention was read."""
+    images = torch.rand(20, 4, 6, 3)
+    select, interp, retime = (node(pack, n) for n in ("DeepshopSelectRange", "DeepshopInterpolate",
+                                                      "DeepshopSlowMotionRetime"))
+    segment, rng, _, _ = select.select(images, 10.0, "5:9")
+    ours, _, _ = interp.interpolate(segment, 4.0, "blend (cross-fade, no motion)", scene_cut_protection=False)
+    assert ours.shape[0] == 5 * 4
+    core_style = ours[:(5 - 1) * 4 + 1].clone()  # frame k at time k / 4, ending on the last source frame
+    with caplog.at_level(logging.INFO):
+        expected = retime.retime(images, ours, rng, 10.0, 4.0, 2.0, "none", None)[0]
+        got = retime.retime(images, core_style, rng, 10.0, 4.0, 2.0, "none", None)[0]
+    assert torch.equal(got, expected)
+    said = [r.getMessage() for r in caplog.records if "Slow Motion Retime" in r.getMessage()]
+    assert "read as N x factor" in said[0] and "read as (N - 1) x m + 1" in said[1], said
+    with pytest.raises(ValueError, match="fits 2x in the \\(N - 1\\) x m \\+ 1 convention"):
+        retime.retime(images, ours[:9], rng, 10.0, 4.0, 0.0, "none", None)
+    with pytest.raises(ValueError, match="gives 20 \\(Deepshop Interpolate\\) or 17"):
+        retime.retime(images, ours[:18], rng, 10.0, 4.0, 0.0, "none", None)
+
+
+def test_audio_as_a_lazy_mapping_is_accepted_by_every_audio_input(pack, dirs):
+    """VideoHelperSuite's AUDIO is a lazy Mapping: Slow Motion Retime and Save Video (every node with an AUDIO
+    input) take it exactly as they take a dict."""
+    audio_inputs = [name for name, cls in pack.NODE_CLASS_MAPPINGS.items()
+                    if any(spec[0] == "AUDIO" for group in cls.INPUT_TYPES().values() for spec in group.values())]
+    assert sorted(audio_inputs) == ["DeepshopSaveVideo", "DeepshopSlowMotionRetime"]
+    images = torch.rand(20, 4, 6, 3)
+    waveform = torch.sin(torch.arange(2 * 4800, dtype=torch.float32) / 7).reshape(1, 2, 4800)
+    lazy = LazyAudio(waveform, 2400)
+    select, retime, save = (node(pack, n) for n in ("DeepshopSelectRange", "DeepshopSlowMotionRetime",
+                                                    "DeepshopSaveVideo"))
+    _, rng, _, _ = select.select(images, 10.0, "5:9")
+    dense = images[5:10].repeat_interleave(2, 0)
+    from_dict = retime.retime(images, dense, rng, 10.0, 2.0, 0.0, "stretch", {"waveform": waveform,
+                                                                              "sample_rate": 2400})[1]
+    from_lazy = retime.retime(images, dense, rng, 10.0, 2.0, 0.0, "stretch", lazy)[1]
+    assert lazy.reads > 0 and from_lazy["sample_rate"] == 2400
+    assert torch.equal(from_lazy["waveform"], from_dict["waveform"])
+    (path,) = save.save(images, 10.0, "t/lazy_audio", "h264", -1, audio=LazyAudio(waveform, 2400))["result"]
+    sound = importlib.import_module("deepshop_pack_under_test.deepshop_core.audio").read_audio(path)
+    assert sound.channels == 2 and sound.duration == pytest.approx(2.0, abs=0.05)
+    with pytest.raises(ValueError, match="a mapping .*got list"):
+        retime.retime(images, dense, rng, 10.0, 2.0, 0.0, "stretch", [waveform, 2400])
