@@ -41,3 +41,17 @@ def videos(testdata) -> Path:
 def middlebury(testdata) -> Path:
     """``../shared/testdata/middlebury`` (other-data/, other-gt-interp/)."""
     return _require(testdata / "middlebury")
+
+
+def pytest_collection_modifyitems(config, items):
+    """``@pytest.mark.comfyui_versions("0.3.75", ...)``: run a test only against those ComfyUI servers (the
+    ``comfy`` fixture is parametrised by version); its other runs are deselected, not skipped."""
+    keep, drop = [], []
+    for item in items:
+        marker = item.get_closest_marker("comfyui_versions")
+        params = getattr(item, "callspec", None)
+        version = params.params.get("comfy") if params is not None else None
+        (drop if marker and version is not None and version not in marker.args else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

@@ -10,7 +10,8 @@ Frames are HxWx3 uint8 RGB numpy arrays of any size; ``times`` are floats in (0,
 the pair (optical flow, a network's features) is done once per call, for all times.
 
 Engines are looked up by name in ``_REGISTRY`` and imported only when loaded, so heavy dependencies (Paddle for
-DAIN) are imported only by the code that needs them.
+DAIN) are imported only by the code that needs them. An engine around a network object the caller already holds
+(``timestep_net.TimestepNetEngine(net)``: core ComfyUI's RIFE 4.x / FILM models) is made directly, not by name.
 """
 
 from __future__ import annotations

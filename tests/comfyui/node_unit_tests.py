@@ -405,3 +405,80 @@ def test_audio_as_a_lazy_mapping_is_accepted_by_every_audio_input(pack, dirs):
     assert sound.channels == 2 and sound.duration == pytest.approx(2.0, abs=0.05)
     with pytest.raises(ValueError, match="a mapping .*got list"):
         retime.retime(images, dense, rng, 10.0, 2.0, 0.0, "stretch", [waveform, 2400])
+
+
+class LerpNet(torch.nn.Module):
+    """A network in core ComfyUI's interpolation-model convention (``pad_align``, ``extract_features``,
+    ``forward(img0, img1, timestep=[b, 1, H, W], cache=...)``) whose frame at time t is exactly
+    ``(1 - t) img0 + t img1``; it records what it was called with."""
+
+    pad_align = 64
+
+    def __init__(self):
+        super().__init__()
+        self.gain = torch.nn.Parameter(torch.ones(1))
+        self.calls = []
+
+    def extract_features(self, img):
+        return img.mean(dim=1, keepdim=True)
+
+    def forward(self, img0, img1, timestep=0.5, cache=None):
+        self.calls.append({"shape": tuple(img0.shape), "times": timestep[:, 0, 0, 0].tolist(),
+                           "cache": sorted(cache or {}), "timestep_shape": tuple(timestep.shape)})
+        return torch.lerp(img0, img1, timestep) * self.gain
+
+
+def core_module_of(pack, name):
+    return importlib.import_module(f"deepshop_pack_under_test.deepshop_core.{name}")
+
+
+def test_timestep_net_engine_calls_the_network_as_core_does(pack):
+    engine = core_module_of(pack, "engines.timestep_net").TimestepNetEngine(LerpNet())
+    rng = np.random.default_rng(3)
+    f0, f1 = (rng.integers(0, 256, (70, 90, 3), dtype=np.uint8) for _ in range(2))
+    mids = engine.interpolate(f0, f1, [0.25, 0.5, 0.7])
+    (call,) = engine.net.calls  # every time in one batch, frames padded to 64, features cached
+    assert call["shape"] == (3, 3, 128, 128) and call["timestep_shape"] == (3, 1, 128, 128)
+    assert call["times"] == pytest.approx([0.25, 0.5, 0.7]) and call["cache"] == ["img0", "img1"]
+    for t, mid in zip([0.25, 0.5, 0.7], mids):
+        assert mid.shape == f0.shape and mid.dtype == np.uint8
+        want = (1 - t) * f0.astype(np.float64) + t * f1.astype(np.float64)
+        assert np.abs(mid - want).max() <= 0.51
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        engine.interpolate(f0, f1, [1.0])
+    with pytest.raises(ValueError, match="torch network"):
+        core_module_of(pack, "engines.timestep_net").TimestepNetEngine(lambda a, b: a)
+
+
+def test_timestep_net_engine_under_deepshops_planning(pack):
+    """Through the pipeline: any factor (2.5x here), a scene cut held instead of morphed, progress after each pair
+    and a cancel raised from the progress callback that stops before the next pair."""
+    pipeline, timeline, synthetic = (core_module_of(pack, n) for n in ("pipeline", "timeline", "synthetic"))
+    scene = synthetic.Scene.make(96, 64, seed=5)
+    frames = [scene.frame(i / 25) for i in range(4)] + [np.full((64, 96, 3), (20, 200, 90), np.uint8)] * 2
+    net = LerpNet()
+    engine = core_module_of(pack, "engines.timestep_net").TimestepNetEngine(net)
+    plan = timeline.smooth_timeline(len(frames), 2.5)
+    out = list(pipeline.interpolate_frames(frames, plan, engine, scene_cuts=True, dedupe=True))
+    assert len(out) == len(plan) == 15
+    times = sorted({round(t, 6) for call in net.calls for t in call["times"]})
+    assert times == [0.2, 0.4, 0.6, 0.8]  # positions k / 2.5: every fractional time the plan asks for
+    cut_pair = [i for i, pos in enumerate(plan.positions) if 3 < pos < 4]
+    for i in cut_pair:  # across the cut: a source frame held, never a mix of the two shots
+        assert any(np.array_equal(out[i], frames[j]) for j in (3, 4)), f"frame {i} morphs across the cut"
+    assert len(net.calls) == 3  # pairs 0-1, 1-2, 2-3 (the cut pair 3-4 is held, 4-5 are duplicates)
+
+    class Stop(Exception):
+        pass
+
+    seen = []
+
+    def progress(done, total):
+        seen.append(done)
+        if len(seen) == 2:
+            raise Stop
+
+    net.calls.clear()
+    with pytest.raises(Stop):
+        list(pipeline.interpolate_frames(frames, plan, engine, scene_cuts=True, progress=progress))
+    assert len(net.calls) <= 2 and seen == sorted(seen)
