@@ -9,7 +9,8 @@ Playwright's own browser download is not used):
 For each workflow: nodes whose type the editor does not know (missing node packs), each node's widgets (name,
 value), node error flags, the API prompt the frontend itself makes (``app.graphToPrompt()``), the graph as the
 editor serializes it, and a screenshot; the frontend's version, and the deprecation warnings it printed while the
-page loaded and while each workflow was loaded and inspected (``deprecations``: [phase, message]). Writes one JSON
+page loaded, while each workflow was loaded, and while this check read it (``deprecations``: [phase, message];
+phase "inspect <file>" is this check's own code). Writes one JSON
 report; exits 0 unless the page could not be driven.
 """
 
@@ -147,20 +148,24 @@ def main() -> int:
                                    timeout=args.timeout * 1000)
             time.sleep(2)
             page.keyboard.press("Escape")
+            # the frontend (1.58) warns once per deprecated API per page: from now on every use, so that ours shows
+            page.evaluate("() => { window.LiteGraph.alwaysRepeatWarnings = true; }")
             report["banner_closed"] = page.evaluate(CLOSE_BANNER)
             report["registered_deepshop"] = page.evaluate(
                 "() => Object.keys(window.LiteGraph.registered_node_types).filter(k => k.startsWith('Deepshop'))")
             report["frontend_version"] = page.evaluate("() => window.__COMFYUI_FRONTEND_VERSION__ || null")
             for wf in args.workflows:
                 path = Path(wf)
-                phase[0] = path.name
+                phase[0] = f"load {path.name}"  # the frontend's (and other packs') code runs
                 data = json.loads(path.read_text())
                 page.evaluate("async ([wf, name]) => { await window.app.loadGraphData(wf, true, true, name); }",
                               [data, path.stem])
                 time.sleep(1.5)
                 page.keyboard.press("Escape")  # a 'missing nodes' dialog would also be reported below
                 time.sleep(0.3)
+                phase[0] = f"inspect {path.name}"  # this check's own code reads the graph
                 result = page.evaluate(INSPECT)
+                phase[0] = f"screenshot {path.name}"
                 result["dialogs"] = page.evaluate(
                     "() => Array.from(document.querySelectorAll('.p-dialog, [role=dialog]')).map(d => d.innerText.slice(0, 400))")
                 shot = shots / f"{path.stem}.png"
