@@ -32,7 +32,8 @@ pytestmark = pytest.mark.comfyui  # deselect with -m "not comfyui"
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = sorted((ROOT / "workflows").glob("*.json"))
 # (ComfyUI version, frontend served instead of the one its requirements pin, or None)
-EDITORS = [(version, None) for version in comfy_harness.VERSIONS] + [("0.33.0", "1.58.1")]
+EDITORS = [(version, None) for version in comfy_harness.VERSIONS] + [
+    (version, install.new_frontend) for version, install in comfy_harness.INSTALLS.items() if install.new_frontend]
 SCREENSHOTS = ROOT / ".cache" / "screenshots"
 BROWSER_CHECK = ROOT / "tests" / "comfyui" / "browser_check.py"
 NEEDS_CORE = {"FrameInterpolationModelLoader"}  # core nodes of ComfyUI 0.33+ that a workflow may use

