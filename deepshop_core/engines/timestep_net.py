@@ -49,6 +49,7 @@ class TimestepNetEngine:
         self.pad_align = int(getattr(net, "pad_align", 1) or 1)
         self._prepare = prepare
         self._prepared: tuple[int, int] | None = None
+        self._inputs: list[tuple[np.ndarray, tuple]] = []  # (frame, (tensor, features)), the last two frames
 
     def interpolate(self, frame0: np.ndarray, frame1: np.ndarray, times: Sequence[float]) -> list[np.ndarray]:
         import torch
@@ -62,11 +63,8 @@ class TimestepNetEngine:
             self._prepared = (height, width)
         try:
             with torch.inference_mode():
-                img0, img1 = self._tensor(frame0), self._tensor(frame1)
-                cache = {}
-                extract = getattr(self.net, "extract_features", None)
-                if extract is not None:
-                    cache = {"img0": extract(img0), "img1": extract(img1)}
+                (img0, features0), (img1, features1) = self._input(frame0), self._input(frame1)
+                cache = {} if features0 is None else {"img0": features0, "img1": features1}
                 multi = getattr(self.net, "forward_multi_timestep", None)
                 if multi is not None:
                     mids = multi(img0, img1, times, cache=cache)
@@ -84,6 +82,20 @@ class TimestepNetEngine:
             raise EngineError(f"the interpolation model gave {out.shape[0]} frames for {len(times)} times")
         return [np.ascontiguousarray(frame) for frame in out]
 
+    def _input(self, frame: np.ndarray):
+        """``(tensor, features)`` of a frame; the last two frames' are kept, since the second frame of one pair is
+        the first of the next, as core's FrameInterpolate keeps them. Matched by content (a copy is kept), not by
+        identity: a caller may reuse one array for the next frame."""
+        for entry in self._inputs:
+            if entry[0].shape == frame.shape and np.array_equal(entry[0], frame):
+                self._inputs = [other for other in self._inputs if other is not entry] + [entry]  # most recent last
+                return entry[1]
+        image = self._tensor(frame)
+        extract = getattr(self.net, "extract_features", None)
+        prepared = (image, extract(image) if extract is not None else None)
+        self._inputs = [*self._inputs[-1:], (frame.copy(), prepared)]
+        return prepared
+
     def _tensor(self, frame: np.ndarray):
         """HxWx3 uint8 -> 1x3xHxW in 0..1 (scaled as ComfyUI's IMAGE batches are), padded to ``pad_align``."""
         import torch
@@ -99,5 +111,7 @@ class TimestepNetEngine:
         return image
 
     def close(self) -> None:
-        """The network belongs to the caller (ComfyUI's model management keeps or offloads it): nothing to free."""
+        """Drop the kept frames; the network belongs to the caller (ComfyUI's model management keeps or offloads
+        it)."""
         self._prepared = None
+        self._inputs = []

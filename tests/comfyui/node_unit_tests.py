@@ -420,6 +420,7 @@ class LerpNet(torch.nn.Module):
         self.calls = []
 
     def extract_features(self, img):
+        self.extracted = getattr(self, "extracted", 0) + 1
         return img.mean(dim=1, keepdim=True)
 
     def forward(self, img0, img1, timestep=0.5, cache=None):
@@ -444,6 +445,13 @@ def test_timestep_net_engine_calls_the_network_as_core_does(pack):
         assert mid.shape == f0.shape and mid.dtype == np.uint8
         want = (1 - t) * f0.astype(np.float64) + t * f1.astype(np.float64)
         assert np.abs(mid - want).max() <= 0.51
+    # the second frame of a pair is the first of the next: its features are not computed again; an array reused
+    # for another frame (new content, same object) is seen as the new frame
+    engine.interpolate(f1, f0, [0.5])
+    assert engine.net.extracted == 2
+    f1[:] = 255 - f1
+    (mid,) = engine.interpolate(f1, f0, [0.5])
+    assert engine.net.extracted == 3 and np.abs(mid - (f1 / 2 + f0 / 2)).max() <= 0.51
     with pytest.raises(ValueError, match="strictly between 0 and 1"):
         engine.interpolate(f0, f1, [1.0])
     with pytest.raises(ValueError, match="torch network"):
@@ -467,6 +475,7 @@ def test_timestep_net_engine_under_deepshops_planning(pack):
     for i in cut_pair:  # across the cut: a source frame held, never a mix of the two shots
         assert any(np.array_equal(out[i], frames[j]) for j in (3, 4)), f"frame {i} morphs across the cut"
     assert len(net.calls) == 3  # pairs 0-1, 1-2, 2-3 (the cut pair 3-4 is held, 4-5 are duplicates)
+    assert net.extracted == 4  # each frame once
 
     class Stop(Exception):
         pass

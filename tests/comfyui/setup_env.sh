@@ -13,7 +13,8 @@
 #   2. a dedicated venv .cache/comfyui/venv (the project's .venv is left alone) with torch==2.13.0 (the local CPU
 #      wheel), ComfyUI's requirements.txt without torch/torchvision/torchaudio/spandrel (they would pull CUDA or an
 #      ABI-mismatched torchvision), the pack's requirements.txt, playwright (python driver only, no browser) and
-#      paddlepaddle (CPU) for the DAIN engine (DEEPSHOP_COMFYUI_DAIN=0 skips it; the DAIN test then skips);
+#      paddlepaddle (CPU) for the DAIN engine (0.3.75 only, where DAIN's server tests run; DEEPSHOP_COMFYUI_DAIN=0
+#      skips it, =1 adds it to 0.33.0);
 #   3. 0.3.75: the stand-in `torchvision` package (empty `transforms`) in .cache/comfyui/stubs, put on PYTHONPATH by
 #      the test fixture / run_server.sh (ComfyUI imports torchvision at start);
 #      0.33.0 imports torchvision.ops, so the real PyPI torchvision and torchaudio are installed with two test-only
