@@ -119,9 +119,10 @@ class DeepshopSlowMotionRetime:
         return {
             "required": {
                 "images": ("IMAGE", {"tooltip": "The whole clip (or window) the range was selected from."}),
-                "interpolated": ("IMAGE", {"tooltip": "The range's segment interpolated: by DAIN Interpolate (N x factor "
-                                                       "frames) or by core FrameInterpolate / another pack "
-                                                       "((N - 1) x factor + 1 frames); the log says which it read."}),
+                "interpolated": ("IMAGE", {"tooltip": "The range's segment interpolated: by DAIN Interpolate "
+                                                       "(N x factor frames) or by core FrameInterpolate / another "
+                                                       "pack ((N - 1) x factor + 1 frames); the log says which it "
+                                                       "read."}),
                 "range": (RANGE_TYPE, {"tooltip": "From Select Range."}),
                 "frame_rate": ("FLOAT", {"forceInput": True, "tooltip": "The clip's frame rate."}),
                 "factor": ("FLOAT", {"default": 4.0, "min": 1.0, "max": 64.0, "step": 0.5,

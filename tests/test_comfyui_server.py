@@ -253,8 +253,9 @@ def test_node_unit_tests_in_the_comfyui_venv(version):
 
     python = comfy_harness.INSTALLS[version].venv_python
     result = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                             str(ROOT / "tests" / "comfyui" / "node_unit_tests.py")], cwd=ROOT, capture_output=True, text=True,
-                            timeout=600, stdin=subprocess.DEVNULL, env={**os.environ, "CI": os.environ.get("CI", "")})
+                             str(ROOT / "tests" / "comfyui" / "node_unit_tests.py")], cwd=ROOT, capture_output=True,
+                            text=True, timeout=600, stdin=subprocess.DEVNULL,
+                            env={**os.environ, "CI": os.environ.get("CI", "")})
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
     assert " passed" in result.stdout and "skipped" not in result.stdout, result.stdout[-3000:]
 

@@ -34,8 +34,8 @@ def vhs(comfy):
     """VideoHelperSuite's nodes in the server (skips without the vendor tarball; fails under CI=true)."""
     info = comfy.object_info()
     if "VHS_LoadVideo" not in info:
-        reason = (f"VideoHelperSuite is not in ComfyUI {comfy.version}'s custom_nodes "
-                  f"({VHS_TAR} {'is absent' if not VHS_TAR.exists() else 'is there: run tests/comfyui/setup_env.sh 0.33.0'})")
+        where = "is absent" if not VHS_TAR.exists() else "is there: run tests/comfyui/setup_env.sh 0.33.0"
+        reason = f"VideoHelperSuite is not in ComfyUI {comfy.version}'s custom_nodes ({VHS_TAR} {where})"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"under CI the VideoHelperSuite test must run: {reason}")
         pytest.skip(reason)

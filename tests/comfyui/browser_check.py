@@ -47,8 +47,9 @@ async () => {
     widgets: (n.widgets || []).map(w => ({name: w.name, type: w.type, value: (typeof w.value === 'function') ? null : w.value,
                                          options: (w.options && w.options.values && Array.isArray(w.options.values)) ? w.options.values : null})),
     // connectivity through the node's own methods: input.link / output.links are deprecated (frontend 1.58)
-    inputs: (n.inputs || []).map((i, k) => ({name: i.name, type: i.type, connected: n.isInputConnected(k),
-                                             from: (n.getInputNode && n.isInputConnected(k)) ? n.getInputNode(k).id : null})),
+    inputs: (n.inputs || []).map((i, k) => ({
+      name: i.name, type: i.type, connected: n.isInputConnected(k),
+      from: (n.getInputNode && n.isInputConnected(k)) ? n.getInputNode(k).id : null})),
     outputs: (n.outputs || []).map((o, k) => ({name: o.name, type: o.type, connected: n.isOutputConnected(k),
                                                to: (n.getOutputNodes(k) || []).map(t => t.id)})),
   }));

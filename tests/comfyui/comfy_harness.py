@@ -86,7 +86,8 @@ OLDEST = "0.3.75"
 INSTALLS = {
     OLDEST: Install(OLDEST, Path(os.environ.get("DEEPSHOP_COMFYUI_DIR") or ROOT / ".cache" / "comfyui"),
                     stand_in="torchvision/__init__.py"),
-    "0.33.0": Install("0.33.0", Path(os.environ.get("DEEPSHOP_COMFYUI_0_33_0_DIR") or ROOT / ".cache" / "comfyui-0.33.0"),
+    "0.33.0": Install("0.33.0",
+                      Path(os.environ.get("DEEPSHOP_COMFYUI_0_33_0_DIR") or ROOT / ".cache" / "comfyui-0.33.0"),
                       vendored=VENDOR / "ComfyUI-0.33.0.tar.gz", new_frontend="1.58.1"),
 }
 VERSIONS = tuple(INSTALLS)

@@ -35,7 +35,8 @@ def random_state(module, seed: int) -> dict:
         if key.endswith("beta"):  # RIFE's ResConv residual scale
             value = torch.ones(shape)
         elif len(shape) >= 2:
-            fan_in = math.prod(shape[1:]) if "cnn3" not in key and "lastconv" not in key else math.prod(shape) // shape[1]
+            transposed = "cnn3" in key or "lastconv" in key  # ConvTranspose2d weights are (in, out, kh, kw)
+            fan_in = math.prod(shape) // shape[1] if transposed else math.prod(shape[1:])
             value = torch.randn(shape, generator=generator) * (0.5 / math.sqrt(max(1, fan_in)))
         else:
             value = torch.randn(shape, generator=generator) * 0.01
@@ -66,7 +67,8 @@ def main() -> int:
     parser.add_argument("--kind", choices=["rife", "film"], required=True)
     parser.add_argument("--comfy", type=Path, required=True, help="the ComfyUI source tree (for its network code)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--channels", default="64,48,32,24,16", help="RIFE block widths (the real 4.x: 192,128,96,64,32)")
+    parser.add_argument("--channels", default="64,48,32,24,16",
+                        help="RIFE block widths (the real 4.x: 192,128,96,64,32)")
     args = parser.parse_args()
     sys.path.insert(0, str(args.comfy))
     import torch

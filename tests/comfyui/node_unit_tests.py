@@ -491,3 +491,12 @@ def test_timestep_net_engine_under_deepshops_planning(pack):
     with pytest.raises(Stop):
         list(pipeline.interpolate_frames(frames, plan, engine, scene_cuts=True, progress=progress))
     assert len(net.calls) <= 2 and seen == sorted(seen)
+
+
+def test_interpolation_model_input_only_where_core_has_one(pack):
+    """Outside a ComfyUI with core interpolation (here: no comfy_extras at all) the optional input is absent, and
+    anything but a loaded model given to it is refused with a clear error."""
+    interp = node(pack, "DeepshopInterpolate")
+    assert "interpolation_model" not in interp.INPUT_TYPES()["optional"]
+    with pytest.raises(ValueError, match="must come from Load Frame Interpolation Model, got dict"):
+        interp.interpolate(torch.rand(3, 8, 8, 3), 2.0, "blend (cross-fade, no motion)", interpolation_model={})
