@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -20,10 +21,11 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "comfyui"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import comfy_harness  # noqa: E402
 from comfy_harness import output_files  # noqa: E402
-from comfy_fixtures import comfy  # noqa: E402,F401
+from comfy_fixtures import EXAMPLE, comfy, example_clips  # noqa: E402,F401
 
 pytestmark = pytest.mark.comfyui
 
@@ -133,3 +135,30 @@ def test_deepshop_frames_equal_core_frame_interpolate(comfy, model_files, kind, 
         compared += 1
     # every in-between of each pair; at 2.5x, the four times of two pairs that fall on core's 5x grid
     assert compared == (PAIRS * (multiplier - 1) if factor == multiplier else 4)
+
+
+@pytest.mark.comfyui_versions("0.33.0")
+def test_a_model_run_shows_progress_and_cancels(comfy, model_files, example_clips):
+    """Driven by Deepshop, the model reports progress pair by pair and /interrupt stops it there: the prompt ends
+    interrupted, nothing is written, and the server runs the next prompt."""
+    from test_comfyui_server import run_until_progress
+
+    prompt = prompt_both(model_files["rife"], 4, 4)
+    del prompt["3"], prompt["5"]  # Deepshop's branch only
+    prompt["1"]["inputs"].update(video=EXAMPLE, frame_load_cap=0)  # 100 frames at 640x360: long enough
+    before = set(comfy.output_dir.rglob("*"))
+    prompt_id, ws = run_until_progress(comfy, prompt, node="4", value=2)
+    try:
+        started = time.monotonic()
+        assert comfy.post("/interrupt", {})[0] == 200
+        entry = comfy.wait_history(prompt_id, timeout=120)
+        stopped = time.monotonic() - started
+    finally:
+        ws.close()
+    kinds = dict(comfy_harness.history_messages(entry))
+    assert entry["status"]["status_str"] == "error" and "execution_interrupted" in kinds, entry["status"]
+    assert set(comfy.output_dir.rglob("*")) == before
+    print(f"interrupted {stopped:.1f} s after the request")
+    prompt["1"]["inputs"]["frame_load_cap"] = 2
+    entry = comfy.run(prompt, timeout=300)
+    assert entry["status"]["status_str"] == "success", entry["status"]
