@@ -75,6 +75,7 @@ def comfy(request, tmp_path_factory):
     except comfy_harness.ServerError as error:
         pytest.fail(str(error))
     server.editor = f"comfyui-{version}" + (f"-frontend-{frontend}" if frontend else "")
+    server.frontend = frontend
     put_example_clips(server, tmp_path_factory.mktemp("clips"))
     yield server
     if frontend is None:
@@ -104,11 +105,13 @@ def editor_report(comfy, tmp_path_factory):
     return json.loads(out.read_text())
 
 
-def test_every_deepshop_node_is_registered_in_the_editor(editor_report):
+def test_every_deepshop_node_is_registered_in_the_editor(comfy, editor_report):
     assert set(editor_report["registered_deepshop"]) == {
         "DeepshopLoadVideoFrames", "DeepshopSelectRange", "DeepshopInterpolate", "DeepshopSlowMotionRetime",
         "DeepshopSaveVideo"}
     assert editor_report["page_errors"] == []
+    if comfy.frontend is not None:  # the page really is the frontend served in place of the pinned one
+        assert editor_report["frontend_version"] == comfy.frontend
     # (the editor asks api.comfy.org about every node it shows: blocked offline, not the pack's doing)
     ours = [e for e in editor_report["console_errors"] if "deepshop" in e.lower() and "api.comfy.org" not in e]
     assert not ours, ours
