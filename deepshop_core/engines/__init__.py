@@ -13,7 +13,8 @@ An engine class may declare ``context_frames``: how many source frames it reads 
 today); chunked runs decode that much overlap (``context_frames(name)``).
 
 Engines are looked up by name in ``_REGISTRY`` and imported only when loaded, so heavy dependencies (Paddle for
-DAIN) are imported only by the code that needs them.
+DAIN) are imported only by the code that needs them. An engine around a network object the caller already holds
+(``timestep_net.TimestepNetEngine(net)``: core ComfyUI's RIFE 4.x / FILM models) is made directly, not by name.
 """
 
 from __future__ import annotations
