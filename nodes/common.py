@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from fractions import Fraction
 from typing import Iterable
 
@@ -131,6 +132,41 @@ def load_engine(choice: str, device: str = "auto"):
         options["should_cancel"] = _cancel_check()
         options["progress"] = Progress(1)
     return core_module("engines").load(name, **options)
+
+
+# --- core ComfyUI's interpolation models ---------------------------------------------------------------------------
+
+MODEL_FOLDER = "frame_interpolation"  # core's models/frame_interpolation: RIFE 4.x IFNet or FILM weights
+
+
+def core_model_type() -> str | None:
+    """The type core ComfyUI's Load Frame Interpolation Model outputs on this server: ``INTERP_MODEL`` (0.33),
+    ``FRAME_INTERPOLATION_MODEL`` (newer), or None on a server without core interpolation (0.3.75)."""
+    try:
+        from comfy_extras import nodes_frame_interpolation as frame_interpolation
+    except Exception:  # not inside ComfyUI, or a ComfyUI without the module
+        return None
+    return getattr(getattr(frame_interpolation, "FrameInterpolationModel", None), "io_type", None)
+
+
+def load_model_engine(patcher):
+    """An engine over the network core's loader gave (a ModelPatcher), run where ComfyUI put it, in its dtype; the
+    weights are moved onto the device the way core's FrameInterpolate does (``load_models_gpu``)."""
+    net = getattr(patcher, "model", None)
+    if net is None or not hasattr(patcher, "load_device"):
+        raise core.InputError(f"interpolation_model must come from Load Frame Interpolation Model, got "
+                              f"{type(patcher).__name__}")
+    import comfy.model_management as mm
+
+    dtype = patcher.model_dtype()
+
+    def prepare(height: int, width: int) -> None:
+        needed = getattr(net, "memory_used_forward", None)
+        memory = needed((1, height, width, 3), dtype) if needed is not None else 0
+        mm.load_models_gpu([patcher], memory_required=memory)
+
+    return core_module("engines.timestep_net").TimestepNetEngine(net, device=patcher.load_device, dtype=dtype,
+                                                                 prepare=prepare)
 
 
 def _cancel_check():
@@ -275,11 +311,14 @@ def to_comfy_audio(audio) -> dict | None:
 
 
 def from_comfy_audio(audio):
-    """ComfyUI AUDIO -> core ``Audio`` (first item of the batch), or None for None / an empty waveform."""
+    """ComfyUI AUDIO (any mapping with ``waveform`` and ``sample_rate``) -> core ``Audio`` (first item of the
+    batch), or None for None / an empty waveform."""
     if audio is None:
         return None
-    if not isinstance(audio, dict) or "waveform" not in audio or "sample_rate" not in audio:
-        raise core.InputError("audio must be ComfyUI AUDIO: {'waveform': [B, C, T] tensor, 'sample_rate': int}")
+    # any Mapping: VideoHelperSuite's AUDIO is a lazy Mapping that decodes on first access, not a dict
+    if not isinstance(audio, Mapping) or "waveform" not in audio or "sample_rate" not in audio:
+        raise core.InputError("audio must be ComfyUI AUDIO: a mapping {'waveform': [B, C, T] tensor, 'sample_rate': "
+                              f"int}}, got {type(audio).__name__}")
     waveform = audio["waveform"]
     if waveform is None:
         return None

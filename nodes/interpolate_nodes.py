@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
-from .common import (CATEGORY, RANGE_TYPE, SLOW_MOTION_NOTE, FrameView, Progress, alloc_images, as_numpy,
-                     check_image, core, core_module, engine_choices, exact_rate, from_comfy_audio, load_engine,
-                     put_frame, to_comfy_audio)
+from .common import (CATEGORY, MODEL_FOLDER, RANGE_TYPE, SLOW_MOTION_NOTE, FrameView, Progress, alloc_images,
+                     as_numpy, check_image, core, core_model_type, core_module, engine_choices, exact_rate,
+                     from_comfy_audio, load_engine, load_model_engine, put_frame, to_comfy_audio)
 
 DEVICES = ["auto", "cpu", "gpu:0", "gpu:1"]
+log = logging.getLogger(__name__)
 
 
 class DeepshopInterpolate:
@@ -21,7 +24,9 @@ class DeepshopInterpolate:
         "frame-rate up-conversion of the whole clip (24 -> 48 fps at 2x). Scene-cut protection holds the last frame "
         "of a shot instead of morphing two shots into each other. Engines: optical flow (OpenCV DIS, CPU; presets "
         "fast/balanced/best), DAIN (PaddleGAN weights: put DAIN_weight.tar or its folder in models/dain, or let it "
-        "download), blend (plain cross-fade)."
+        "download), blend (plain cross-fade). Or connect core ComfyUI's Load Frame Interpolation Model (RIFE 4.x or "
+        f"FILM weights in models/{MODEL_FOLDER}; ComfyUI 0.33 and newer): its network then makes the frames, at "
+        "any time, with Deepshop's ranges, ramps, factors and cut protection."
     )
     RETURN_TYPES = ("IMAGE", "FLOAT", "INT")
     RETURN_NAMES = ("images", "frame_rate", "frame_count")
@@ -35,6 +40,16 @@ class DeepshopInterpolate:
     @classmethod
     def INPUT_TYPES(cls):
         choices = engine_choices()
+        optional = {
+            "frame_rate": ("FLOAT", {"forceInput": True,
+                                     "tooltip": "The input's frame rate, for the frame_rate output."}),
+        }
+        model_type = core_model_type()
+        if model_type is not None:  # a server with core interpolation models (0.33+): whichever name it uses
+            optional["interpolation_model"] = (model_type, {
+                "tooltip": "Optional: a RIFE 4.x or FILM model from Load Frame Interpolation Model (weights in "
+                           f"models/{MODEL_FOLDER}). When connected it makes the frames instead of the engine menu "
+                           "(and runs where ComfyUI keeps it, whatever 'device' says)."})
         return {
             "required": {
                 "images": ("IMAGE",),
@@ -49,27 +64,26 @@ class DeepshopInterpolate:
                                                      "tooltip": "Never interpolate across a scene cut: hold the "
                                                                 "frame instead of morphing two shots."}),
             },
-            "optional": {
-                "frame_rate": ("FLOAT", {"forceInput": True,
-                                         "tooltip": "The input's frame rate, for the frame_rate output."}),
-            },
+            "optional": optional,
         }
 
-    def interpolate(self, images, factor, engine, device="auto", scene_cut_protection=True, frame_rate=None):
+    def interpolate(self, images, factor, engine, device="auto", scene_cut_protection=True, frame_rate=None,
+                    interpolation_model=None):
         timeline_mod = core_module("timeline")
         frames = FrameView(images)
         timeline = timeline_mod.smooth_timeline(len(frames), float(factor))
-        out = _render(frames, timeline, engine, device, scene_cut_protection)
+        live = load_engine(engine, device) if interpolation_model is None else load_model_engine(interpolation_model)
+        out = _render(frames, timeline, live, scene_cut_protection)
         rate_out = 0.0 if frame_rate is None else float(exact_rate(frame_rate) * timeline.rate_multiplier)
         return (out, rate_out, int(out.shape[0]))
 
 
-def _render(frames: FrameView, timeline, engine: str, device: str, scene_cuts: bool):
+def _render(frames: FrameView, timeline, live, scene_cuts: bool):
+    """Render ``timeline`` with the engine ``live`` (closed afterwards) into a new IMAGE batch."""
     pipeline = core_module("pipeline")
     height, width = frames.images.shape[1], frames.images.shape[2]
-    out = alloc_images(len(timeline), height, width)
-    live = load_engine(engine, device)
     try:
+        out = alloc_images(len(timeline), height, width)
         rendered = pipeline.interpolate_frames(frames, timeline, live, scene_cuts=scene_cuts, dedupe=scene_cuts,
                                                progress=Progress(len(timeline)))
         for i, frame in enumerate(rendered):
@@ -105,7 +119,10 @@ class DeepshopSlowMotionRetime:
         return {
             "required": {
                 "images": ("IMAGE", {"tooltip": "The whole clip (or window) the range was selected from."}),
-                "interpolated": ("IMAGE", {"tooltip": "DAIN Interpolate's output for the range's segment."}),
+                "interpolated": ("IMAGE", {"tooltip": "The range's segment interpolated: by DAIN Interpolate "
+                                                       "(N x factor frames) or by core FrameInterpolate / another "
+                                                       "pack ((N - 1) x factor + 1 frames); the log says which it "
+                                                       "read."}),
                 "range": (RANGE_TYPE, {"tooltip": "From Select Range."}),
                 "frame_rate": ("FLOAT", {"forceInput": True, "tooltip": "The clip's frame rate."}),
                 "factor": ("FLOAT", {"default": 4.0, "min": 1.0, "max": 64.0, "step": 0.5,
@@ -136,12 +153,8 @@ class DeepshopSlowMotionRetime:
                 f"interpolated frames are {interpolated.shape[2]}x{interpolated.shape[1]} but the clip is "
                 f"{images.shape[2]}x{images.shape[1]}: resize both the same way")
         start, end = int(range["start"]), int(range["end"])
-        dense = timeline_mod.smooth_timeline(end - start + 1, float(factor))
-        if len(dense) != int(interpolated.shape[0]):
-            raise core.InputError(
-                f"interpolated has {interpolated.shape[0]} frames but a {factor:g}x interpolation of the "
-                f"{end - start + 1}-frame range gives {len(dense)}: use the same factor here and in DAIN Interpolate, "
-                f"on Select Range's segment")
+        dense = timeline_mod.interpolated_batch(end - start + 1, float(factor), int(interpolated.shape[0]))
+        log.info("Slow Motion Retime: %s", dense.describe(end - start + 1))
         timeline = timeline_mod.slow_timeline(count, [timeline_mod.Segment(start, end, float(factor), float(ramp))])
         out = alloc_images(len(timeline), int(images.shape[1]), int(images.shape[2]))
         progress = Progress(len(timeline))

@@ -27,7 +27,8 @@ _LEVELS = ("clips", "slow", "server", "browser")
 _SLOW_MODULES = {"test_soak", "test_fuzz", "test_faults", "test_dain_engine", "test_dain_correlation"}
 
 
-def pytest_collection_modifyitems(items) -> None:
+def pytest_collection_modifyitems(config, items) -> None:
+    _keep_versions(config, items)
     for item in items:
         if _DATA_FIXTURES & set(item.fixturenames):
             item.add_marker(pytest.mark.clips)
@@ -40,6 +41,20 @@ def pytest_collection_modifyitems(items) -> None:
             item.add_marker(pytest.mark.browser)
         if not any(item.get_closest_marker(level) for level in _LEVELS):
             item.add_marker(pytest.mark.unit)
+
+
+def _keep_versions(config, items) -> None:
+    """``@pytest.mark.comfyui_versions("0.3.75", ...)``: run a test only against those ComfyUI servers (the
+    ``comfy`` fixture is parametrised by version); its other runs are deselected, not skipped."""
+    keep, drop = [], []
+    for item in items:
+        marker = item.get_closest_marker("comfyui_versions")
+        params = getattr(item, "callspec", None)
+        version = params.params.get("comfy") if params is not None else None
+        (drop if marker and version is not None and version not in marker.args else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,13 @@
 """The workflows in the real ComfyUI editor: headless Chromium (Debian's /usr/bin/chromium, driven by Playwright
 in the test ComfyUI's venv) opens the server's page and loads each workflow file with ``app.loadGraphData``.
 
+Three editors: ComfyUI 0.3.75 with its frontend, 0.33.0 with the frontend its requirements pin (1.49.6), and 0.33.0
+serving the newest frontend on PyPI (1.58.1, ``--front-end-root``), which reports deprecated API use.
+
 Checks: every node type is known (no missing node pack), every declared widget is rendered with the value the
 file gives (the editor's own ``graphToPrompt`` agrees with tests/comfyui/workflow_api.py), no node is flagged,
-no page error. Screenshots go to .cache/screenshots/ (git-ignored); the README's copies are taken from there.
+no page error, no deprecation warning while our check reads the graphs. Screenshots go to
+.cache/screenshots/<editor>/ (git-ignored); the README's copies are taken from there.
 """
 
 from __future__ import annotations
@@ -21,22 +25,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "comfyui"))
 
 import comfy_harness  # noqa: E402
 import workflow_api  # noqa: E402
-from comfy_fixtures import comfy, example_clips  # noqa: E402,F401
+from comfy_fixtures import put_example_clips  # noqa: E402
 
 pytestmark = pytest.mark.comfyui  # deselect with -m "not comfyui"
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = sorted((ROOT / "workflows").glob("*.json"))
+# (ComfyUI version, frontend served instead of the one its requirements pin, or None)
+EDITORS = [(version, None) for version in comfy_harness.VERSIONS] + [
+    (version, install.new_frontend) for version, install in comfy_harness.INSTALLS.items() if install.new_frontend]
 SCREENSHOTS = ROOT / ".cache" / "screenshots"
 BROWSER_CHECK = ROOT / "tests" / "comfyui" / "browser_check.py"
+NEEDS_CORE = {"FrameInterpolationModelLoader"}  # core nodes of ComfyUI 0.33+ that a workflow may use
+CORE_MODEL = "rife.safetensors"  # the model file deepshop_slowmo_core_model.json names
 
 
-def _need_browser() -> None:
+def _need_browser(python: Path) -> None:
     reasons = []
     if not comfy_harness.CHROMIUM.exists():
         reasons.append(f"{comfy_harness.CHROMIUM} (apt-get install chromium)")
-    if comfy_harness.VENV_PYTHON.exists():
-        probe = subprocess.run([str(comfy_harness.VENV_PYTHON), "-c", "import playwright"], capture_output=True)
+    if python.exists():
+        probe = subprocess.run([str(python), "-c", "import playwright"], capture_output=True)
         if probe.returncode != 0:
             reasons.append("playwright in the test ComfyUI's venv (tests/comfyui/setup_env.sh)")
     if not reasons:
@@ -47,17 +56,48 @@ def _need_browser() -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(scope="module", params=EDITORS,
+                ids=lambda e: f"comfyui-{e[0]}" + (f"-frontend-{e[1]}" if e[1] else ""))
+def comfy(request, tmp_path_factory):
+    """The server behind the editor: the session's shared one for a version's own frontend, a private one serving
+    another frontend."""
+    version, frontend = request.param
+    comfy_harness.require_or_skip(pytest, version=version)
+    install = comfy_harness.INSTALLS[version]
+    try:
+        if frontend is None:
+            server = comfy_harness.acquire(version)
+        else:
+            root = install.frontend_root(frontend)
+            if not root.is_dir():
+                pytest.fail(f"frontend {frontend} is not installed ({root}): run {install.setup_command}")
+            server = comfy_harness.ComfyServer.start(install, extra_args=("--front-end-root", str(root)))
+    except comfy_harness.ServerError as error:
+        pytest.fail(str(error))
+    server.editor = f"comfyui-{version}" + (f"-frontend-{frontend}" if frontend else "")
+    server.frontend = frontend
+    put_example_clips(server, tmp_path_factory.mktemp("clips"))
+    yield server
+    if frontend is None:
+        comfy_harness.release(version)
+    else:
+        server.stop()
+
+
 @pytest.fixture(scope="module")
-def editor_report(comfy, example_clips, tmp_path_factory):
-    _need_browser()
+def editor_report(comfy, tmp_path_factory):
+    _need_browser(comfy.install.venv_python)
+    # the model the core-model workflow names, as a user would have it (the editor flags a missing file)
+    (comfy.frame_interpolation_dir / CORE_MODEL).write_bytes(b"")
     # a fresh user folder would open the template browser over the canvas on first visit
     comfy.post("/settings/Comfy.TutorialCompleted", True)
     comfy.post("/settings/Comfy.Minimap.Visible", False)
     out = tmp_path_factory.mktemp("browser") / "report.json"
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shots = SCREENSHOTS / comfy.editor
+    shots.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
-        [str(comfy_harness.VENV_PYTHON), str(BROWSER_CHECK), "--url", comfy.url, "--out", str(out),
-         "--screenshots", str(SCREENSHOTS), "--run", str(ROOT / "workflows" / "deepshop_slowmo_highlight.json"),
+        [str(comfy.install.venv_python), str(BROWSER_CHECK), "--url", comfy.url, "--out", str(out),
+         "--screenshots", str(shots), "--run", str(ROOT / "workflows" / "deepshop_slowmo_highlight.json"),
          *map(str, WORKFLOWS)],
         capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
     assert result.returncode == 0 and out.exists(), (
@@ -65,13 +105,22 @@ def editor_report(comfy, example_clips, tmp_path_factory):
     return json.loads(out.read_text())
 
 
-def test_every_deepshop_node_is_registered_in_the_editor(editor_report):
+def test_every_deepshop_node_is_registered_in_the_editor(comfy, editor_report):
     assert set(editor_report["registered_deepshop"]) == {
         "DeepshopLoadVideoFrames", "DeepshopSelectRange", "DeepshopInterpolate", "DeepshopSlowMotionRetime",
         "DeepshopSaveVideo"}
     assert editor_report["page_errors"] == []
+    if comfy.frontend is not None:  # the page really is the frontend served in place of the pinned one
+        assert editor_report["frontend_version"] == comfy.frontend
     # (the editor asks api.comfy.org about every node it shows: blocked offline, not the pack's doing)
     ours = [e for e in editor_report["console_errors"] if "deepshop" in e.lower() and "api.comfy.org" not in e]
+    assert not ours, ours
+
+
+def test_no_deprecation_warning_while_the_workflows_are_read(editor_report):
+    """Frontend 1.58 warns about deprecated graph APIs (input.link, output.links): loading our workflows and reading
+    the graph as the check does must not use any."""
+    ours = [(phase, message) for phase, message in editor_report["deprecations"] if phase.startswith("inspect ")]
     assert not ours, ours
 
 
@@ -88,6 +137,10 @@ def test_workflow_loads_in_the_editor(comfy, editor_report, path):
     assert not [d for d in seen["dialogs"] if "missing" in d.lower()], seen["dialogs"]
     data = json.loads(path.read_text())
     assert len(seen["nodes"]) == len(data["nodes"])
+    lacking = {n["type"] for n in data["nodes"]} & NEEDS_CORE - set(object_info)
+    if lacking:  # the core-model workflow in a ComfyUI without core interpolation (0.3.75): exactly that is missing
+        assert {n["type"] for n in seen["nodes"] if not n["known"]} == lacking
+        return
     for node in seen["nodes"]:
         assert node["known"], f"node {node['id']}: type {node['type']} is missing in the editor"
         assert not node["has_errors"], f"node {node['id']} ({node['type']}) is flagged"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from fractions import Fraction
 from itertools import pairwise
 
@@ -17,6 +18,7 @@ from deepshop_core.timeline import (
     Segment,
     Step,
     Timeline,
+    interpolated_batch,
     parse_range,
     plan,
     seconds_to_frame,
@@ -450,3 +452,34 @@ def test_plan_rejects_bad_indices(bad):
         plan(timeline, cuts=bad)
     with pytest.raises(InputError, match="duplicate"):
         plan(timeline, duplicates=bad)
+
+
+@pytest.mark.parametrize("count,factor", [(26, 4), (2, 2), (11, 3), (5, 16)])
+def test_interpolated_batches_in_either_convention(count, factor):
+    """Deepshop's N x factor and core ComfyUI's (N - 1) x m + 1 both put frame k at range time k / factor; the
+    endpoints convention simply stops at the last source frame."""
+    ours = interpolated_batch(count, factor, count * factor)
+    core = interpolated_batch(count, factor, (count - 1) * factor + 1)
+    assert (ours.convention, core.convention) == ("deepshop", "endpoints")
+    np.testing.assert_array_equal(core.positions, np.arange((count - 1) * factor + 1) / factor)
+    np.testing.assert_array_equal(ours.positions[:len(core.positions)], core.positions)
+    assert core.positions[-1] == count - 1
+    assert "(N - 1) x m + 1" in core.describe(count) and "N x factor" in ours.describe(count)
+
+
+def test_a_non_integer_factor_has_only_deepshops_convention():
+    assert interpolated_batch(26, 2.5, 65).convention == "deepshop"
+    with pytest.raises(InputError, match="gives 65"):
+        interpolated_batch(26, 2.5, 63)
+
+
+@pytest.mark.parametrize("frames,hint", [(100, None), (51, "2x in the \\(N - 1\\) x m \\+ 1"),
+                                         (52, "2x in Deepshop's N x factor")])
+def test_a_batch_that_fits_neither_convention_says_what_would_fit(frames, hint):
+    with pytest.raises(InputError, match="interpolated has %d frames but a 4x interpolation of the 26-frame range "
+                                         "gives 104 \\(Deepshop Interpolate\\) or 101" % frames) as caught:
+        interpolated_batch(26, 4, frames)
+    if hint:
+        assert re.search(hint, str(caught.value))
+    else:
+        assert "it fits" not in str(caught.value)

@@ -15,7 +15,8 @@ command line, manifest, node), ``devices``, and ``context_frames`` (how many sou
 a pair; none do today; chunked runs decode that much overlap).
 
 Engines are looked up by name in ``_REGISTRY`` and imported only when loaded, so heavy dependencies (Paddle for
-DAIN) are imported only by the code that needs them.
+DAIN) are imported only by the code that needs them. An engine around a network object the caller already holds
+(``timestep_net.TimestepNetEngine(net)``: core ComfyUI's RIFE 4.x / FILM models) is made directly, not by name.
 """
 
 from __future__ import annotations

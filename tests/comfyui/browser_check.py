@@ -8,7 +8,10 @@ Playwright's own browser download is not used):
 
 For each workflow: nodes whose type the editor does not know (missing node packs), each node's widgets (name,
 value), node error flags, the API prompt the frontend itself makes (``app.graphToPrompt()``), the graph as the
-editor serializes it, and a screenshot. Writes one JSON report; exits 0 unless the page could not be driven.
+editor serializes it, and a screenshot; the frontend's version, and the deprecation warnings it printed while the
+page loaded, while each workflow was loaded, and while this check read it (``deprecations``: [phase, message];
+phase "inspect <file>" is this check's own code). Writes one JSON
+report; exits 0 unless the page could not be driven.
 """
 
 from __future__ import annotations
@@ -43,8 +46,12 @@ async () => {
     size: [n.size[0], n.size[1]],
     widgets: (n.widgets || []).map(w => ({name: w.name, type: w.type, value: (typeof w.value === 'function') ? null : w.value,
                                          options: (w.options && w.options.values && Array.isArray(w.options.values)) ? w.options.values : null})),
-    inputs: (n.inputs || []).map(i => ({name: i.name, type: i.type, link: i.link})),
-    outputs: (n.outputs || []).map(o => ({name: o.name, type: o.type, links: o.links})),
+    // connectivity through the node's own methods: input.link / output.links are deprecated (frontend 1.58)
+    inputs: (n.inputs || []).map((i, k) => ({
+      name: i.name, type: i.type, connected: n.isInputConnected(k),
+      from: (n.getInputNode && n.isInputConnected(k)) ? n.getInputNode(k).id : null})),
+    outputs: (n.outputs || []).map((o, k) => ({name: o.name, type: o.type, connected: n.isOutputConnected(k),
+                                               to: (n.getOutputNodes(k) || []).map(t => t.id)})),
   }));
   let prompt = null, promptError = null;
   try { prompt = (await app.graphToPrompt()).output; } catch (e) { promptError = String(e); }
@@ -123,7 +130,8 @@ def main() -> int:
     args = parser.parse_args()
     shots = Path(args.screenshots)
     shots.mkdir(parents=True, exist_ok=True)
-    report = {"url": args.url, "workflows": {}, "console_errors": [], "page_errors": []}
+    report = {"url": args.url, "workflows": {}, "console_errors": [], "page_errors": [], "deprecations": []}
+    phase = ["page load"]  # which step of the check a deprecation warning came from
     profile = tempfile.mkdtemp(prefix="deepshop-chromium-")
     try:
         with sync_playwright() as p:
@@ -132,6 +140,8 @@ def main() -> int:
                                                            args=FLAGS, viewport={"width": 1600, "height": 1000})
             page = context.pages[0] if context.pages else context.new_page()
             page.on("console", lambda m: m.type == "error" and report["console_errors"].append(m.text[:500]))
+            page.on("console", lambda m: "deprecated" in m.text.lower() and
+                    report["deprecations"].append([phase[0], m.text[:300]]))
             page.on("pageerror", lambda e: report["page_errors"].append(str(e)[:500]))
             page.goto(args.url, wait_until="domcontentloaded", timeout=args.timeout * 1000)
             page.wait_for_function("() => window.app && window.app.graph && window.LiteGraph && "
@@ -139,18 +149,24 @@ def main() -> int:
                                    timeout=args.timeout * 1000)
             time.sleep(2)
             page.keyboard.press("Escape")
+            # the frontend (1.58) warns once per deprecated API per page: from now on every use, so that ours shows
+            page.evaluate("() => { window.LiteGraph.alwaysRepeatWarnings = true; }")
             report["banner_closed"] = page.evaluate(CLOSE_BANNER)
             report["registered_deepshop"] = page.evaluate(
                 "() => Object.keys(window.LiteGraph.registered_node_types).filter(k => k.startsWith('Deepshop'))")
+            report["frontend_version"] = page.evaluate("() => window.__COMFYUI_FRONTEND_VERSION__ || null")
             for wf in args.workflows:
                 path = Path(wf)
+                phase[0] = f"load {path.name}"  # the frontend's (and other packs') code runs
                 data = json.loads(path.read_text())
                 page.evaluate("async ([wf, name]) => { await window.app.loadGraphData(wf, true, true, name); }",
                               [data, path.stem])
                 time.sleep(1.5)
                 page.keyboard.press("Escape")  # a 'missing nodes' dialog would also be reported below
                 time.sleep(0.3)
+                phase[0] = f"inspect {path.name}"  # this check's own code reads the graph
                 result = page.evaluate(INSPECT)
+                phase[0] = f"screenshot {path.name}"
                 result["dialogs"] = page.evaluate(
                     "() => Array.from(document.querySelectorAll('.p-dialog, [role=dialog]')).map(d => d.innerText.slice(0, 400))")
                 shot = shots / f"{path.stem}.png"
@@ -161,6 +177,7 @@ def main() -> int:
                 report["workflows"][path.name] = result
             if args.run:
                 path = Path(args.run)
+                phase[0] = f"run {path.name}"
                 page.evaluate("async ([wf, name]) => { await window.app.loadGraphData(wf, true, true, name); }",
                               [json.loads(path.read_text()), path.stem])
                 time.sleep(1)

@@ -1,13 +1,15 @@
-"""A real ComfyUI 0.3.75 server for the integration tests (prepared by ``tests/comfyui/setup_env.sh``).
+"""Real ComfyUI servers for the integration tests (prepared by ``tests/comfyui/setup_env.sh [VERSION]``): 0.3.75, the
+oldest supported, and 0.33.0, the newest obtainable (from ``../shared/vendor``).
 
 Standard library only, so the tests run from the project's own venv: the server runs in its own venv
 (``.cache/comfyui/venv``), the browser check (Playwright) runs as a subprocess in that venv too.
 
-    server = ComfyServer.start()          # own port, own temp input/output/temp/user dirs, in-memory database
+    server = ComfyServer.start()          # 0.3.75; own port, own temp input/output/temp/user dirs, in-memory database
+    server = ComfyServer.start(INSTALLS["0.33.0"])
     server.post("/prompt", {...})
     server.stop()                         # terminates the whole process group; nothing is left running
 
-The test modules share one server per pytest session through ``acquire()`` / ``release()``.
+The test modules share one server per version per pytest session through ``acquire()`` / ``release()``.
 """
 
 from __future__ import annotations
@@ -26,25 +28,79 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-BASE = Path(os.environ.get("DEEPSHOP_COMFYUI_DIR") or ROOT / ".cache" / "comfyui")  # setup_env.sh honours it too
-COMFY = BASE / "ComfyUI"
-VENV_PYTHON = BASE / "venv" / "bin" / "python"
-STUBS = BASE / "stubs"
 SETUP = ROOT / "tests" / "comfyui" / "setup_env.sh"
+VENDOR = ROOT.parent / "shared" / "vendor"
 CHROMIUM = Path("/usr/bin/chromium")
 START_TIMEOUT = float(os.environ.get("DEEPSHOP_COMFYUI_START_TIMEOUT", "120"))
 
 
-def missing() -> str | None:
+@dataclass(frozen=True)
+class Install:
+    """One test ComfyUI as setup_env.sh lays it out: source tree, its own venv, the torchvision stand-in folder."""
+
+    version: str
+    base: Path
+    vendored: Path | None = None  # the ../shared/vendor tarball it comes from (None: fetched from PyPI)
+    new_frontend: str | None = None  # a newer frontend installed beside the pinned one (frontend-<version>/)
+    stand_in: str | None = None  # a stand-in package under stubs/ it needs to start (0.3.75: torchvision)
+
+    @property
+    def comfy(self) -> Path:
+        return self.base / "ComfyUI"
+
+    @property
+    def venv_python(self) -> Path:
+        return self.base / "venv" / "bin" / "python"
+
+    @property
+    def stubs(self) -> Path:
+        return self.base / "stubs"
+
+    @property
+    def setup_command(self) -> str:
+        return f"{SETUP.relative_to(ROOT)}" + ("" if self.version == OLDEST else f" {self.version}")
+
+    def frontend_root(self, version: str) -> Path:
+        """The static files of frontend ``version`` (installed by setup_env.sh), for ``--front-end-root``."""
+        return self.base / f"frontend-{version}" / "comfyui_frontend_package" / "static"
+
+    def missing(self) -> str | None:
+        """Why this ComfyUI cannot run here, or None when it can."""
+        if self.vendored is not None and not self.vendored.is_file():
+            return (f"ComfyUI {self.version} comes from {self.vendored}, which is absent (the project's shared "
+                    f"vendor folder beside the clone)")
+        need = [self.comfy / "main.py", self.venv_python, self.stubs / (self.stand_in or ""),
+                self.comfy / "custom_nodes" / "deepshop"]
+        absent = [str(p) for p in need if not p.exists()]
+        if absent:
+            return (f"the test ComfyUI {self.version} is not set up ({', '.join(absent)} missing): run "
+                    f"{self.setup_command}")
+        return None
+
+
+OLDEST = "0.3.75"
+INSTALLS = {
+    OLDEST: Install(OLDEST, Path(os.environ.get("DEEPSHOP_COMFYUI_DIR") or ROOT / ".cache" / "comfyui"),
+                    stand_in="torchvision/__init__.py"),
+    "0.33.0": Install("0.33.0",
+                      Path(os.environ.get("DEEPSHOP_COMFYUI_0_33_0_DIR") or ROOT / ".cache" / "comfyui-0.33.0"),
+                      vendored=VENDOR / "ComfyUI-0.33.0.tar.gz", new_frontend="1.58.1"),
+}
+VERSIONS = tuple(INSTALLS)
+# the oldest server's layout, for the tools that need one venv with torch (node unit tests, DAIN stand-ins)
+BASE = INSTALLS[OLDEST].base
+COMFY = INSTALLS[OLDEST].comfy
+VENV_PYTHON = INSTALLS[OLDEST].venv_python
+STUBS = INSTALLS[OLDEST].stubs
+
+
+def missing(install: Install = INSTALLS[OLDEST]) -> str | None:
     """Why the test ComfyUI cannot run here, or None when it can."""
-    need = [COMFY / "main.py", VENV_PYTHON, STUBS / "torchvision" / "__init__.py", COMFY / "custom_nodes" / "deepshop"]
-    absent = [str(p) for p in need if not p.exists()]
-    if absent:
-        return f"the test ComfyUI is not set up ({', '.join(absent)} missing): run {SETUP.relative_to(ROOT)}"
-    return None
+    return install.missing()
 
 
 def free_port() -> int:
@@ -60,7 +116,9 @@ class ServerError(RuntimeError):
 class ComfyServer:
     """One ComfyUI process with its own directories under a temp folder."""
 
-    def __init__(self, root: Path, port: int, process: subprocess.Popen, log_path: Path):
+    def __init__(self, root: Path, port: int, process: subprocess.Popen, log_path: Path, install: Install):
+        self.install = install
+        self.version = install.version
         self.root = root
         self.port = port
         self.process = process
@@ -71,31 +129,35 @@ class ComfyServer:
         self.temp_dir = root / "temp"
         self.user_dir = root / "user"
         self.dain_dir = root / "models" / "dain"
+        self.frame_interpolation_dir = root / "models" / "frame_interpolation"
 
     # --- life cycle -------------------------------------------------------------------------------------------
 
     @classmethod
-    def start(cls, timeout: float = START_TIMEOUT, extra_args: tuple[str, ...] = ()) -> "ComfyServer":
-        reason = missing()
+    def start(cls, install: Install = INSTALLS[OLDEST], timeout: float = START_TIMEOUT,
+              extra_args: tuple[str, ...] = ()) -> "ComfyServer":
+        reason = install.missing()
         if reason:
             raise ServerError(reason)
         root = Path(tempfile.mkdtemp(prefix="deepshop-comfyui-"))
-        dirs = {name: root / name for name in ("input", "output", "temp", "user", "models/dain", "xdg")}
+        dirs = {name: root / name for name in ("input", "output", "temp", "user", "models/dain",
+                                               "models/frame_interpolation", "xdg")}
         for d in dirs.values():
             d.mkdir(parents=True)
-        # an extra models folder of the test's own (models/dain/ for DAIN weights), as a user's
-        # extra_model_paths.yaml would add one
+        # an extra models folder of the test's own (models/dain/ for DAIN weights, models/frame_interpolation/ for
+        # core's RIFE / FILM loader), as a user's extra_model_paths.yaml would add one
         model_paths = root / "extra_model_paths.yaml"
-        model_paths.write_text(f"deepshop_tests:\n  base_path: {root / 'models'}\n  dain: dain/\n")
+        model_paths.write_text(f"deepshop_tests:\n  base_path: {root / 'models'}\n  dain: dain/\n"
+                               f"  frame_interpolation: frame_interpolation/\n")
         port = free_port()
         log_path = root / "server.log"
         env = dict(os.environ)
-        env["PYTHONPATH"] = str(STUBS) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env["PYTHONPATH"] = str(install.stubs) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         env.pop("VIRTUAL_ENV", None)
         env["PYTHONUNBUFFERED"] = "1"
         env["XDG_CACHE_HOME"] = str(dirs["xdg"])  # unpacked DAIN weights go to the user cache: keep it private
         cmd = [
-            str(VENV_PYTHON), "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
+            str(install.venv_python), "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
             "--input-directory", str(dirs["input"]), "--output-directory", str(dirs["output"]),
             "--temp-directory", str(dirs["temp"]), "--user-directory", str(dirs["user"]),
             "--database-url", "sqlite:///:memory:", "--disable-auto-launch", "--disable-api-nodes",
@@ -103,9 +165,9 @@ class ComfyServer:
             *extra_args,
         ]
         with open(log_path, "wb") as log:
-            process = subprocess.Popen(cmd, cwd=COMFY, env=env, stdout=log, stderr=subprocess.STDOUT,
+            process = subprocess.Popen(cmd, cwd=install.comfy, env=env, stdout=log, stderr=subprocess.STDOUT,
                                        stdin=subprocess.DEVNULL, start_new_session=True)
-        server = cls(root, port, process, log_path)
+        server = cls(root, port, process, log_path, install)
         try:
             server._wait_ready(timeout)
         except BaseException:
@@ -297,39 +359,44 @@ class WebSocket:
             pass
 
 
-# --- one server per pytest session, shared by the test modules ----------------------------------------------------
+# --- one server per version per pytest session, shared by the test modules ----------------------------------------
 
-_shared: ComfyServer | None = None
-_users = 0
-
-
-def acquire() -> ComfyServer:
-    global _shared, _users
-    if _shared is None:
-        _shared = ComfyServer.start()
-        atexit.register(_stop_shared)
-    _users += 1
-    return _shared
+_shared: dict[str, ComfyServer] = {}
+_users: dict[str, int] = {}
 
 
-def release() -> None:
-    global _users
-    _users -= 1
-    if _users <= 0:
-        _stop_shared()
+def acquire(version: str = OLDEST) -> ComfyServer:
+    if version not in _shared:
+        _shared[version] = ComfyServer.start(INSTALLS[version])
+    _users[version] = _users.get(version, 0) + 1
+    return _shared[version]
 
 
-def _stop_shared() -> None:
-    global _shared, _users
-    if _shared is not None:
-        _shared.stop()
-    _shared, _users = None, 0
+def release(version: str = OLDEST) -> None:
+    _users[version] = _users.get(version, 0) - 1
+    if _users[version] <= 0:
+        _stop(version)
 
 
-def require_or_skip(pytest, what: str = "the test ComfyUI") -> None:
+def _stop(version: str) -> None:
+    server = _shared.pop(version, None)
+    _users.pop(version, None)
+    if server is not None:
+        server.stop()
+
+
+def _stop_all() -> None:
+    for version in list(_shared):
+        _stop(version)
+
+
+atexit.register(_stop_all)
+
+
+def require_or_skip(pytest, what: str = "the test ComfyUI", version: str = OLDEST) -> None:
     """Skip when the environment is not set up; fail instead under CI=true (a skipped integration test must never
     pass for a pass there)."""
-    reason = missing()
+    reason = INSTALLS[version].missing()
     if reason is None:
         return
     if os.environ.get("CI", "").lower() == "true":

@@ -25,6 +25,7 @@ ROOT = HERE.parents[1]
 WORKFLOWS = ROOT / "workflows"
 EXAMPLE = "deepshop_example.mp4"
 ENGINE = "flow (balanced)"
+CORE_MODEL = "rife.safetensors"  # the file a user puts into models/frame_interpolation (the tests make a stand-in)
 
 # (id, type, (x, y), {widget: value}, {input: (from_id, from_slot)}, title or None)
 SLOWMO = {
@@ -95,10 +96,39 @@ CORE_NODES = {
     ],
 }
 
+CORE_MODEL_SLOWMO = {
+    "note": (
+        "Slow motion of a highlight made by core ComfyUI's own interpolation model (RIFE 4.x or FILM), with "
+        "Deepshop's range, factor, ramps, scene-cut protection and audio. Needs ComfyUI 0.33 or newer.\n\n"
+        "The model file goes into ComfyUI/models/frame_interpolation/ (Practical-RIFE's flownet.pkl for RIFE 4.x, or "
+        "a .safetensors repack of RIFE 4.x or FILM); press R to refresh, then pick it in Load Frame Interpolation "
+        f"Model ({CORE_MODEL} here is a placeholder name).\n\n"
+        "DAIN Interpolate uses the connected model instead of its engine menu, at every time the slow motion needs "
+        "(any factor, not only whole multiples). Slow Motion Retime puts the frames back at the clip's own frame "
+        "rate, so the range plays 4x slower, the audio stretched to match."
+    ),
+    "nodes": [
+        (1, "DeepshopLoadVideoFrames", (40, 120), {"video": EXAMPLE, "start_frame": 0, "frame_load_cap": 0}, {}, None),
+        (2, "DeepshopSelectRange", (440, 60), {"range": "1.0s:2.0s"},
+         {"images": (1, 0), "frame_rate": (1, 1), "source": (1, 4)}, None),
+        (3, "FrameInterpolationModelLoader", (440, 400), {"model_name": CORE_MODEL}, {}, None),
+        (4, "DeepshopInterpolate", (800, 60),
+         {"factor": 4.0, "engine": ENGINE, "device": "auto", "scene_cut_protection": True},
+         {"images": (2, 0), "frame_rate": (1, 1), "interpolation_model": (3, 0)}, None),
+        (5, "DeepshopSlowMotionRetime", (1180, 120), {"factor": 4.0, "ramp": 0.0, "audio_mode": "stretch"},
+         {"images": (1, 0), "interpolated": (4, 0), "range": (2, 1), "frame_rate": (1, 1), "audio": (1, 2)}, None),
+        (6, "DeepshopSaveVideo", (1560, 120),
+         {"filename_prefix": "deepshop/highlight_core_model", "format": "h264", "quality": -1},
+         {"images": (5, 0), "frame_rate": (5, 3), "audio": (5, 1)}, None),
+    ],
+}
+
+# file -> (description, the ComfyUI whose /object_info it is built from: the oldest that has all its nodes)
 FILES = {
-    "deepshop_slowmo_highlight.json": SLOWMO,
-    "deepshop_upconvert_2x.json": UPCONVERT,
-    "deepshop_slowmo_core_nodes.json": CORE_NODES,
+    "deepshop_slowmo_highlight.json": (SLOWMO, "0.3.75"),
+    "deepshop_upconvert_2x.json": (UPCONVERT, "0.3.75"),
+    "deepshop_slowmo_core_nodes.json": (CORE_NODES, "0.3.75"),
+    "deepshop_slowmo_core_model.json": (CORE_MODEL_SLOWMO, "0.33.0"),
 }
 
 
@@ -167,16 +197,21 @@ def build(desc: dict, object_info: dict) -> dict:
             "config": {}, "extra": {"ds": {"scale": 0.8, "offset": [60, 360]}}, "version": 0.4}
 
 
-def main() -> None:
-    server = comfy_harness.ComfyServer.start()
+def object_info(version: str) -> dict:
+    server = comfy_harness.ComfyServer.start(comfy_harness.INSTALLS[version])
     try:
         (server.input_dir / EXAMPLE).write_bytes(b"")  # so LoadVideo's file list has it
-        object_info = server.object_info()
+        (server.frame_interpolation_dir / CORE_MODEL).write_bytes(b"")  # and the model loader's list
+        return server.object_info()
     finally:
         server.stop()
+
+
+def main() -> None:
+    infos = {version: object_info(version) for version in sorted({v for _, v in FILES.values()})}
     WORKFLOWS.mkdir(exist_ok=True)
-    for name, desc in FILES.items():
-        data = build(desc, object_info)
+    for name, (desc, version) in FILES.items():
+        data = build(desc, infos[version])
         (WORKFLOWS / name).write_text(json.dumps(data, indent=2) + "\n")
         print("wrote", WORKFLOWS / name)
 

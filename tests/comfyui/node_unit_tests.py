@@ -9,9 +9,11 @@ stand-in ``folder_paths`` so Save Video has an output folder.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import sys
 import types
+from collections.abc import Mapping
 from fractions import Fraction
 from pathlib import Path
 
@@ -339,3 +341,162 @@ def test_save_refuses_a_prefix_outside_the_output_folder(pack, dirs, prefix):
 def test_save_accepts_a_prefix_that_stays_inside(pack, dirs):
     (path,) = node(pack, "DeepshopSaveVideo").save(torch.rand(2, 8, 10, 3), 25.0, "t/sub/../inside", "h264")["result"]
     assert Path(path).resolve().is_relative_to(dirs["output"].resolve()) and Path(path).exists()
+
+
+class LazyAudio(Mapping):
+    """AUDIO as VideoHelperSuite's Load Video gives it: a Mapping that decodes on first access, not a dict."""
+
+    def __init__(self, waveform, sample_rate):
+        self._data, self.reads = {"waveform": waveform, "sample_rate": sample_rate}, 0
+
+    def __getitem__(self, key):
+        self.reads += 1
+        return self._data[key]
+
+    def __iter__(self):
+        return iter(self._data)
+
+    def __len__(self):
+        return len(self._data)
+
+
+def test_retime_reads_core_frame_interpolate_batches(pack, caplog):
+    """A batch in the (N - 1) x m + 1 convention of core FrameInterpolate (both ends kept) retimes to exactly what
+    Deepshop's own N x factor batch gives, and the log says which convention was read."""
+    images = torch.rand(20, 4, 6, 3)
+    select, interp, retime = (node(pack, n) for n in ("DeepshopSelectRange", "DeepshopInterpolate",
+                                                      "DeepshopSlowMotionRetime"))
+    segment, rng, _, _ = select.select(images, 10.0, "5:9")
+    ours, _, _ = interp.interpolate(segment, 4.0, "blend (cross-fade, no motion)", scene_cut_protection=False)
+    assert ours.shape[0] == 5 * 4
+    core_style = ours[:(5 - 1) * 4 + 1].clone()  # frame k at time k / 4, ending on the last source frame
+    with caplog.at_level(logging.INFO):
+        expected = retime.retime(images, ours, rng, 10.0, 4.0, 2.0, "none", None)[0]
+        got = retime.retime(images, core_style, rng, 10.0, 4.0, 2.0, "none", None)[0]
+    assert torch.equal(got, expected)
+    said = [r.getMessage() for r in caplog.records if "Slow Motion Retime" in r.getMessage()]
+    assert "read as N x factor" in said[0] and "read as (N - 1) x m + 1" in said[1], said
+    with pytest.raises(ValueError, match="fits 2x in the \\(N - 1\\) x m \\+ 1 convention"):
+        retime.retime(images, ours[:9], rng, 10.0, 4.0, 0.0, "none", None)
+    with pytest.raises(ValueError, match="gives 20 \\(Deepshop Interpolate\\) or 17"):
+        retime.retime(images, ours[:18], rng, 10.0, 4.0, 0.0, "none", None)
+
+
+def test_audio_as_a_lazy_mapping_is_accepted_by_every_audio_input(pack, dirs):
+    """VideoHelperSuite's AUDIO is a lazy Mapping: Slow Motion Retime and Save Video (every node with an AUDIO
+    input) take it exactly as they take a dict."""
+    audio_inputs = [name for name, cls in pack.NODE_CLASS_MAPPINGS.items()
+                    if any(spec[0] == "AUDIO" for group in cls.INPUT_TYPES().values() for spec in group.values())]
+    assert sorted(audio_inputs) == ["DeepshopSaveVideo", "DeepshopSlowMotionRetime"]
+    images = torch.rand(20, 4, 6, 3)
+    waveform = torch.sin(torch.arange(2 * 4800, dtype=torch.float32) / 7).reshape(1, 2, 4800)
+    lazy = LazyAudio(waveform, 2400)
+    select, retime, save = (node(pack, n) for n in ("DeepshopSelectRange", "DeepshopSlowMotionRetime",
+                                                    "DeepshopSaveVideo"))
+    _, rng, _, _ = select.select(images, 10.0, "5:9")
+    dense = images[5:10].repeat_interleave(2, 0)
+    from_dict = retime.retime(images, dense, rng, 10.0, 2.0, 0.0, "stretch", {"waveform": waveform,
+                                                                              "sample_rate": 2400})[1]
+    from_lazy = retime.retime(images, dense, rng, 10.0, 2.0, 0.0, "stretch", lazy)[1]
+    assert lazy.reads > 0 and from_lazy["sample_rate"] == 2400
+    assert torch.equal(from_lazy["waveform"], from_dict["waveform"])
+    (path,) = save.save(images, 10.0, "t/lazy_audio", "h264", -1, audio=LazyAudio(waveform, 2400))["result"]
+    sound = importlib.import_module("deepshop_pack_under_test.deepshop_core.media.audio").read_audio(path)
+    assert sound.channels == 2 and sound.duration == pytest.approx(2.0, abs=0.05)
+    with pytest.raises(ValueError, match="a mapping .*got list"):
+        retime.retime(images, dense, rng, 10.0, 2.0, 0.0, "stretch", [waveform, 2400])
+
+
+class LerpNet(torch.nn.Module):
+    """A network in core ComfyUI's interpolation-model convention (``pad_align``, ``extract_features``,
+    ``forward(img0, img1, timestep=[b, 1, H, W], cache=...)``) whose frame at time t is exactly
+    ``(1 - t) img0 + t img1``; it records what it was called with."""
+
+    pad_align = 64
+
+    def __init__(self):
+        super().__init__()
+        self.gain = torch.nn.Parameter(torch.ones(1))
+        self.calls = []
+
+    def extract_features(self, img):
+        self.extracted = getattr(self, "extracted", 0) + 1
+        return img.mean(dim=1, keepdim=True)
+
+    def forward(self, img0, img1, timestep=0.5, cache=None):
+        self.calls.append({"shape": tuple(img0.shape), "times": timestep[:, 0, 0, 0].tolist(),
+                           "cache": sorted(cache or {}), "timestep_shape": tuple(timestep.shape)})
+        return torch.lerp(img0, img1, timestep) * self.gain
+
+
+def core_module_of(pack, name):
+    return importlib.import_module(f"deepshop_pack_under_test.deepshop_core.{name}")
+
+
+def test_timestep_net_engine_calls_the_network_as_core_does(pack):
+    engine = core_module_of(pack, "engines.timestep_net").TimestepNetEngine(LerpNet())
+    rng = np.random.default_rng(3)
+    f0, f1 = (rng.integers(0, 256, (70, 90, 3), dtype=np.uint8) for _ in range(2))
+    mids = engine.interpolate(f0, f1, [0.25, 0.5, 0.7])
+    (call,) = engine.net.calls  # every time in one batch, frames padded to 64, features cached
+    assert call["shape"] == (3, 3, 128, 128) and call["timestep_shape"] == (3, 1, 128, 128)
+    assert call["times"] == pytest.approx([0.25, 0.5, 0.7]) and call["cache"] == ["img0", "img1"]
+    for t, mid in zip([0.25, 0.5, 0.7], mids):
+        assert mid.shape == f0.shape and mid.dtype == np.uint8
+        want = (1 - t) * f0.astype(np.float64) + t * f1.astype(np.float64)
+        assert np.abs(mid - want).max() <= 0.51
+    # the second frame of a pair is the first of the next: its features are not computed again; an array reused
+    # for another frame (new content, same object) is seen as the new frame
+    engine.interpolate(f1, f0, [0.5])
+    assert engine.net.extracted == 2
+    f1[:] = 255 - f1
+    (mid,) = engine.interpolate(f1, f0, [0.5])
+    assert engine.net.extracted == 3 and np.abs(mid - (f1 / 2 + f0 / 2)).max() <= 0.51
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        engine.interpolate(f0, f1, [1.0])
+    with pytest.raises(ValueError, match="torch network"):
+        core_module_of(pack, "engines.timestep_net").TimestepNetEngine(lambda a, b: a)
+
+
+def test_timestep_net_engine_under_deepshops_planning(pack):
+    """Through the pipeline: any factor (2.5x here), a scene cut held instead of morphed, progress after each pair
+    and a cancel raised from the progress callback that stops before the next pair."""
+    pipeline, timeline, synthetic = (core_module_of(pack, n) for n in ("pipeline", "timeline", "synthetic"))
+    scene = synthetic.Scene.make(96, 64, seed=5)
+    frames = [scene.frame(i / 25) for i in range(4)] + [np.full((64, 96, 3), (20, 200, 90), np.uint8)] * 2
+    net = LerpNet()
+    engine = core_module_of(pack, "engines.timestep_net").TimestepNetEngine(net)
+    plan = timeline.smooth_timeline(len(frames), 2.5)
+    out = list(pipeline.interpolate_frames(frames, plan, engine, scene_cuts=True, dedupe=True))
+    assert len(out) == len(plan) == 15
+    times = sorted({round(t, 6) for call in net.calls for t in call["times"]})
+    assert times == [0.2, 0.4, 0.6, 0.8]  # positions k / 2.5: every fractional time the plan asks for
+    cut_pair = [i for i, pos in enumerate(plan.positions) if 3 < pos < 4]
+    for i in cut_pair:  # across the cut: a source frame held, never a mix of the two shots
+        assert any(np.array_equal(out[i], frames[j]) for j in (3, 4)), f"frame {i} morphs across the cut"
+    assert len(net.calls) == 3  # pairs 0-1, 1-2, 2-3 (the cut pair 3-4 is held, 4-5 are duplicates)
+    assert net.extracted == 4  # each frame once
+
+    class Stop(Exception):
+        pass
+
+    seen = []
+
+    def progress(done, total):
+        seen.append(done)
+        if len(seen) == 2:
+            raise Stop
+
+    net.calls.clear()
+    with pytest.raises(Stop):
+        list(pipeline.interpolate_frames(frames, plan, engine, scene_cuts=True, progress=progress))
+    assert len(net.calls) <= 2 and seen == sorted(seen)
+
+
+def test_interpolation_model_input_only_where_core_has_one(pack):
+    """Outside a ComfyUI with core interpolation (here: no comfy_extras at all) the optional input is absent, and
+    anything but a loaded model given to it is refused with a clear error."""
+    interp = node(pack, "DeepshopInterpolate")
+    assert "interpolation_model" not in interp.INPUT_TYPES()["optional"]
+    with pytest.raises(ValueError, match="must come from Load Frame Interpolation Model, got dict"):
+        interp.interpolate(torch.rand(3, 8, 8, 3), 2.0, "blend (cross-fade, no motion)", interpolation_model={})

@@ -7,12 +7,15 @@ The browser test checks this converter against the frontend's own ``app.graphToP
 Handled: frontend-only nodes (Note, MarkdownNote) dropped; Reroute nodes followed; muted nodes (mode 2) dropped;
 widgets turned into inputs (a link on an input that also has a widget value); the extra value that follows a
 ``control_after_generate`` widget (seeds); the upload button and preview values the editor appends after all
-widgets of an upload node (ignored); ``widgets_values`` as a list or as a dict.
+widgets of an upload node (ignored); ``widgets_values`` as a list or as a dict; V3 nested combos (ComfyUI 0.33's
+``COMFY_DYNAMICCOMBO_V3``, e.g. SaveVideo's ``format``): the chosen option's own inputs follow it as widgets named
+``<combo>.<input>``, as the editor names them.
 """
 
 from __future__ import annotations
 
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
+NESTED_COMBO = "COMFY_DYNAMICCOMBO_V3"  # a combo whose chosen option brings inputs of its own (ComfyUI 0.33)
 VIRTUAL_NODES = {"Note", "MarkdownNote", "Reroute", "PrimitiveNode"}
 UPLOAD_FLAGS = ("image_upload", "video_upload", "audio_upload", "animated_image_upload")
 
@@ -27,7 +30,22 @@ def _is_widget(spec) -> bool:
     kind = spec[0]
     if _options(spec).get("forceInput"):
         return False
-    return isinstance(kind, list) or kind in WIDGET_TYPES
+    return isinstance(kind, list) or kind in WIDGET_TYPES or kind == NESTED_COMBO
+
+
+def _widget_specs(name: str, spec, value) -> list[tuple[str, object]]:
+    """The widgets one declared input stands for, in the editor's order: itself, then, for a nested combo, the
+    inputs of the option ``value`` chooses (``<name>.<input>``; their own choices are not known here, so only one
+    level is expanded, enough for every node these workflows use)."""
+    widgets = [(name, spec)]
+    if spec[0] == NESTED_COMBO:
+        for option in _options(spec).get("options", []):
+            if option.get("key") == value:
+                for group in ("required", "optional"):
+                    for sub, sub_spec in option.get("inputs", {}).get(group, {}).items():
+                        if _is_widget(sub_spec):
+                            widgets.append((f"{name}.{sub}", sub_spec))
+    return widgets
 
 
 def _options(spec) -> dict:
@@ -98,14 +116,17 @@ def convert(workflow: dict, object_info: dict) -> dict:
         for name in [*order.get("required", []), *order.get("optional", [])]:
             spec = specs[name]
             if _is_widget(spec):
-                if isinstance(values, dict):
-                    if name in values:
-                        inputs[name] = values[name]
-                else:
-                    if position < len(values):
-                        inputs[name] = values[position]
-                    # (an upload widget's button and preview come after all the declared widgets: ignored)
-                    position += 1 + _extra_values(name, spec)
+                first = (values.get(name) if isinstance(values, dict) else
+                         values[position] if position < len(values) else None)
+                for widget, widget_spec in _widget_specs(name, spec, first):
+                    if isinstance(values, dict):
+                        if widget in values:
+                            inputs[widget] = values[widget]
+                    else:
+                        if position < len(values):
+                            inputs[widget] = values[position]
+                        # (an upload widget's button and preview come after all the declared widgets: ignored)
+                        position += 1 + _extra_values(widget, widget_spec)
             if name in linked:
                 inputs[name] = linked[name]
         prompt[str(node_id)] = {"class_type": kind, "inputs": inputs, "_meta": {"title": node.get("title") or kind}}

@@ -1,0 +1,164 @@
+"""Core ComfyUI's frame-interpolation models (RIFE 4.x IFNet, FILM) driving Deepshop, in a real server.
+
+ComfyUI 0.33 loads RIFE 4.x and FILM weights from ``models/frame_interpolation`` (Load Frame Interpolation Model,
+type ``INTERP_MODEL``); DAIN Interpolate (Deepshop) takes that model as an optional input. No real weights can be
+obtained here, so stand-in checkpoints in the real file formats (random weights; tests/comfyui/interp_standin.py)
+go into the server's models folder and through core's own loader. The check: at every time t = k / m, Deepshop's
+frame equals core's FrameInterpolate frame for the same pair (both rounded to 8 bits by Save Video's PNG frames).
+On 0.3.75, which has no core interpolation, the input is absent.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "comfyui"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import comfy_harness  # noqa: E402
+from comfy_harness import output_files  # noqa: E402
+from comfy_fixtures import EXAMPLE, comfy, example_clips  # noqa: E402,F401
+
+pytestmark = pytest.mark.comfyui
+
+ROOT = Path(__file__).resolve().parents[1]
+STANDIN = ROOT / "tests" / "comfyui" / "interp_standin.py"
+CLIP = "deepshop_models_clip.mp4"
+PAIRS = 2  # three source frames: two pairs, each interpolated at every t = k / m
+
+
+@pytest.fixture(scope="module")
+def model_files(comfy, tmp_path_factory):
+    """The stand-in RIFE (raw flownet.pkl layout) and FILM (safetensors) checkpoints in the server's
+    models/frame_interpolation, and a small clip in its input folder."""
+    if "FrameInterpolationModelLoader" not in comfy.object_info():
+        pytest.skip(f"ComfyUI {comfy.version} has no core frame interpolation")  # 0.3.75: see the test below
+    from deepshop_core import synthetic
+
+    synthetic.write_clip(comfy.input_dir / CLIP, seconds=0.2, width=160, height=96, audio=False, format="lossless")
+    made = {}
+    for kind, name, seed in (("rife", "standin_rife47.pkl", 11), ("film", "standin_film.safetensors", 12)):
+        built = subprocess.run(
+            [str(comfy.install.venv_python), str(STANDIN), str(comfy.frame_interpolation_dir / name), "--kind", kind,
+             "--comfy", str(comfy.install.comfy), "--seed", str(seed)],
+            capture_output=True, text=True, timeout=300)
+        assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-4000:]
+        made[kind] = name
+    return made
+
+
+def test_model_input_follows_the_server(comfy):
+    """The optional input has the type core's loader outputs on this server (INTERP_MODEL in 0.33,
+    FRAME_INTERPOLATION_MODEL in newer versions) and is absent where core has no interpolation (0.3.75)."""
+    info = comfy.object_info()
+    optional = info["DeepshopInterpolate"]["input"].get("optional", {})
+    loader = info.get("FrameInterpolationModelLoader")
+    if loader is None:
+        assert comfy.version == "0.3.75"
+        assert "interpolation_model" not in optional
+        return
+    assert loader["output"][0] in ("INTERP_MODEL", "FRAME_INTERPOLATION_MODEL")
+    assert optional["interpolation_model"][0] == loader["output"][0]
+    assert "models/frame_interpolation" in optional["interpolation_model"][1]["tooltip"]
+
+
+def prompt_both(model: str, factor: float, multiplier: int) -> dict:
+    """Core's FrameInterpolate (``multiplier``) and Deepshop (``factor``), on the same frames with the same loaded
+    model, each saved as PNG frames."""
+    def save(images, prefix):
+        return {"class_type": "DeepshopSaveVideo", "inputs": {"images": images, "frame_rate": ["1", 1],
+                                                               "filename_prefix": prefix, "format": "png",
+                                                               "quality": -1}}
+    tag = f"{Path(model).stem}_{factor:g}_{multiplier}"
+    return {
+        "1": {"class_type": "DeepshopLoadVideoFrames",
+              "inputs": {"video": CLIP, "start_frame": 0, "frame_load_cap": PAIRS + 1}},
+        "2": {"class_type": "FrameInterpolationModelLoader", "inputs": {"model_name": model}},
+        "3": {"class_type": "FrameInterpolate",
+              "inputs": {"interp_model": ["2", 0], "images": ["1", 0], "multiplier": multiplier}},
+        "4": {"class_type": "DeepshopInterpolate",
+              "inputs": {"images": ["1", 0], "factor": float(factor), "engine": "blend (cross-fade, no motion)",
+                         "device": "auto", "scene_cut_protection": False, "interpolation_model": ["2", 0]}},
+        "5": save(["3", 0], f"models/core_{tag}"),
+        "6": save(["4", 0], f"models/deepshop_{tag}"),
+    }
+
+
+def png_frames(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    files = sorted(path.glob("*.png"))
+    return np.stack([np.asarray(Image.open(f).convert("RGB")) for f in files]).astype(np.int16)
+
+
+@pytest.mark.comfyui_versions("0.33.0")
+@pytest.mark.parametrize("kind,factor,multiplier", [("rife", 2, 2), ("rife", 4, 4), ("film", 4, 4), ("rife", 2.5, 5)])
+def test_deepshop_frames_equal_core_frame_interpolate(comfy, model_files, kind, factor, multiplier):
+    """Deepshop's frame k shows time k / factor; core's frame j shows j / multiplier. Wherever they show the same
+    time they must be the same frame: m = 2 -> t = 0.5; m = 4 -> t = 0.25, 0.5, 0.75; and a 2.5x slow motion (which
+    core cannot make) at t = 0.4, 0.8, 0.2, 0.6, each equal to core's 5x frame at that time."""
+    entry = comfy.run(prompt_both(model_files[kind], factor, multiplier), timeout=600)
+    assert entry["status"]["status_str"] == "success", (
+        json.dumps(entry["status"].get("messages"), indent=1)[:4000] + "\n" + comfy.log(6000))
+    outputs = {node: output_files({"outputs": {node: entry["outputs"][node]}}, comfy)[0].parent for node in "56"}
+    core, ours = png_frames(outputs["5"]), png_frames(outputs["6"])
+    assert core.shape[0] == PAIRS * multiplier + 1  # (N - 1) x m + 1
+    assert ours.shape[0] == round((PAIRS + 1) * factor)  # N x factor: the last ones hold the last frame
+    source = core[::multiplier]
+    compared = 0
+    for k in range(ours.shape[0]):
+        position = Fraction(k) / Fraction(factor)
+        j = position * multiplier
+        if position > PAIRS or j.denominator != 1:
+            continue
+        j = int(j)
+        if position.denominator == 1:  # a source frame: copied on both sides
+            np.testing.assert_array_equal(ours[k], source[int(position)])
+            continue
+        t = float(position - int(position))
+        # the network really made this frame: it is neither end of its pair
+        left, right = source[int(position)], source[int(position) + 1]
+        assert np.abs(core[j] - left).mean() > 1 and np.abs(core[j] - right).mean() > 1, f"t={t}: a copy"
+        diff = np.abs(ours[k] - core[j])
+        # the same float frame rounded to 8 bits on each side: equal, but for the odd value on a rounding edge
+        assert diff.max() <= 1 and (diff == 0).mean() > 0.999, (
+            f"{kind}: Deepshop {factor:g}x frame {k} vs core {multiplier}x frame {j} (pair {int(position)}, t={t}): "
+            f"{int((diff > 0).sum())} values differ, up to {int(diff.max())}")
+        compared += 1
+    # every in-between of each pair; at 2.5x, the four times of two pairs that fall on core's 5x grid
+    assert compared == (PAIRS * (multiplier - 1) if factor == multiplier else 4)
+
+
+@pytest.mark.comfyui_versions("0.33.0")
+def test_a_model_run_shows_progress_and_cancels(comfy, model_files, example_clips):
+    """Driven by Deepshop, the model reports progress pair by pair and /interrupt stops it there: the prompt ends
+    interrupted, nothing is written, and the server runs the next prompt."""
+    from test_comfyui_server import run_until_progress
+
+    prompt = prompt_both(model_files["rife"], 4, 4)
+    del prompt["3"], prompt["5"]  # Deepshop's branch only
+    prompt["1"]["inputs"].update(video=EXAMPLE, frame_load_cap=0)  # 100 frames at 640x360: long enough
+    before = set(comfy.output_dir.rglob("*"))
+    prompt_id, ws = run_until_progress(comfy, prompt, node="4", value=2)
+    try:
+        started = time.monotonic()
+        assert comfy.post("/interrupt", {})[0] == 200
+        entry = comfy.wait_history(prompt_id, timeout=120)
+        stopped = time.monotonic() - started
+    finally:
+        ws.close()
+    kinds = dict(comfy_harness.history_messages(entry))
+    assert entry["status"]["status_str"] == "error" and "execution_interrupted" in kinds, entry["status"]
+    assert set(comfy.output_dir.rglob("*")) == before
+    print(f"interrupted {stopped:.1f} s after the request")
+    prompt["1"]["inputs"]["frame_load_cap"] = 2
+    entry = comfy.run(prompt, timeout=300)
+    assert entry["status"]["status_str"] == "success", entry["status"]
