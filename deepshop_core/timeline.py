@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import numbers
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -168,8 +169,9 @@ def exact_rate(value) -> Fraction:
     A float such as 29.97002997 is taken as the nearest fraction with a denominator up to 1001 (30000/1001), not its
     exact binary value, whose huge denominator no container time base could hold."""
     try:
-        rate = Fraction(value).limit_denominator(1001) if isinstance(value, float) else Fraction(value)
-    except (TypeError, ValueError, OverflowError) as error:
+        exact = isinstance(value, (numbers.Rational, str))  # 25, Fraction(30000, 1001), "30000/1001"
+        rate = Fraction(value) if exact else Fraction(float(value)).limit_denominator(1001)
+    except (TypeError, ValueError, OverflowError, ZeroDivisionError) as error:
         raise InputError(f"the frame rate must be a positive number such as 25 or Fraction(30000, 1001); "
                          f"got {value!r}") from error
     if rate <= 0:
