@@ -37,8 +37,6 @@ def pytest_collection_modifyitems(config, items) -> None:
         module = item.module.__name__.rpartition(".")[2]
         if module in _SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
-        if module == "test_comfyui_browser":
-            item.add_marker(pytest.mark.browser)
         if not any(item.get_closest_marker(level) for level in _LEVELS):
             item.add_marker(pytest.mark.unit)
 

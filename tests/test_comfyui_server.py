@@ -50,7 +50,7 @@ EXPECTED = {
 }
 # workflows for a newer ComfyUI: the core nodes they need (the oldest server must name exactly these as missing)
 NEEDS_CORE = {"deepshop_slowmo_core_model.json": {"FrameInterpolationModelLoader"}}
-CORE_MODEL = "rife.safetensors"  # the model file deepshop_slowmo_core_model.json names (tests/comfyui/make_workflows.py)
+CORE_MODEL = "rife.safetensors"  # the model file deepshop_slowmo_core_model.json names (tools/make_workflows.py)
 
 
 def load_workflow(name: str) -> dict:
