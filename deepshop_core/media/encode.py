@@ -17,10 +17,10 @@ import av
 import numpy as np
 from av.video.reformatter import ColorPrimaries, ColorRange, ColorTrc
 
-from . import subtitles as subs
 from ..errors import DeepshopWarning, InputError, OutputError
 from ..files import refuse_existing
 from ..timeline import exact_rate
+from . import subtitles as subs
 from .audio import Audio, audio_frame
 from .formats import CONTAINERS, FORMATS, PNG_PATTERN, FormatSpec, format_for_path
 from .opener import ffmpeg_reason
