@@ -274,7 +274,7 @@ def fill_images(frames: Iterable[np.ndarray], count: int, height: int, width: in
 def check_memory(nbytes: int, what: str) -> None:
     """Refuse an allocation that cannot fit, with advice, instead of letting the machine swap or die."""
     try:
-        import psutil
+        import psutil  # ComfyUI's own dependency (its requirements.txt): the nodes only run inside it
         available = psutil.virtual_memory().available
     except Exception:
         return
