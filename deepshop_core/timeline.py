@@ -484,7 +484,7 @@ def interpolated_batch(source_count: int, factor: float, frames: int) -> Interpo
     ours = smooth_timeline(count, factor)
     if frames == len(ours):
         return InterpolatedBatch("deepshop", float(factor), ours.positions)
-    factor = _factor(factor)
+    factor = check_factor(factor)
     if count > 1 and factor == int(factor) and frames == (count - 1) * int(factor) + 1:
         return InterpolatedBatch("endpoints", factor, ours.positions[:frames])
     hints = []
