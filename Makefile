@@ -1,6 +1,7 @@
 # Everything a fresh machine needs, from the project's own files.
 #   make demo   render a clip and slow part of it down (the main job)
 #   make test   the whole test suite (what CI runs)
+#   make test-fast  the unit level only (in-process, synthetic data: a couple of minutes); levels: tests/conftest.py
 #   make bench  the benchmarks and the README's results section and pictures (needs ../shared/testdata)
 #   make bench-quick  the same, a fast smoke run (quick speed and memory runs; the README shows it is one)
 
@@ -9,7 +10,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 
 
-.PHONY: demo test bench bench-quick clean comfyui
+.PHONY: demo test test-fast bench bench-quick clean comfyui
 
 # The package alone for the demo; with its test, bench, DAIN (PaddlePaddle, ~720 MB) and cluster (Ray) extras for
 # the tests.
@@ -34,6 +35,9 @@ demo: $(VENV)/.base
 
 test: $(VENV)/.full comfyui
 	$(BIN)/python -m pytest
+
+test-fast: $(VENV)/.full
+	$(BIN)/python -m pytest -m unit
 
 # Each script prints its table and writes bench/out/<name>.json; report.py draws the plot and rewrites the README's
 # results block from them. The memory bench's node rows run in ComfyUI's Python (the comfyui target).

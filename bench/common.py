@@ -25,6 +25,8 @@ _STARTED = time.monotonic()  # each bench script imports this module first: its 
 if str(ROOT) not in sys.path:  # `python bench/x.py` puts bench/ first on the path, not the project root
     sys.path.insert(0, str(ROOT))
 
+from deepshop_core import engines  # noqa: E402 - after the path is set
+
 
 # ----------------------------------------------------------------------------------------------------- machine
 def machine() -> dict:
@@ -77,13 +79,13 @@ def read_results(name: str, out: Path = OUT) -> dict | None:
 
 
 # ----------------------------------------------------------------------------------------------------- engines
-PRESETS = ("fast", "balanced", "best")
+PRESETS = engines.describe("flow").presets  # the flow engine owns its presets
 
 
 def dain_weights(explicit: str | None = None) -> tuple[str | None, str]:
-    """Real DAIN weights, found in deepshop_core.weights' order (explicit path, ComfyUI's models/dain,
+    """Real DAIN weights, found in deepshop_core.engines.dain.weights' order (explicit path, ComfyUI's models/dain,
     $DEEPSHOP_MODELS, the user cache) without downloading; and a note saying what was found or why DAIN is skipped."""
-    from deepshop_core import weights
+    from deepshop_core.engines.dain import weights
 
     search = [COMFYUI / "ComfyUI" / "models" / "dain"]
     found = weights.find_weights(explicit, search)

@@ -40,7 +40,7 @@ import numpy as np
 from common import TESTDATA, describe, machine, table, write_results
 
 from deepshop_core import scenes
-from deepshop_core.video import read_frames
+from deepshop_core.media.decode import read_frames
 
 SIZE = (320, 180)  # (width, height) of the built clips
 FPS = 25

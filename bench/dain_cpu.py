@@ -4,7 +4,7 @@ The real weights cannot be downloaded here, so the bench builds (once, cached in
 the layer sizes of PaddleGAN's DAIN_slowmotion (PWC-DC-Net: pyramid 16-32-64-96-128-196, decoder dense blocks
 128-128-96-64-32, context network 128-128-128-96-64-32, 10 correlation ops of 81 channels; refinement
 MultipleBasicBlock_4 with 64 channels) and random weights: the same operators on the same tensor sizes, so the
-same cost as the real model (see ``tests/dain_standin.py``).
+same cost as the real model (see ``tools/dain_standin.py``).
 
     python bench/dain_cpu.py [--sizes 640x360 1280x720] [--pairs 3] [--weights PATH]
 
@@ -25,10 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from common import machine
+from common import ROOT, machine
 
 
 def scene(w: int, h: int, shift: int, seed: int = 0) -> np.ndarray:
@@ -72,7 +69,7 @@ def main(argv=None) -> int:
             import subprocess
 
             t = time.perf_counter()
-            subprocess.run([sys.executable, str(ROOT / "tests" / "dain_standin.py"), str(weights), "--size", "full",
+            subprocess.run([sys.executable, str(ROOT / "tools" / "dain_standin.py"), str(weights), "--size", "full",
                             "--n", "1"], check=True, stdout=subprocess.DEVNULL)
             print(f"built the full-size stand-in {weights} in {time.perf_counter() - t:.1f} s")
     results = []
@@ -124,7 +121,7 @@ def main(argv=None) -> int:
 
 
 def dain_pads(n: int):
-    from deepshop_core.engines.dain_worker import pad_amounts
+    from deepshop_core.engines.dain.worker import pad_amounts
 
     return pad_amounts(n)
 

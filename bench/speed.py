@@ -30,7 +30,7 @@ from pathlib import Path
 from common import OUT, TESTDATA, dain_weights, describe, engine_variants, machine, table, write_results
 
 from deepshop_core import probe, slow_motion
-from deepshop_core.video import FORMATS
+from deepshop_core.media.formats import FORMATS
 
 FACTOR = 4
 BASELINE = "ffmpeg minterpolate"

@@ -12,7 +12,7 @@ from .errors import (Cancelled, DeepshopError, DeepshopWarning, EngineError, Inp
                      WeightsError)
 from .pipeline import SlowMotion, SlowMotionResult, interpolate_frames, slow_motion
 from .timeline import Segment
-from .video import VideoInfo, probe
+from .media.probe import VideoInfo, probe
 
 __all__ = [
     "Cancelled", "DeepshopError", "DeepshopWarning", "EngineError", "InputError", "MediaError", "OutputError",

@@ -22,14 +22,15 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 from . import engines
 from .errors import DeepshopError, InputError, OutputError
+from .files import require_input
+from .media.formats import CONTAINERS, FORMATS, VIDEO_SUFFIXES
 from .pipeline import AUDIO_MODES, ClipPlan, Progress, SlowMotionResult, plan_clip, render_clip
 from .timeline import parse_range
-from .video import FORMATS
 
 # What a folder given as an input contributes: the files with these extensions (not its sub-folders).
-VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv")
 OUTPUT_TAG = "_slowmo"  # clip.mp4 -> clip_slowmo.mp4: an output never takes an input's name
-_CONTAINERS = (".mp4", ".mov", ".mkv", ".webm")  # an input with one of these keeps it for its output by default
+# An input in a container that carries sound keeps it for its output by default.
+_KEPT_SUFFIXES = tuple(c.extension for c in CONTAINERS.values() if c.audio_codec)
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
 _ANY_RATE = Fraction(1_000_000)  # frames per second, for checking a range's form (see Job)
 
@@ -125,7 +126,7 @@ def output_for(input: Path, folder: Path, format: str | None) -> Path:
         if input.suffix.lower() in extensions:
             suffix = input.suffix.lower()
     else:
-        suffix = input.suffix.lower() if input.suffix.lower() in _CONTAINERS else ".mp4"
+        suffix = input.suffix.lower() if input.suffix.lower() in _KEPT_SUFFIXES else ".mp4"
     return folder / f"{input.stem}{OUTPUT_TAG}{suffix}"
 
 
@@ -196,8 +197,10 @@ def _manifest_row(row: dict, n: int, manifest: Path, job: Job) -> tuple[Path, Jo
         raise InputError(f"{where}: no input: every entry names its video")
     input = Path(str(given.pop("input")))
     input = input if input.is_absolute() else manifest.parent / input
-    if not input.is_file():
-        raise InputError(f"{where}: input not found: {input}")
+    try:
+        require_input(input, "input")
+    except InputError as error:
+        raise InputError(f"{where}: {error}") from None
     output = given.pop("output", None)
     changes = {}
     for key, value in given.items():

@@ -24,11 +24,12 @@ from pathlib import Path
 
 from . import __version__, engines
 from .errors import DeepshopError, DeepshopWarning, InputError, OutputError
+from .media.formats import FORMATS
+from .media.probe import probe
+from .media.subtitles import read_subtitles
 from .pipeline import AUDIO_MODES, slow_motion
-from .subtitles import read_subtitles
-from .video import FORMATS, probe
+from .timeline import check_factor
 
-PRESETS = ("fast", "balanced", "best")
 
 
 def _number_at_least(minimum: float, hint: str = ""):
@@ -45,7 +46,13 @@ def _number_at_least(minimum: float, hint: str = ""):
     return parse
 
 
-_factor = _number_at_least(1, " (4 plays four times slower)")
+def _factor(text: str) -> float:
+    try:
+        return check_factor(text)
+    except InputError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 _non_negative = _number_at_least(0)
 
 
@@ -84,9 +91,12 @@ def parser() -> argparse.ArgumentParser:
                       help="instead of slowing ranges, play the whole clip at FACTOR x the frame rate, same duration")
     slow.add_argument("--engine", choices=engines.names(), default=engines.DEFAULT_ENGINE,
                       help="interpolation engine (default flow: optical flow on the CPU, no weights needed)")
-    slow.add_argument("--preset", choices=PRESETS, default="balanced", help="flow engine quality/speed trade-off")
+    flow, dain = engines.describe("flow"), engines.describe("dain")
+    slow.add_argument("--preset", choices=flow.presets, default=flow.default_preset,
+                      help=f"flow engine quality/speed trade-off (default {flow.default_preset})")
     slow.add_argument("--weights", type=Path, help="DAIN weights: DAIN_weight.tar or its unpacked folder")
-    slow.add_argument("--device", default="auto", help="DAIN device: auto, cpu or gpu:N (default auto)")
+    slow.add_argument("--device", default=dain.devices[0],
+                      help=f"DAIN device: {', '.join(dain.devices)} (default {dain.devices[0]})")
     slow.add_argument("--audio", choices=AUDIO_MODES, default="stretch",
                       help="sound inside the slowed ranges: stretch (pitch kept, default), silence, or none (no track)")
     slow.add_argument("--format", choices=sorted(FORMATS), help="output format (default: from the extension)")
@@ -112,11 +122,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _engine_options(args: argparse.Namespace) -> dict:
-    if args.engine == "flow":
-        return {"preset": args.preset}
-    if args.engine == "dain":
-        return {"weights": args.weights, "device": args.device}
-    return {}
+    """The options the chosen engine takes, from the command line's arguments of the same names."""
+    return {name: getattr(args, name) for name in engines.describe(args.engine).options}
 
 
 class _Bar:

@@ -26,11 +26,15 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from . import engines, scenes, subtitles
-from .audio import Audio, concat, cut, fit, read_audio, silence, stretch
+from . import engines, scenes
 from .errors import DeepshopWarning, InputError, MediaError, OutputError
+from .files import refuse_existing, require_input
+from .media.audio import Audio, concat, cut, fit, read_audio, silence, stretch
+from .media.decode import read_frames
+from .media import subtitles
+from .media.encode import VideoWriter
+from .media.probe import VideoInfo, probe, warn_about
 from .timeline import Segment, Step, Timeline, parse_range, plan, slow_timeline, smooth_timeline
-from .video import VideoInfo, VideoWriter, probe, read_frames, warn_about
 
 AUDIO_MODES = ("stretch", "silence", "none")
 Progress = Callable[[int, int], None]
@@ -358,7 +362,7 @@ def plan_clip(input: str | Path, *, ranges: Iterable = (), factor: float = 4.0, 
     cuts, duplicates = [], []
     if scene_cuts or dedupe:
         cuts, duplicates = analyse(
-            lambda lo, hi: (scenes.signature(f) for f in read_frames(input, first + lo, first + hi)),
+            lambda lo, hi: (scenes.signature(f) for f in read_frames(info, first + lo, first + hi)),
             timeline.retimed_ranges, count)
     # Only what the plan acts on is kept: a cut found but not held is not reported as held.
     cuts, duplicates = (cuts if scene_cuts else []), (duplicates if dedupe else [])
@@ -372,7 +376,7 @@ def source_window(clip: ClipPlan, steps: Sequence[Step], context: int = 0) -> _F
     side for engines that look at neighbours, decoded from the first one needed."""
     lo = max(0, min((s.left for s in steps), default=0) - context)
     hi = min(clip.timeline.source_count, max((s.right for s in steps), default=-1) + 1 + context)
-    return _FrameWindow(read_frames(clip.input, clip.first + lo, clip.first + max(lo, hi)), lo)
+    return _FrameWindow(read_frames(clip.info, clip.first + lo, clip.first + max(lo, hi)), lo)
 
 
 def open_writer(clip: ClipPlan, output: str | Path, *, audio: str = "stretch", format: str | None = None,
@@ -458,13 +462,10 @@ def _engine_seconds(engine: engines.Engine) -> dict[str, float]:
 
 
 def _check_output(input: Path, output: Path, overwrite: bool) -> None:
-    if not input.exists():
-        raise InputError(f"input video not found: {input}")
+    require_input(input)
     if output.exists() and (output.resolve() == input.resolve() or output.samefile(input)):
         raise OutputError(f"the output {output} is the input video itself: choose another output path")
-    if output.exists() and not overwrite:
-        raise OutputError(f"{output} already exists: choose another name, or allow overwriting "
-                          f"(--overwrite / overwrite=True)")
+    refuse_existing(output, overwrite)
 
 
 def _crop(info: VideoInfo, crop: tuple[int, int] | None) -> tuple[int, int]:

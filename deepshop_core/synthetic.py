@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .audio import Audio
+from .media.audio import Audio
 
 
 def _texture(rng: np.random.Generator, height: int, width: int, scale: float) -> np.ndarray:
@@ -120,7 +120,7 @@ def write_clip(path: str | Path, *, seconds: float = 4.0, frame_rate: Fraction =
                height: int = 360, audio: bool = True, format: str | None = None, seed: int = 7,
                overwrite: bool = False) -> Path:
     """Render the scene to a video file (with the click track unless ``audio=False``); return its path."""
-    from .video import VideoWriter
+    from .media.encode import VideoWriter
 
     scene = Scene.make(width, height, seed=seed)
     count = int(round(seconds * frame_rate))

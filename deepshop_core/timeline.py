@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import numbers
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -64,7 +65,7 @@ class Segment:
         start, end = _frame_index(self.start, "start"), _frame_index(self.end, "end")
         if start >= end:
             raise InputError(f"slow range {start}:{end} is empty or reversed: the start frame must come before the end")
-        factor, ramp = _factor(self.factor), _ramp(self.ramp, start, end)
+        factor, ramp = check_factor(self.factor), _ramp(self.ramp, start, end)
         # Normalize numpy scalars and ints so the values that travel are plain Python numbers.
         object.__setattr__(self, "start", start)
         object.__setattr__(self, "end", end)
@@ -149,7 +150,8 @@ def _ramp(value, start: int, end: int) -> float:
     return 0.0 if ramp < MIN_RAMP else ramp  # too short to see, and its curve would divide by almost zero
 
 
-def _factor(value) -> float:
+def check_factor(value) -> float:
+    """A slow-down factor as a float from 1 to `MAX_FACTOR` (the one limit: the CLI, batch and the nodes use it)."""
     try:
         factor = float(value)
     except (TypeError, ValueError):
@@ -159,6 +161,23 @@ def _factor(value) -> float:
             f"slow-down factor {value!r} is out of range: use a number from 1 (unchanged) to {MAX_FACTOR:g}"
         )
     return factor
+
+
+def exact_rate(value) -> Fraction:
+    """A frame rate as an exact positive `Fraction` (the one normaliser: the writer, the CLI and the nodes use it).
+
+    A float such as 29.97002997 is taken as the nearest fraction with a denominator up to 1001 (30000/1001), not its
+    exact binary value, whose huge denominator no container time base could hold."""
+    try:
+        exact = isinstance(value, (numbers.Rational, str))  # 25, Fraction(30000, 1001), "30000/1001"
+        rate = Fraction(value) if exact else Fraction(float(value)).limit_denominator(1001)
+    except (TypeError, ValueError, OverflowError, ZeroDivisionError) as error:
+        raise InputError(f"the frame rate must be a positive number such as 25 or Fraction(30000, 1001); "
+                         f"got {value!r}") from error
+    if rate <= 0:
+        raise InputError(f"the frame rate must be a positive number such as 25 or Fraction(30000, 1001); "
+                         f"got {value!r}")
+    return rate
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -260,7 +279,7 @@ def slow_timeline(source_count: int, segments: Sequence[Segment]) -> Timeline:
 def smooth_timeline(source_count: int, factor: float) -> Timeline:
     """The whole clip at ``factor`` times the frame rate, same duration (frame-rate up-conversion)."""
     count = _source_count(source_count)
-    multiplier = Fraction(_factor(factor)).limit_denominator(RATE_DENOMINATOR_LIMIT)  # >= 1: 1/1 is a candidate
+    multiplier = Fraction(check_factor(factor)).limit_denominator(RATE_DENOMINATOR_LIMIT)  # >= 1: 1/1 is a candidate
     output_count = math.floor(count * multiplier + Fraction(1, 2))
     k = np.arange(output_count, dtype=np.int64)
     # k * q / p as one float division of exact integers: positions that are whole frames come out exactly whole.
@@ -465,7 +484,7 @@ def interpolated_batch(source_count: int, factor: float, frames: int) -> Interpo
     ours = smooth_timeline(count, factor)
     if frames == len(ours):
         return InterpolatedBatch("deepshop", float(factor), ours.positions)
-    factor = _factor(factor)
+    factor = check_factor(factor)
     if count > 1 and factor == int(factor) and frames == (count - 1) * int(factor) + 1:
         return InterpolatedBatch("endpoints", factor, ours.positions[:frames])
     hints = []

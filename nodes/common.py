@@ -10,25 +10,17 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from fractions import Fraction
 from typing import Iterable
 
 import numpy as np
 import torch
 
-try:  # the pack cloned into custom_nodes/: deepshop_core is a sub-package
-    from .. import deepshop_core as core
-except ImportError:  # nodes/ imported on its own (tests): the installed deepshop_core
-    import deepshop_core as core
-
-from importlib import import_module
-
-_pkg = core.__name__
-
-
-def core_module(name: str):
-    """``deepshop_core.<name>`` (imported on first use, so a missing piece fails the node, not the pack)."""
-    return import_module(f"{_pkg}.{name}")
+# The pack is always imported as a package (ComfyUI and the node tests load its folder), with the core beside
+# nodes/: plain relative imports, so every call path is visible.
+from .. import deepshop_core as core
+from ..deepshop_core import engines
+from ..deepshop_core.engines import timestep_net
+from ..deepshop_core.media import audio as media_audio
 
 
 CATEGORY = "Deepshop/slow motion"
@@ -72,7 +64,8 @@ def dain_dirs() -> list[str]:
 
 # --- engines ------------------------------------------------------------------------------------------------------
 
-FLOW_PRESETS = ("balanced", "fast", "best")
+_FLOW = engines.describe("flow")  # the flow engine owns its presets; the menu lists its default first
+FLOW_PRESETS = (_FLOW.default_preset, *(p for p in _FLOW.presets if p != _FLOW.default_preset))
 DAIN_AUTO = "dain (find or download DAIN_weight.tar)"
 
 
@@ -102,7 +95,7 @@ def engine_choices() -> list[str]:
 def engine_spec(choice: str, device: str = "auto") -> tuple[str, dict]:
     """``(name, options)`` for ``engines.load`` from an engine menu entry."""
     if choice.startswith("flow"):
-        preset = choice[choice.find("(") + 1:choice.find(")")] if "(" in choice else "balanced"
+        preset = choice[choice.find("(") + 1:choice.find(")")] if "(" in choice else _FLOW.default_preset
         return "flow", {"preset": preset}
     if choice.startswith("blend"):
         return "blend", {}
@@ -131,7 +124,7 @@ def load_engine(choice: str, device: str = "auto"):
         # a cancel reaches the DAIN worker while it runs a pair, and a weights download shows on the bar
         options["should_cancel"] = _cancel_check()
         options["progress"] = Progress(1)
-    return core_module("engines").load(name, **options)
+    return engines.load(name, **options)
 
 
 # --- core ComfyUI's interpolation models ---------------------------------------------------------------------------
@@ -165,7 +158,7 @@ def load_model_engine(patcher):
         memory = needed((1, height, width, 3), dtype) if needed is not None else 0
         mm.load_models_gpu([patcher], memory_required=memory)
 
-    return core_module("engines.timestep_net").TimestepNetEngine(net, device=patcher.load_device, dtype=dtype,
+    return timestep_net.TimestepNetEngine(net, device=patcher.load_device, dtype=dtype,
                                                                  prepare=prepare)
 
 
@@ -184,15 +177,6 @@ def _cancel_check():
 
 
 # --- numbers ------------------------------------------------------------------------------------------------------
-
-def exact_rate(value) -> Fraction:
-    """A frame rate as an exact fraction: 29.97002997 -> 30000/1001, 25.0 -> 25."""
-    if isinstance(value, Fraction):
-        return value
-    rate = float(value)
-    if not np.isfinite(rate) or rate <= 0:
-        raise core.InputError(f"frame rate must be a positive number, got {value!r}")
-    return Fraction(rate).limit_denominator(1001)
 
 
 # --- IMAGE <-> frames ---------------------------------------------------------------------------------------------
@@ -290,7 +274,7 @@ def fill_images(frames: Iterable[np.ndarray], count: int, height: int, width: in
 def check_memory(nbytes: int, what: str) -> None:
     """Refuse an allocation that cannot fit, with advice, instead of letting the machine swap or die."""
     try:
-        import psutil
+        import psutil  # ComfyUI's own dependency (its requirements.txt): the nodes only run inside it
         available = psutil.virtual_memory().available
     except Exception:
         return
@@ -331,7 +315,7 @@ def from_comfy_audio(audio):
         return None
     samples = waveform.detach().to("cpu", torch.float32).numpy()
     layout = {1: "mono", 2: "stereo"}.get(samples.shape[0], "")
-    Audio = core_module("audio").Audio
+    Audio = media_audio.Audio
     return Audio(np.ascontiguousarray(samples), int(audio["sample_rate"]), layout)
 
 

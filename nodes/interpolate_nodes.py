@@ -7,10 +7,13 @@ import logging
 import numpy as np
 
 from .common import (CATEGORY, MODEL_FOLDER, RANGE_TYPE, SLOW_MOTION_NOTE, FrameView, Progress, alloc_images,
-                     as_numpy, check_image, core, core_model_type, core_module, engine_choices, exact_rate,
-                     from_comfy_audio, load_engine, load_model_engine, put_frame, to_comfy_audio)
+                     as_numpy, check_image, core, core_model_type, engine_choices, from_comfy_audio, load_engine,
+                     load_model_engine, put_frame, to_comfy_audio)
+from ..deepshop_core import engines, pipeline, timeline as timelines
+from ..deepshop_core.timeline import MAX_FACTOR, exact_rate
 
-DEVICES = ["auto", "cpu", "gpu:0", "gpu:1"]
+# DAIN's devices as a menu: its "gpu:N" spelled out for the first GPUs.
+DEVICES = [*(d for d in engines.describe("dain").devices if not d.endswith(":N")), "gpu:0", "gpu:1"]
 log = logging.getLogger(__name__)
 
 
@@ -53,7 +56,7 @@ class DeepshopInterpolate:
         return {
             "required": {
                 "images": ("IMAGE",),
-                "factor": ("FLOAT", {"default": 4.0, "min": 1.0, "max": 64.0, "step": 0.5,
+                "factor": ("FLOAT", {"default": 4.0, "min": 1.0, "max": MAX_FACTOR, "step": 0.5,
                                      "tooltip": "Frames out per frame in: 4 = three new frames between each pair. "
                                                 "At the same frame rate the clip becomes this many times slower."}),
                 "engine": (choices, {"default": choices[0],
@@ -69,9 +72,8 @@ class DeepshopInterpolate:
 
     def interpolate(self, images, factor, engine, device="auto", scene_cut_protection=True, frame_rate=None,
                     interpolation_model=None):
-        timeline_mod = core_module("timeline")
         frames = FrameView(images)
-        timeline = timeline_mod.smooth_timeline(len(frames), float(factor))
+        timeline = timelines.smooth_timeline(len(frames), float(factor))
         live = load_engine(engine, device) if interpolation_model is None else load_model_engine(interpolation_model)
         out = _render(frames, timeline, live, scene_cut_protection)
         rate_out = 0.0 if frame_rate is None else float(exact_rate(frame_rate) * timeline.rate_multiplier)
@@ -80,7 +82,6 @@ class DeepshopInterpolate:
 
 def _render(frames: FrameView, timeline, live, scene_cuts: bool):
     """Render ``timeline`` with the engine ``live`` (closed afterwards) into a new IMAGE batch."""
-    pipeline = core_module("pipeline")
     height, width = frames.images.shape[1], frames.images.shape[2]
     try:
         out = alloc_images(len(timeline), height, width)
@@ -125,13 +126,13 @@ class DeepshopSlowMotionRetime:
                                                        "read."}),
                 "range": (RANGE_TYPE, {"tooltip": "From Select Range."}),
                 "frame_rate": ("FLOAT", {"forceInput": True, "tooltip": "The clip's frame rate."}),
-                "factor": ("FLOAT", {"default": 4.0, "min": 1.0, "max": 64.0, "step": 0.5,
+                "factor": ("FLOAT", {"default": 4.0, "min": 1.0, "max": MAX_FACTOR, "step": 0.5,
                                      "tooltip": "How many times slower the range plays; the same factor as DAIN "
                                                 "Interpolate's."}),
                 "ramp": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 1000.0, "step": 1.0,
                                    "tooltip": "Source frames over which the speed eases from 1x into the factor "
                                               "and back (0 = a hard switch)."}),
-                "audio_mode": (list(core_module("pipeline").AUDIO_MODES),
+                "audio_mode": (list(pipeline.AUDIO_MODES),
                                {"default": "stretch", "tooltip": "stretch: slowed with the pitch kept. silence: the "
                                                                  "range is silent. none: no audio out."}),
             },
@@ -141,7 +142,6 @@ class DeepshopSlowMotionRetime:
         }
 
     def retime(self, images, interpolated, range, frame_rate, factor, ramp=0.0, audio_mode="stretch", audio=None):
-        timeline_mod = core_module("timeline")
         check_image(images)
         check_image(interpolated, "interpolated")
         count = int(images.shape[0])
@@ -153,9 +153,9 @@ class DeepshopSlowMotionRetime:
                 f"interpolated frames are {interpolated.shape[2]}x{interpolated.shape[1]} but the clip is "
                 f"{images.shape[2]}x{images.shape[1]}: resize both the same way")
         start, end = int(range["start"]), int(range["end"])
-        dense = timeline_mod.interpolated_batch(end - start + 1, float(factor), int(interpolated.shape[0]))
+        dense = timelines.interpolated_batch(end - start + 1, float(factor), int(interpolated.shape[0]))
         log.info("Slow Motion Retime: %s", dense.describe(end - start + 1))
-        timeline = timeline_mod.slow_timeline(count, [timeline_mod.Segment(start, end, float(factor), float(ramp))])
+        timeline = timelines.slow_timeline(count, [timelines.Segment(start, end, float(factor), float(ramp))])
         out = alloc_images(len(timeline), int(images.shape[1]), int(images.shape[2]))
         progress = Progress(len(timeline))
         left, right, weight = _neighbours(dense.positions, np.asarray(timeline.positions) - start)
@@ -178,7 +178,7 @@ class DeepshopSlowMotionRetime:
                 progress(i + 1, len(timeline))
         progress(len(timeline), len(timeline))
         rate = range.get("frame_rate") or exact_rate(frame_rate)
-        track = core_module("pipeline").retime_audio(from_comfy_audio(audio), timeline, rate, audio_mode)
+        track = pipeline.retime_audio(from_comfy_audio(audio), timeline, rate, audio_mode)
         return (out, to_comfy_audio(track), len(timeline), float(rate))
 
 

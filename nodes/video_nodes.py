@@ -1,12 +1,20 @@
-"""Load Video Frames, Select Range and Save Video: thin adapters over deepshop_core.video / audio / timeline."""
+"""Load Video Frames, Select Range and Save Video: thin adapters over deepshop_core.media / timeline."""
 
 from __future__ import annotations
 
 import os
 from fractions import Fraction
 
-from .common import (CATEGORY, RANGE_TYPE, SLOW_MOTION_NOTE, SOURCE_TYPE, Progress, check_image, core, core_module,
-                     exact_rate, fill_images, folder_paths, from_comfy_audio, input_files, to_comfy_audio, to_uint8)
+from .common import (CATEGORY, RANGE_TYPE, SLOW_MOTION_NOTE, SOURCE_TYPE, Progress, check_image, core, fill_images,
+                     folder_paths, from_comfy_audio, input_files, to_comfy_audio, to_uint8)
+from ..deepshop_core import timeline
+from ..deepshop_core.files import require_input
+from ..deepshop_core.media import audio as media_audio
+from ..deepshop_core.media.decode import read_frames
+from ..deepshop_core.media.encode import VideoWriter
+from ..deepshop_core.media.formats import FORMATS
+from ..deepshop_core.media.probe import probe, warn_about
+from ..deepshop_core.timeline import exact_rate
 
 
 def _resolve_video(video: str, path: str = "") -> str:
@@ -20,8 +28,7 @@ def _resolve_video(video: str, path: str = "") -> str:
         candidate = folder_paths.get_annotated_filepath(video)
     else:
         candidate = video
-    if not os.path.isfile(candidate):
-        raise core.MediaError(f"video file not found: {candidate}")
+    require_input(candidate, "video file", core.MediaError)
     return candidate
 
 
@@ -81,21 +88,21 @@ class DeepshopLoadVideoFrames:
 
     def load(self, video, start_frame=0, frame_load_cap=0, path=""):
         file = _resolve_video(video, path)
-        info = core_module("video").probe(file)
-        core_module("video").warn_about(info)
+        info = probe(file)
+        warn_about(info)
         start = int(start_frame)
         if start >= info.frame_count:
             raise core.InputError(f"start_frame {start} is past the end: {os.path.basename(file)} has "
                                   f"{info.frame_count} frames (0..{info.frame_count - 1})")
         end = info.frame_count if int(frame_load_cap) <= 0 else min(info.frame_count, start + int(frame_load_cap))
         count = end - start
-        frames = core_module("video").read_frames(file, start, end)
+        frames = read_frames(file, start, end)
         images = fill_images(frames, count, info.height, info.width, Progress(count))
         end = start + images.shape[0]
         audio = None
         if info.has_audio:
             rate = info.frame_rate
-            audio = core_module("audio").read_audio(file, float(start / rate), float(end / rate))
+            audio = media_audio.read_audio(file, float(start / rate), float(end / rate))
         source = {
             "path": file,
             "start": start,
@@ -147,7 +154,7 @@ class DeepshopSelectRange:
         if not isinstance(range, str):
             return True  # linked: checked when it runs
         try:
-            core_module("timeline").parse_range(range, Fraction(1000), None)
+            timeline.parse_range(range, Fraction(1000), None)
         except core.InputError as error:
             return str(error)
         return True
@@ -162,7 +169,7 @@ class DeepshopSelectRange:
             offset = int(source["start"])
             rate = source["frame_rate"]
             total = int(source["frame_count"])
-        start, end = core_module("timeline").parse_range(range, rate, total)
+        start, end = timeline.parse_range(range, rate, total)
         start, end = start - offset, end - offset
         if start < 0 or end > count - 1:
             raise core.InputError(
@@ -186,7 +193,7 @@ def _output_prefix(filename_prefix: str) -> str:
 
 
 def _format_menu():
-    return [name for name in core_module("video").FORMATS]
+    return [name for name in FORMATS]
 
 
 FORMAT_TOOLTIP = ("h264: MP4, plays everywhere (default). h265: smaller MP4. vp9: WebM. lossless: MKV, "
@@ -232,9 +239,8 @@ class DeepshopSaveVideo:
 
     def save(self, images, frame_rate, filename_prefix, format, quality=-1, audio=None, source=None,
              prompt=None, extra_pnginfo=None):
-        video = core_module("video")
         check_image(images)
-        spec = video.FORMATS[format]
+        spec = FORMATS[format]
         rate = exact_rate(frame_rate)
         track = from_comfy_audio(audio)
         height, width = int(images.shape[1]), int(images.shape[2])
@@ -257,10 +263,10 @@ class DeepshopSaveVideo:
         total = before + int(images.shape[0]) + after
         progress = Progress(total)
         done = 0
-        with video.VideoWriter(target, rate, format=format, quality=None if quality < 0 else int(quality),
+        with VideoWriter(target, rate, format=format, quality=None if quality < 0 else int(quality),
                                audio=track if spec.audio else None) as writer:
             if before:
-                for frame in video.read_frames(source["path"], 0, before):
+                for frame in read_frames(source["path"], 0, before):
                     writer.write(frame)
                     done += 1
                     progress(done, total)
@@ -269,7 +275,7 @@ class DeepshopSaveVideo:
                 done += 1
                 progress(done, total)
             if after:
-                for frame in video.read_frames(source["path"], int(source["end"]), None):
+                for frame in read_frames(source["path"], int(source["end"]), None):
                     writer.write(frame)
                     done += 1
                     progress(done, total)
@@ -285,9 +291,8 @@ class DeepshopSaveVideo:
 def _spliced_audio(source, track, frames):
     """The full clip's audio with the window's part replaced by ``track`` (the window's own audio is kept when no
     track is given; silence where neither has sound). None when there is no audio at all."""
-    audio = core_module("audio")
     rate = source["frame_rate"]
-    full = audio.read_audio(source["path"]) if source.get("has_audio") else None
+    full = media_audio.read_audio(source["path"]) if source.get("has_audio") else None
     if full is None and track is None:
         return None
     like = full if full is not None else track
@@ -299,16 +304,16 @@ def _spliced_audio(source, track, frames):
     total = float(source["frame_count"] / rate)
 
     def part(a, b):
-        return audio.cut(full, a, b) if full is not None else audio.silence(b - a, like=like)
+        return media_audio.cut(full, a, b) if full is not None else media_audio.silence(b - a, like=like)
 
     want = float(Fraction(frames) / rate)
     if track is not None:
-        middle = audio.fit(track, want)
+        middle = media_audio.fit(track, want)
     elif frames == int(source["end"]) - int(source["start"]):
         middle = part(start, end)
     else:  # retimed frames without their audio: silence rather than sound out of sync
-        middle = audio.silence(want, like=like)
-    return audio.concat([audio.fit(part(0.0, start), start), middle, part(end, total)])
+        middle = media_audio.silence(want, like=like)
+    return media_audio.concat([media_audio.fit(part(0.0, start), start), middle, part(end, total)])
 
 
 NODE_CLASS_MAPPINGS = {

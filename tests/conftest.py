@@ -1,66 +1,47 @@
-"""Shared fixtures.
+"""Shared fixtures, and the test levels.
 
-Tests that need the real footage or the Middlebury set in ``../shared/testdata`` use the ``testdata`` fixture:
-it skips with a clear reason on a fresh clone without ``../shared``, and fails instead under CI (``CI=true``),
-where a skipped real-data test must never pass for a pass.
+Levels (markers registered in pyproject.toml; ``make test-fast`` runs ``unit``, ``make test`` runs all):
+
+- ``unit``: in-process checks on synthetic data; given to every test that has none of the levels below;
+- ``clips``: uses the real footage, Middlebury or davis22 in ``../shared/testdata`` (given by the fixtures below);
+- ``slow``: long runs in this process or in workers (soak, fuzzing, faults, the DAIN worker with Paddle);
+- ``server``: starts servers (ComfyUI, a Ray cluster; given with the ``comfyui`` and ``cluster`` markers);
+- ``browser``: drives Chromium against the ComfyUI server.
+
+Tests that need the real data use the ``testdata`` fixtures: they skip with a clear reason on a fresh clone without
+``../shared``, and fail instead under CI (``CI=true``), where a skipped real-data test must never pass for a pass.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-TESTDATA = ROOT.parent / "shared" / "testdata"
+from deepshop_core.synthetic import write_clip
+from tests.support import TESTDATA, require_data
+
+_DATA_FIXTURES = {"testdata", "videos", "middlebury", "davis22"}
+_LEVELS = ("clips", "slow", "server", "browser")
+# The modules of long runs (level ``slow``), in one place: soak and fuzzing, faults in workers, DAIN with Paddle.
+_SLOW_MODULES = {"test_soak", "test_fuzz", "test_faults", "test_dain_engine", "test_dain_correlation"}
 
 
-def _require(path: Path) -> Path:
-    if path.exists():
-        return path
-    reason = f"needs {path} (the project's shared test data), which is absent: clone the project beside shared/"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"under CI every real-data test must run: {reason}")
-    pytest.skip(reason)
+def pytest_collection_modifyitems(config, items) -> None:
+    _keep_versions(config, items)
+    for item in items:
+        if _DATA_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.clips)
+        if item.get_closest_marker("comfyui") or item.get_closest_marker("cluster"):
+            item.add_marker(pytest.mark.server)
+        module = item.module.__name__.rpartition(".")[2]
+        if module in _SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+        if not any(item.get_closest_marker(level) for level in _LEVELS):
+            item.add_marker(pytest.mark.unit)
 
 
-@pytest.fixture(scope="session")
-def testdata() -> Path:
-    """``../shared/testdata``."""
-    return _require(TESTDATA)
-
-
-@pytest.fixture(scope="session")
-def videos(testdata) -> Path:
-    """``../shared/testdata/videos`` (cockatoo.mp4, mpy_chaplin.mp4, ...)."""
-    return _require(testdata / "videos")
-
-
-@pytest.fixture(scope="session")
-def middlebury(testdata) -> Path:
-    """``../shared/testdata/middlebury`` (other-data/, other-gt-interp/)."""
-    return _require(testdata / "middlebury")
-
-
-@pytest.fixture(scope="session")
-def davis22(testdata) -> Path:
-    """``../shared/testdata/davis22`` (input/<seq>/frame10.png, frame11.png; gt/<seq>/frame10i11.png)."""
-    return _require(testdata / "davis22")
-
-
-def import_or_skip(module: str, reason: str):
-    """``pytest.importorskip``, except under CI (``CI=true``), where the test environment must have installed it:
-    there a missing module fails the test instead of skipping it."""
-    try:
-        return __import__(module)
-    except ImportError:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"under CI every test must run: {reason}")
-        pytest.skip(reason, allow_module_level=True)
-
-
-def pytest_collection_modifyitems(config, items):
+def _keep_versions(config, items) -> None:
     """``@pytest.mark.comfyui_versions("0.3.75", ...)``: run a test only against those ComfyUI servers (the
     ``comfy`` fixture is parametrised by version); its other runs are deselected, not skipped."""
     keep, drop = [], []
@@ -72,3 +53,49 @@ def pytest_collection_modifyitems(config, items):
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+@pytest.fixture(scope="session")
+def testdata() -> Path:
+    """``../shared/testdata``."""
+    return require_data(TESTDATA)
+
+
+@pytest.fixture(scope="session")
+def videos(testdata) -> Path:
+    """``../shared/testdata/videos`` (cockatoo.mp4, mpy_chaplin.mp4, ...)."""
+    return require_data(testdata / "videos")
+
+
+@pytest.fixture(scope="session")
+def middlebury(testdata) -> Path:
+    """``../shared/testdata/middlebury`` (other-data/, other-gt-interp/)."""
+    return require_data(testdata / "middlebury")
+
+
+@pytest.fixture(scope="session")
+def davis22(testdata) -> Path:
+    """``../shared/testdata/davis22`` (input/<seq>/frame10.png, frame11.png; gt/<seq>/frame10i11.png)."""
+    return require_data(testdata / "davis22")
+
+
+@pytest.fixture(scope="session")
+def make_clip(tmp_path_factory):
+    """``make_clip(name, **settings)``: a synthetic clip (`synthetic.write_clip`: the scene with its click track),
+    160x96 at 25 fps unless ``settings`` say otherwise, written once a session for each name and settings."""
+    made: dict = {}
+
+    def make(name: str = "in put é.mp4", **settings) -> Path:
+        key = (name, tuple(sorted(settings.items())))
+        if key not in made:
+            settings = {"seconds": 2, "width": 160, "height": 96, **settings}
+            made[key] = write_clip(tmp_path_factory.mktemp("clip") / name, **settings)
+        return made[key]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def clip(make_clip) -> Path:
+    """The usual clip: 2 s at 25 fps, 160x96, AAC stereo: 50 frames; its name has a space and a non-ASCII letter."""
+    return make_clip()

@@ -1,4 +1,4 @@
-"""deepshop_core.audio on the real clips in ../shared/testdata/videos and on synthetic tones."""
+"""deepshop_core.media.audio on the real clips in ../shared/testdata/videos and on synthetic tones."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import av
 import numpy as np
 import pytest
 
-from deepshop_core import audio
-from deepshop_core.audio import Audio, atempo_chain, concat, cut, read_audio, silence, stretch
+from deepshop_core.media import audio
+from deepshop_core.media.audio import atempo_chain, Audio, concat, cut, read_audio, silence, stretch
 from deepshop_core.errors import InputError, MediaError
 
 

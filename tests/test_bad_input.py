@@ -34,24 +34,19 @@ import numpy as np
 import pytest
 
 from deepshop_core import DeepshopWarning, InputError, MediaError, OutputError, slow_motion
-from deepshop_core import video as video_module
+from deepshop_core.media import opener as opener_module
 from deepshop_core.cli import main
 from deepshop_core.synthetic import write_clip
-from deepshop_core.video import MAX_PIXELS, probe, read_frames
+from deepshop_core.media.decode import read_frames
+from deepshop_core.media.opener import MAX_PIXELS
+from deepshop_core.media.probe import probe
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from crafted import write_audio_only, write_glitched_ts  # noqa: E402
+from tests.support.crafted import write_audio_only, write_glitched_ts
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 # -- helpers ------------------------------------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory) -> Path:
-    """2 s at 25 fps, 160x96, AAC stereo: 50 frames; its name has a space and a non-ASCII letter."""
-    return write_clip(tmp_path_factory.mktemp("bad input") / "in put é.mp4", seconds=2, width=160, height=96)
-
 
 def encode(path: Path, frames, codec: str = "libx264", pix_fmt: str = "yuv420p", source_format: str = "rgb24",
            rotation: float | None = None, options: dict | None = None) -> Path:
@@ -350,7 +345,7 @@ def read_only_disk(monkeypatch):
     def open_(file, mode="r", *args, **kwargs):
         return refused() if mode == "w" else real_open(file, mode, *args, **kwargs)
 
-    monkeypatch.setattr(video_module.av, "open", open_)
+    monkeypatch.setattr(opener_module.av, "open", open_)
     monkeypatch.setattr(Path, "mkdir", lambda self, *a, **k: refused() if ".partial" in self.name else
                         real_mkdir(self, *a, **k))
 

@@ -8,47 +8,22 @@ import os
 import socket
 import subprocess
 import sys
-from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from deepshop_core import batch, chunks, slow_motion
-from deepshop_core.audio import read_audio
 from deepshop_core.cli import main
 from deepshop_core.errors import InputError
 from deepshop_core.pipeline import plan_clip
-from deepshop_core.synthetic import Scene, click_track, write_clip
+from deepshop_core.synthetic import write_clip
 from deepshop_core.timeline import Step
-from deepshop_core.video import VideoWriter, read_frames
+from deepshop_core.media.decode import read_frames
 
-from conftest import import_or_skip
+from tests.support import import_or_skip
+from tests.support.clips import same_audio, same_frames, write_cut_clip
 
 NEEDS_RAY = "needs the cluster extra: pip install -e '.[cluster]' (make test does)"
-
-
-def write_cut_clip(path: Path, width: int = 96, height: int = 64, frames: int = 60, cut: int = 30,
-                   held: int = 45) -> Path:
-    """Two shots (a scene cut before frame ``cut``), frame ``held`` repeating the one before it, a click track;
-    lossless, so every decoded frame is exactly what was written."""
-    rate = Fraction(25)
-    shots = (Scene.make(width, height, seed=3), Scene.make(width, height, seed=11))
-    with VideoWriter(path, rate, format="lossless", audio=click_track(frames / rate)) as writer:
-        for i in range(frames):
-            shown = i - 1 if i == held else i
-            writer.write(shots[shown >= cut].frame(shown / 25))
-    return path
-
-
-def same_frames(a: Path, b: Path) -> bool:
-    left, right = list(read_frames(a)), list(read_frames(b))
-    return len(left) == len(right) and all(np.array_equal(x, y) for x, y in zip(left, right))
-
-
-def same_audio(a: Path, b: Path) -> bool:
-    left, right = read_audio(a), read_audio(b)
-    return left.sample_rate == right.sample_rate and np.array_equal(left.samples, right.samples)
 
 
 @pytest.fixture(scope="module")
@@ -234,6 +209,7 @@ def test_cli_batch_refuses_bad_arguments_with_one_line(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.server  # starts Ray
 def test_cli_batch_says_when_no_cluster_answers_at_the_address(clips, tmp_path, capsys):
     import_or_skip("ray", NEEDS_RAY)
     with socket.socket() as s:
@@ -245,6 +221,7 @@ def test_cli_batch_says_when_no_cluster_answers_at_the_address(clips, tmp_path, 
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+@pytest.mark.server  # starts a local Ray cluster
 def test_cli_batch_uses_a_local_ray_cluster_by_default_with_the_same_result(cut_clip, tmp_path):
     import_or_skip("ray", NEEDS_RAY)
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}

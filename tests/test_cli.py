@@ -7,18 +7,12 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from deepshop_core.cli import main
 from deepshop_core.synthetic import write_clip
-from deepshop_core.video import probe
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory):
-    return write_clip(tmp_path_factory.mktemp("cli") / "in put é.mp4", seconds=2, width=160, height=96)
+from deepshop_core.media.probe import probe
 
 
 def test_slowmo_writes_the_slowed_clip(clip, tmp_path, capsys):
@@ -68,7 +62,7 @@ def two_shots(tmp_path_factory):
     from fractions import Fraction
 
     from deepshop_core.synthetic import Scene
-    from deepshop_core.video import VideoWriter
+    from deepshop_core.media.encode import VideoWriter
 
     a, b = Scene.make(160, 96, seed=1), Scene.make(160, 96, seed=2)
     path = tmp_path_factory.mktemp("shots") / "two shots.mkv"
@@ -135,6 +129,7 @@ def test_ctrl_c_stops_cleanly_and_leaves_nothing(tmp_path):
     assert str(proc.pid) not in children
 
 
+@pytest.mark.slow  # renders the full-size demo clip
 def test_demo(tmp_path):
     assert main(["demo", "-o", str(tmp_path / "demo"), "-q"]) == 0
     info = probe(tmp_path / "demo" / "demo_slowmo.mp4")

@@ -20,17 +20,16 @@ from pathlib import Path
 
 import pytest
 
-from conftest import import_or_skip
+from tests.support import ROOT, import_or_skip
 
 ray = import_or_skip("ray", "needs the cluster extra: pip install -e '.[cluster]' (make test does)")
 
 from deepshop_core import DeepshopWarning, batch, slow_motion  # noqa: E402
 from deepshop_core.synthetic import write_clip  # noqa: E402
 
-from test_batch import same_audio, same_frames, write_cut_clip  # noqa: E402
+from tests.support.clips import same_audio, same_frames, write_cut_clip  # noqa: E402
 
 pytestmark = pytest.mark.cluster
-ROOT = Path(__file__).resolve().parents[1]
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT_S = 90
 # Faster failure detection than Ray's default (~15 s), so the lost-node test stays short.
@@ -58,7 +57,7 @@ class Cluster:
         self.nodes: dict[str, subprocess.Popen] = {}
 
     def start_node(self, name: str, *flags: str) -> None:
-        command = [sys.executable, str(ROOT / "tests" / "ray_node.py"), "start", f"--node-ip-address={LOOPBACK}",
+        command = [sys.executable, str(ROOT / "tests" / "support" / "ray_node.py"), "start", f"--node-ip-address={LOOPBACK}",
                    "--num-cpus=1", "--object-store-memory=80000000", "--disable-usage-stats", "--block", *flags]
         log = open(self.folder / f"{name}.log", "w")
         self.nodes[name] = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT,

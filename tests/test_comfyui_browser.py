@@ -27,7 +27,7 @@ import comfy_harness  # noqa: E402
 import workflow_api  # noqa: E402
 from comfy_fixtures import put_example_clips  # noqa: E402
 
-pytestmark = pytest.mark.comfyui  # deselect with -m "not comfyui"
+pytestmark = [pytest.mark.comfyui, pytest.mark.browser]  # deselect with -m "not comfyui"
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = sorted((ROOT / "workflows").glob("*.json"))

@@ -21,11 +21,10 @@ import av
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "comfyui"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import comfy_harness  # noqa: E402
 from comfy_harness import output_files  # noqa: E402
-from procstats import command_line, descendants, wait_gone  # noqa: E402
+from tests.support.procstats import command_line, descendants, wait_gone  # noqa: E402
 import workflow_api  # noqa: E402
 from comfy_fixtures import EXAMPLE, SILENT, comfy, example_clips  # noqa: E402,F401
 
@@ -51,7 +50,7 @@ EXPECTED = {
 }
 # workflows for a newer ComfyUI: the core nodes they need (the oldest server must name exactly these as missing)
 NEEDS_CORE = {"deepshop_slowmo_core_model.json": {"FrameInterpolationModelLoader"}}
-CORE_MODEL = "rife.safetensors"  # the model file deepshop_slowmo_core_model.json names (tests/comfyui/make_workflows.py)
+CORE_MODEL = "rife.safetensors"  # the model file deepshop_slowmo_core_model.json names (tools/make_workflows.py)
 
 
 def load_workflow(name: str) -> dict:
@@ -273,7 +272,7 @@ def dain_standin(comfy):
             pytest.fail(reason)
         pytest.skip(reason)
     built = subprocess.run(
-        [str(comfy_harness.VENV_PYTHON), str(ROOT / "tests" / "dain_standin.py"),
+        [str(comfy_harness.VENV_PYTHON), str(ROOT / "tools" / "dain_standin.py"),
          str(comfy.dain_dir / "standin_tiny.tar"), "--n", "1", "--size", "tiny", "--seed", "7"],
         capture_output=True, text=True, timeout=300, env={**os.environ, "FLAGS_enable_pir_api": "0"})
     assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-4000:]
@@ -290,7 +289,7 @@ def dain_prompt(comfy, engine: str, range_: str, prefix: str) -> dict:
 
 
 def dain_workers(comfy) -> set[int]:
-    return {p for p in descendants(comfy.pid) if "dain_worker" in command_line(p)}
+    return {p for p in descendants(comfy.pid) if "dain.worker" in command_line(p)}
 
 
 @pytest.mark.comfyui_versions(comfy_harness.OLDEST)  # DAIN runs in its own worker: the server version is moot

@@ -24,12 +24,11 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "comfyui"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import procstats  # noqa: E402
+from tests.support import procstats  # noqa: E402
 import workflow_api  # noqa: E402
 from comfy_harness import output_files  # noqa: E402
-from deepshop_core.video import probe  # noqa: E402
+from deepshop_core.media.probe import probe  # noqa: E402
 from comfy_fixtures import comfy, example_clips  # noqa: E402,F401
 
 pytestmark = pytest.mark.comfyui  # deselect with -m "not comfyui"

@@ -2,7 +2,7 @@
 
 The reference below is a direct loop transcription of the FlowNet/PWC-Net cost volume as Paddle's CUDA kernel
 computes it (pad, displacement grid, k x k window, channel mean), written without any code from
-``deepshop_core.correlation``. Inputs are random; several attribute settings; max abs difference <= 1e-5.
+``deepshop_core.engines.dain.correlation``. Inputs are random; several attribute settings; max abs difference <= 1e-5.
 """
 
 from __future__ import annotations
@@ -12,12 +12,9 @@ import math
 import numpy as np
 import pytest
 
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # dain_standin, whatever pytest's import mode
 
-from dain_standin import import_paddle  # noqa: E402
+from tools.dain_standin import import_paddle
 
 paddle = import_paddle()
 
@@ -25,7 +22,7 @@ paddle = import_paddle()
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"),
               pytest.mark.filterwarnings("ignore::UserWarning")]
 
-from deepshop_core import correlation  # noqa: E402
+from deepshop_core.engines.dain import correlation  # noqa: E402
 
 SETTINGS = [
     # (pad_size, kernel_size, max_displacement, stride1, stride2, H, W)

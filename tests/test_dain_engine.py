@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dain_standin import build_standin, import_paddle  # noqa: E402
+from tools.dain_standin import build_standin, import_paddle
 
 paddle = import_paddle()
 
@@ -24,7 +21,7 @@ pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"),
 
 from deepshop_core import engines  # noqa: E402
 from deepshop_core.engines import dain  # noqa: E402
-from deepshop_core.engines.dain_worker import from_model, pad_amounts, to_model  # noqa: E402
+from deepshop_core.engines.dain.worker import from_model, pad_amounts, to_model  # noqa: E402
 from deepshop_core.errors import Cancelled, EngineError, InputError, WeightsError  # noqa: E402
 
 
@@ -236,9 +233,10 @@ def test_shutdown_worker():
 def test_cli_slowmo_with_dain_on_cpu(standins, videos, tmp_path):
     """The issue's acceptance line: `deepshop slowmo --engine dain --weights <stand-in archive>` on CPU, end to end,
     at a factor the model was not exported for (2.5 with N = 1)."""
-    from deepshop_core.audio import read_audio
+    from deepshop_core.media.audio import read_audio
     from deepshop_core.cli import main
-    from deepshop_core.video import probe, read_frames
+    from deepshop_core.media.decode import read_frames
+    from deepshop_core.media.probe import probe
 
     src, out = videos / "realshort.mp4", tmp_path / "slow dain.mp4"
     code = main(["slowmo", str(src), "-o", str(out), "--range", "2:6", "--factor", "2.5", "--engine", "dain",

@@ -15,12 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from procstats import command_line, descendants, wait_gone  # noqa: E402
+from tests.support.procstats import command_line, descendants, wait_gone
 
 from deepshop_core import Cancelled, EngineError, engines, slow_motion  # noqa: E402
 from deepshop_core.synthetic import write_clip  # noqa: E402
-from deepshop_core.video import probe  # noqa: E402
+from deepshop_core.media.probe import probe  # noqa: E402
 
 # Building the DAIN stand-in runs Paddle's static-graph API, which warns about its own deprecations.
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"),
@@ -28,9 +27,9 @@ pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"),
 
 
 @pytest.fixture(scope="module")
-def clip(tmp_path_factory):
+def clip(make_clip):
     """3 s, 25 fps, 160x96 with audio: 75 frames."""
-    return write_clip(tmp_path_factory.mktemp("clip") / "scene.mp4", seconds=3, width=160, height=96)
+    return make_clip("scene.mp4", seconds=3)
 
 
 class CountingEngine:
@@ -107,7 +106,7 @@ def test_the_next_job_after_a_failure_works(clip, tmp_path):
 @pytest.fixture(scope="module")
 def dain_weights(tmp_path_factory):
     """A tiny stand-in of PaddleGAN's DAIN_weight.tar (same format, random weights)."""
-    from dain_standin import build_standin, import_paddle
+    from tools.dain_standin import build_standin, import_paddle
 
     import_paddle()
     return build_standin(tmp_path_factory.mktemp("dain") / "standin.tar", n=1, size="tiny", seed=7)
@@ -119,7 +118,7 @@ def user_cache(tmp_path, monkeypatch):
 
 
 def workers_of(pid: int) -> set[int]:
-    return {p for p in descendants(pid) if "dain_worker" in command_line(p)}
+    return {p for p in descendants(pid) if "dain.worker" in command_line(p)}
 
 
 @pytest.mark.parametrize("fault", ["ctrl-c", "worker killed"])

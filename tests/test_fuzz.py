@@ -1,4 +1,4 @@
-"""Fuzzing the readers: whatever bytes a file holds, `video.probe`, `video.read_frames` and `audio.read_audio` give
+"""Fuzzing the readers: whatever bytes a file holds, `probe`, `read_frames` and `read_audio` (deepshop_core.media) give
 valid output or raise the documented `MediaError`: never another exception, never a crash, never a hang.
 
 Inputs: random bytes (some behind a real container's magic number, so they get past format detection), random
@@ -9,7 +9,7 @@ corrupted inside the moov box, zeroed ranges, duplicated boxes.
 Why a child process: the readers run in FFmpeg's C code through PyAV. A loop inside FFmpeg never returns to the
 interpreter, so neither `signal.alarm` (Python runs signal handlers only between bytecodes, in the main thread)
 nor Hypothesis's ``deadline`` (it measures an example after it has finished) can stop it, and a segfault would take
-pytest down with it. So every case runs in a worker process (tests/fuzz_worker.py, started once and reused: about
+pytest down with it. So every case runs in a worker process (tests/support/fuzz_worker.py, started once and reused: about
 30 ms a case instead of a second of imports); the parent waits for its answer with a hard timeout and kills it
 (then starts a fresh one) when the time is up, which bounds a hang whatever the worker is doing, and reports a
 hang or a crash as a failure with the input saved. The Hypothesis deadline is kept too, to flag a case that is
@@ -36,7 +36,7 @@ from hypothesis import strategies as st
 from deepshop_core import synthetic
 
 HERE = Path(__file__).resolve().parent
-WORKER = HERE / "fuzz_worker.py"
+WORKER = ["-m", "tests.support.fuzz_worker"]  # run from the project root (cwd)
 CASE_TIMEOUT = 30.0  # seconds: the hard bound for one case (about 0.03 s normally; generous for a loaded CI box)
 DEADLINE = timedelta(seconds=10)  # Hypothesis's own per-example limit (it cannot interrupt; the timeout does)
 FUZZ = settings(derandomize=True, database=None, deadline=DEADLINE, max_examples=200,
@@ -48,7 +48,7 @@ class Worker:
 
     def __init__(self, folder: Path, command: list[str] | None = None, timeout: float = CASE_TIMEOUT):
         self.folder = folder
-        self.command = command or [sys.executable, str(WORKER)]
+        self.command = command or [sys.executable, *WORKER]
         self.timeout = timeout
         self.process: subprocess.Popen | None = None
         self.cases = 0
@@ -326,9 +326,10 @@ def test_undecodable_audio_track(tmp_path, seeds):
     """Found by this fuzzing: an audio track FFmpeg has no decoder for (here the MP4's sample entry 'mp4a' renamed
     and its esds object type, 0x40 = AAC, changed to an unassigned one) made probe and read_audio fail with
     AttributeError. Now probe describes the video without audio and warns, and read_audio raises MediaError."""
-    from deepshop_core.audio import read_audio
+    from deepshop_core.media.audio import read_audio
     from deepshop_core.errors import DeepshopWarning, MediaError
-    from deepshop_core.video import probe, read_frames
+    from deepshop_core.media.decode import read_frames
+    from deepshop_core.media.probe import probe
 
     data = seeds[".mp4"]
     config = b"\x04\x80\x80\x80\x17\x40"  # esds: DecoderConfigDescriptor (tag 4), length 0x17, object type 0x40

@@ -7,7 +7,9 @@ import subprocess
 import sys
 import tomllib
 
-from conftest import ROOT
+import pytest
+
+from tests.support import ROOT
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
@@ -54,6 +56,7 @@ def test_the_wheel_ships_only_the_core():
     assert PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"] == ["deepshop_core*"]
 
 
+@pytest.mark.slow  # builds a wheel
 def test_pip_install_builds_a_wheel_of_the_core_with_the_cli(tmp_path):
     """`pip install .` works: the wheel holds deepshop_core (not nodes/, tests/ or the ComfyUI entry) and the
     `deepshop` console script."""

@@ -9,18 +9,19 @@ import numpy as np
 import pytest
 
 from deepshop_core import Cancelled, InputError, OutputError, SlowMotion, slow_motion
-from deepshop_core.audio import read_audio
+from deepshop_core.media.audio import read_audio
 from deepshop_core.pipeline import interpolate_frames
-from deepshop_core.synthetic import Scene, write_clip
+from deepshop_core.synthetic import Scene
 from deepshop_core.timeline import Segment, plan, slow_timeline
-from deepshop_core.video import VideoWriter, probe, read_frames
+from deepshop_core.media.decode import read_frames
+from deepshop_core.media.encode import VideoWriter
+from deepshop_core.media.probe import probe
 
 
 @pytest.fixture(scope="module")
-def clip(tmp_path_factory):
-    """2 s, 25 fps, 160x96, lossless, with a click track: 50 frames."""
-    return write_clip(tmp_path_factory.mktemp("clip") / "scene.mkv", seconds=2, width=160, height=96,
-                      format="lossless")
+def clip(make_clip):
+    """The usual clip, lossless (exact pixels) in Matroska: 2 s, 25 fps, 160x96, with a click track: 50 frames."""
+    return make_clip("scene.mkv", format="lossless")
 
 
 def decode(path):

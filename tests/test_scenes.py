@@ -1,6 +1,6 @@
 """Scene cuts and held frames, on real footage from ../shared/testdata.
 
-Decoding is done with PyAV directly, so these tests do not depend on deepshop_core.video.
+Decoding is done with PyAV directly, so these tests do not depend on deepshop_core.media.
 """
 
 from __future__ import annotations

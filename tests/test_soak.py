@@ -36,11 +36,9 @@ MAX_GROWTH = 0.10
 
 def _soak(folder: Path, mode: str) -> dict:
     """Run in the child process: the jobs, and the snapshots after the first and the last."""
-    sys.path.insert(0, str(HERE.parent))
-    sys.path.insert(0, str(HERE))
     import numpy as np
 
-    import procstats
+    from tests.support import procstats
     from deepshop_core import slow_motion, synthetic
 
     clip = synthetic.write_clip(folder / "soak_input.mp4", seconds=2.0, width=320, height=180)  # 50 frames, sound
@@ -73,7 +71,7 @@ def _soak(folder: Path, mode: str) -> dict:
 
 def run_soak(tmp_path: Path, mode: str) -> dict:
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(64 * 1024)}  # see the module's docstring
-    completed = subprocess.run([sys.executable, str(Path(__file__)), str(tmp_path), mode], capture_output=True,
+    completed = subprocess.run([sys.executable, "-m", "tests.test_soak", str(tmp_path), mode], capture_output=True,
                                text=True, timeout=600, stdin=subprocess.DEVNULL, cwd=HERE.parent, env=env)
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-5000:]
     return json.loads(completed.stdout.strip().splitlines()[-1])

@@ -1,10 +1,9 @@
-"""deepshop_core.video on the real clips in ../shared/testdata/videos: probe, exact range decoding, the writer."""
+"""deepshop_core.media (probe, decode, encode) on the real clips in ../shared/testdata/videos: probe, exact range decoding, the writer."""
 
 from __future__ import annotations
 
 import gc
 import os
-import sys
 import weakref
 from fractions import Fraction
 
@@ -13,12 +12,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from deepshop_core.audio import Audio, cut, read_audio
+from deepshop_core.media.audio import Audio, cut, read_audio
 from deepshop_core.errors import InputError, MediaError, OutputError
-from deepshop_core.video import FORMATS, VideoWriter, format_for_path, probe, read_frames
+from deepshop_core.media.decode import read_frames
+from deepshop_core.media.encode import VideoWriter
+from deepshop_core.media.formats import FORMATS, format_for_path
+from deepshop_core.media.probe import probe
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from crafted import write_audio_only  # noqa: E402
+from tests.support.crafted import write_audio_only
 
 
 def raw_decode(path) -> list[np.ndarray]:

@@ -9,8 +9,10 @@ scripts)::
 Frames are HxWx3 uint8 RGB numpy arrays of any size; ``times`` are floats in (0, 1). Work that depends only on
 the pair (optical flow, a network's features) is done once per call, for all times.
 
-An engine class may declare ``context_frames``: how many source frames it reads on each side of a pair (none do
-today); chunked runs decode that much overlap (``context_frames(name)``).
+Each engine class describes its own vocabulary, read through ``describe(name)`` (an `EngineInfo`) by the CLI,
+batch, the nodes and the benches: ``presets`` and ``default_preset``, ``options`` (the keyword options a user sets:
+command line, manifest, node), ``devices``, and ``context_frames`` (how many source frames it reads on each side of
+a pair; none do today; chunked runs decode that much overlap).
 
 Engines are looked up by name in ``_REGISTRY`` and imported only when loaded, so heavy dependencies (Paddle for
 DAIN) are imported only by the code that needs them. An engine around a network object the caller already holds
@@ -20,6 +22,7 @@ DAIN) are imported only by the code that needs them. An engine around a network 
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
@@ -51,6 +54,18 @@ class Engine(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class EngineInfo:
+    """What an engine class declares about itself (`describe`)."""
+
+    name: str
+    presets: tuple[str, ...] = ()  # the quality/speed presets it accepts
+    default_preset: str | None = None
+    options: tuple[str, ...] = ()  # the keyword options a user sets (command line, manifest, node)
+    devices: tuple[str, ...] = ()  # the devices it accepts; () = the CPU only
+    context_frames: int = 0  # source frames it reads on each side of the pair it interpolates
+
+
 def names() -> list[str]:
     """The names ``load`` accepts."""
     return sorted(_REGISTRY)
@@ -76,10 +91,20 @@ def check_pair(frame0: np.ndarray, frame1: np.ndarray, times: Sequence[float]) -
     return out
 
 
+def describe(name: str) -> EngineInfo:
+    """The vocabulary of the engine called ``name``, as its class declares it (the one owner of presets, options
+    and devices)."""
+    factory = _factory(name)
+    return EngineInfo(name=name, presets=tuple(getattr(factory, "presets", ())),
+                      default_preset=getattr(factory, "default_preset", None),
+                      options=tuple(getattr(factory, "options", ())), devices=tuple(getattr(factory, "devices", ())),
+                      context_frames=int(getattr(factory, "context_frames", 0)))
+
+
 def context_frames(name: str) -> int:
-    """Source frames an engine reads on each side of the pair it interpolates (its class's ``context_frames``;
-    0 for engines that see only the pair). The one place chunked runs take their overlap from."""
-    return int(getattr(_factory(name), "context_frames", 0))
+    """Source frames an engine reads on each side of the pair it interpolates (0 for engines that see only the
+    pair). The one place chunked runs take their overlap from."""
+    return describe(name).context_frames
 
 
 def _factory(name: str):

@@ -116,6 +116,9 @@ class FlowEngine:
     """
 
     name = "flow"
+    presets = tuple(PRESETS)  # what `engines.describe` tells the CLI, the nodes and the benches
+    default_preset = DEFAULT_PRESET
+    options = ("preset",)
 
     def __init__(self, preset: str = DEFAULT_PRESET, *, flow_scale: float | None = None, warp: str | None = None,
                  threads: int = 2):

@@ -213,10 +213,10 @@ def test_save_spliced_into_the_source(pack, clips):
     assert n == 25
     result = save.save(slowed, out_rate, "t/spliced", "h264", -1, audio=track, source=source)
     (path,) = result["result"]
-    video = importlib.import_module("deepshop_pack_under_test.deepshop_core.video")
-    info = video.probe(path)
+    video = importlib.import_module("deepshop_pack_under_test.deepshop_core.media.decode")
+    info = pack.deepshop_core.probe(path)
     assert info.frame_count == 50 + 5 and info.frame_rate == 25
-    sound = importlib.import_module("deepshop_pack_under_test.deepshop_core.audio").read_audio(path)
+    sound = importlib.import_module("deepshop_pack_under_test.deepshop_core.media.audio").read_audio(path)
     assert sound.duration == pytest.approx(55 / 25, abs=0.03)
     # the frames outside the window are the source's own (decoded again, so equal up to the codec)
     first = next(iter(video.read_frames(path, 0, 1)))
@@ -316,7 +316,7 @@ def test_bad_factors_are_refused_by_the_nodes(pack, factor):
 def test_gray_and_rgba_batches_are_saved_and_retimed_as_rgb(pack, dirs, channels):
     images = torch.rand(6, 8, 10, channels)
     (path,) = node(pack, "DeepshopSaveVideo").save(images, 25.0, f"t/c{channels}", "lossless")["result"]
-    video = importlib.import_module("deepshop_pack_under_test.deepshop_core.video")
+    video = importlib.import_module("deepshop_pack_under_test.deepshop_core.media.decode")
     saved = list(video.read_frames(path))
     expected = pack.nodes.common.to_uint8(images[2])
     assert len(saved) == 6 and np.array_equal(saved[2], expected)
@@ -401,7 +401,7 @@ def test_audio_as_a_lazy_mapping_is_accepted_by_every_audio_input(pack, dirs):
     assert lazy.reads > 0 and from_lazy["sample_rate"] == 2400
     assert torch.equal(from_lazy["waveform"], from_dict["waveform"])
     (path,) = save.save(images, 10.0, "t/lazy_audio", "h264", -1, audio=LazyAudio(waveform, 2400))["result"]
-    sound = importlib.import_module("deepshop_pack_under_test.deepshop_core.audio").read_audio(path)
+    sound = importlib.import_module("deepshop_pack_under_test.deepshop_core.media.audio").read_audio(path)
     assert sound.channels == 2 and sound.duration == pytest.approx(2.0, abs=0.05)
     with pytest.raises(ValueError, match="a mapping .*got list"):
         retime.retime(images, dense, rng, 10.0, 2.0, 0.0, "stretch", [waveform, 2400])

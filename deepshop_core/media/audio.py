@@ -1,9 +1,7 @@
 """Audio as plain arrays: read a file's track, cut it, stretch it with the pitch kept, pad it, join it.
 
 `Audio` holds float32 samples shaped ``(channels, n)`` and a sample rate. Everything here except `read_audio` is a
-pure in-memory function of `Audio` values; `video.VideoWriter` muxes an `Audio` into the output file.
-`open_media` (the one place that turns a path into an open PyAV container, with clear errors) lives here because
-`video.py` builds on this module, not the other way round.
+pure in-memory function of `Audio` values; `encode.VideoWriter` muxes an `Audio` into the output file.
 """
 
 from __future__ import annotations
@@ -13,12 +11,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from itertools import pairwise
-from pathlib import Path
 
 import av
 import numpy as np
 
-from .errors import InputError, MediaError
+from ..errors import InputError, MediaError
+from .opener import ffmpeg_reason, open_media
 
 # Decoders such as MP3 (bit reservoir) and AAC (overlapped windows) need some audio before the first sample they
 # give back correctly, so a seek lands this much before the requested start and the excess is dropped.
@@ -103,34 +101,6 @@ def audio_frame(samples: np.ndarray, sample_rate: int, layout: str, pts: int) ->
     frame.time_base = Fraction(1, sample_rate)
     frame.pts = pts
     return frame
-
-
-def open_media(path) -> av.container.InputContainer:
-    """Open ``path`` for reading with PyAV, turning every way it can fail into a `MediaError` that says what to do."""
-    file = Path(path)
-    if not file.exists():
-        raise MediaError(f"{file}: no such file; check the path")
-    if file.is_dir():
-        raise MediaError(f"{file} is a folder, not a video or audio file; give the path of a file")
-    if file.stat().st_size == 0:
-        raise MediaError(f"{file} is empty (0 bytes), so it holds no video; export or copy the file again")
-    try:
-        return av.open(str(file), metadata_errors="replace")
-    except PermissionError as error:
-        raise MediaError(f"{file} cannot be read (permission denied); check the file's permissions") from error
-    except av.error.EOFError as error:
-        raise MediaError(f"{file} ends before its first frame: it is truncated or was saved with no frames; "
-                         "copy or export it again") from error
-    except (av.FFmpegError, OSError) as error:
-        raise MediaError(
-            f"{file} is not a video or audio file FFmpeg can read ({ffmpeg_reason(error)}); "
-            "check that it is a complete, supported media file"
-        ) from error
-
-
-def ffmpeg_reason(error: Exception) -> str:
-    """The short cause of an FFmpeg error, without PyAV's repetition of the file name."""
-    return getattr(error, "strerror", None) or str(error)
 
 
 def read_audio(path, start: float | None = None, end: float | None = None) -> Audio | None:

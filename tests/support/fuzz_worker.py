@@ -1,7 +1,7 @@
-"""The process tests/test_fuzz.py runs each fuzz case in: ``python tests/fuzz_worker.py`` reads one file path per
+"""The process tests/test_fuzz.py runs each fuzz case in: ``python -m tests.support.fuzz_worker`` reads one file path per
 line on stdin and answers one JSON line per path on stdout.
 
-For each file it calls the readers a caller would: `video.probe`, `video.read_frames` (from frame 0 and, to take the
+For each file it calls the readers a caller would: `probe`, `read_frames` (from frame 0 and, to take the
 seek path, from frame 3), and `audio.read_audio`. Each call ends in one of: "ok" (and the output passed its
 checks), "MediaError" (the documented error for a file that cannot be read), or "unexpected" with the traceback
 (any other exception, or output that breaks the documented contract). A crash of this process (a segfault in
@@ -15,15 +15,13 @@ import resource
 import sys
 import traceback
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from deepshop_core.audio import Audio, read_audio  # noqa: E402
+from deepshop_core.media.audio import Audio, read_audio  # noqa: E402
 from deepshop_core.errors import MediaError  # noqa: E402
-from deepshop_core.video import VideoInfo, probe, read_frames  # noqa: E402
+from deepshop_core.media.decode import read_frames  # noqa: E402
+from deepshop_core.media.probe import probe, VideoInfo  # noqa: E402
 
 # A frame cap so a mutated header cannot make one case decode for minutes; the seed files have far fewer frames.
 MAX_FRAMES = 400

@@ -32,7 +32,7 @@ import urllib.request
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from .errors import WeightsError
+from ...errors import WeightsError
 
 DAIN_URL = "https://paddlegan.bj.bcebos.com/applications/DAIN_weight.tar"
 ARCHIVE_NAME = "DAIN_weight.tar"

@@ -17,16 +17,15 @@ from fractions import Fraction
 
 import av
 
-from .audio import clock_origin, ffmpeg_reason, open_media
-from .errors import MediaError
+from ..errors import MediaError
+from .audio import clock_origin
+from .formats import CONTAINERS
+from .opener import ffmpeg_reason, open_media
 
 TIME_BASE = Fraction(1, 1000)  # of the subtitle streams written (Matroska's and mov_text's usual milliseconds)
 
 _TEXT_CODECS = {"subrip": "subrip", "srt": "subrip", "text": "subrip", "ass": "ass", "ssa": "ass",
                 "webvtt": "webvtt", "mov_text": "mov_text"}
-_OUTPUT_CODECS = {  # container suffix -> the subtitle codec it takes (".mkv" keeps ASS as ASS)
-    ".mkv": "subrip", ".mp4": "mov_text", ".mov": "mov_text", ".webm": "webvtt",
-}
 _ASS_FIELDS = 9  # ReadOrder, Layer, Style, Name, MarginL, MarginR, MarginV, Effect, Text (Matroska's ASS packets)
 _ASS_TAG = re.compile(r"\{[^}]*\}")
 # What FFmpeg's text subtitle encoders need to open: an ASS script header (Matroska SubRip, mov_text and WebVTT
@@ -121,7 +120,8 @@ def output_codec(track: SubtitleTrack, suffix: str) -> str | None:
     """The codec a container (by file suffix) takes for ``track``; None when it takes no subtitles."""
     if suffix == ".mkv" and track.codec == "ass":
         return "ass"
-    return _OUTPUT_CODECS.get(suffix)
+    container = CONTAINERS.get(suffix)
+    return None if container is None else container.subtitle_codec
 
 
 def add_stream(container, track: SubtitleTrack, codec: str):

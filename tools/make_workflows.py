@@ -3,7 +3,7 @@
 The widget order of each node comes from a live ComfyUI's /object_info, so the files match what the editor
 expects. Run after changing a node's inputs (needs the test ComfyUI, see setup_env.sh):
 
-    .venv/bin/python tests/comfyui/make_workflows.py
+    .venv/bin/python tools/make_workflows.py
 
 The example clip they load, ``deepshop_example.mp4``, is made by the project (``deepshop demo`` /
 ``deepshop_core.synthetic.write_clip``) and copied into ComfyUI's input folder; nothing is downloaded.
@@ -15,13 +15,14 @@ import json
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+ROOT = Path(__file__).resolve().parents[1]
+# The live server comes from the test harness (it starts the test ComfyUI and reads /object_info), a folder of
+# scripts that also run inside ComfyUI's own venv, hence on the path rather than a package.
+sys.path.insert(0, str(ROOT / "tests" / "comfyui"))
 
 import comfy_harness  # noqa: E402
 from workflow_api import UPLOAD_FLAGS, _is_widget  # noqa: E402
 
-ROOT = HERE.parents[1]
 WORKFLOWS = ROOT / "workflows"
 EXAMPLE = "deepshop_example.mp4"
 ENGINE = "flow (balanced)"

@@ -1,6 +1,6 @@
 """The DAIN worker process: Paddle lives here, never in the caller's process.
 
-Started by :mod:`.dain` as a fresh interpreter (``python -c ... main()``), it connects back over a
+Started by :mod:`.engine` as a fresh interpreter (``python -c ... main()``), it connects back over a
 ``multiprocessing.connection`` socket/pipe (authenticated), then serves requests until told to stop or until the
 connection drops:
 
@@ -189,7 +189,7 @@ def use_onednn_convs(program) -> int:
 
 def resolve_device(paddle, device: str):
     """(``"cpu"`` or ``"gpu:N"``, the Paddle place) for ``auto | cpu | gpu:N``."""
-    from ..errors import EngineError
+    from ...errors import EngineError
 
     has_cuda = paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
     if device == "auto":
@@ -230,7 +230,7 @@ def add_time_inputs(program, time_ops) -> list[str]:
 class PaddleModel:
     """One loaded DAIN program, checked, rewritten for CPU if needed, run by a Paddle inference predictor.
 
-    The program is read with ``load_inference_model`` (old IR), checked (:func:`..weights.check_program`), its
+    The program is read with ``load_inference_model`` (old IR), checked (:func:`.weights.check_program`), its
     ``correlation`` ops rewritten on CPU, its convolutions marked for oneDNN on CPU, its time constants made inputs
     when found; then serialized into a ``paddle.inference`` predictor (IR passes off: they take a minute on this
     program; oneDNN convolutions and a bounded oneDNN cache keep memory flat from pair to pair, which the static
@@ -242,9 +242,9 @@ class PaddleModel:
         import paddle
         from paddle import inference
 
-        from .. import weights as W
-        from ..correlation import rewrite_correlation_ops
-        from ..errors import WeightsError
+        from . import weights as W
+        from .correlation import rewrite_correlation_ops
+        from ...errors import WeightsError
 
         paddle.enable_static()
         device, place = resolve_device(paddle, device)
@@ -389,7 +389,7 @@ class Server:
 
 
 def _error_reply(e: BaseException):
-    from ..errors import EngineError, WeightsError
+    from ...errors import EngineError, WeightsError
 
     text = f"{type(e).__name__}: {e}".strip()
     if isinstance(e, WeightsError):
@@ -419,10 +419,6 @@ def serve(conn) -> None:
                     reply = ("ok", server.load(*msg[1:]))
                 elif cmd == "interp":
                     reply = ("ok", server.interp(*msg[1:]))
-                elif cmd == "ping":
-                    reply = ("ok", os.getpid())
-                elif cmd == "crash":  # tests: die like an out-of-memory kill would
-                    os._exit(int(msg[1]) if len(msg) > 1 else 3)
                 else:
                     reply = ("err", "EngineError", f"unknown worker command {cmd!r}")
             except BaseException as e:  # noqa: BLE001 - everything goes back to the caller
@@ -440,7 +436,7 @@ def main() -> None:
     from multiprocessing.connection import Client
 
     os.environ["FLAGS_enable_pir_api"] = "0"
-    address = sys.argv[1] if len(sys.argv) > 1 else os.environ["DEEPSHOP_DAIN_ADDRESS"]
+    address = sys.argv[1]
     authkey = bytes.fromhex(os.environ.pop("DEEPSHOP_DAIN_AUTHKEY"))
     conn = Client(address, authkey=authkey)
     try:

@@ -21,7 +21,7 @@ itself stays up for the next job and is shut down at exit (``atexit``) or by :fu
 
 **Devices.** ``device="auto"`` takes the first CUDA device when the installed Paddle has CUDA (paddlepaddle-gpu),
 else the CPU; ``"gpu:N"`` insists. On CPU every ``correlation`` op (no CPU kernel in Paddle) is rewritten into
-standard operators (:mod:`..correlation`). Pairs are run one at a time: PaddleGAN's program takes one pair per run
+standard operators (:mod:`.correlation`). Pairs are run one at a time: PaddleGAN's program takes one pair per run
 (feed ``[2, 1, 3, H, W]``), so batching pairs would need a re-export.
 
 **Padding.** As PaddleGAN does it: each of H and W is edge-padded up to the next multiple of 128, split evenly, or
@@ -63,10 +63,14 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..errors import Cancelled, EngineError, InputError, WeightsError
-from . import check_pair
+from ...errors import Cancelled, EngineError, InputError, WeightsError
+from .. import check_pair
+from .worker import grid_times
 
-_PACKAGE_ROOT = Path(os.path.abspath(__file__)).parents[2]  # the folder holding deepshop_core/
+_PACKAGE_ROOT = Path(os.path.abspath(__file__)).parents[3]  # the folder holding deepshop_core/
+
+
+DEVICES = ("auto", "cpu", "gpu:N")  # what `parse_device` accepts ("gpu" and "cuda:N" are spellings of gpu:N)
 
 
 def parse_device(device: str) -> str:
@@ -93,7 +97,6 @@ class _Worker:
         self.conn = None
         self.shm: shared_memory.SharedMemory | None = None
         self.loaded: set = set()
-        self.users = 0
         self.log_path: str | None = None
         self._cancel = threading.Event()
 
@@ -109,7 +112,7 @@ class _Worker:
         env.setdefault("GLOG_minloglevel", "2")
         env["DEEPSHOP_DAIN_AUTHKEY"] = authkey.hex()
         code = (f"import sys; sys.path.insert(0, {str(_PACKAGE_ROOT)!r}); "
-                "from deepshop_core.engines.dain_worker import main; main()")
+                "from deepshop_core.engines.dain.worker import main; main()")
         if self.log_path:
             try:
                 os.unlink(self.log_path)
@@ -305,13 +308,15 @@ class DainEngine:
     """DAIN (PaddleGAN's published weights) behind the engine interface."""
 
     name = "dain"
+    options = ("weights", "device")  # what `engines.describe` tells the CLI, batch and the nodes
+    devices = DEVICES
 
     def __init__(self, weights: str | os.PathLike | None = None, device: str = "auto",
                  search_dirs: Sequence[str | os.PathLike] = (), download: bool = True,
                  progress: Callable[[int, int], object] | None = None,
                  should_cancel: Callable[[], bool] | None = None, time_tolerance: float = 1e-6,
                  refine_tolerance: float = 1e-3, rewrite_correlation: bool | None = None):
-        from .. import weights as W
+        from . import weights as W
 
         self.device_request = parse_device(device)
         if not 0 < refine_tolerance < 0.5:
@@ -327,8 +332,6 @@ class DainEngine:
         self.stats = {"pad": 0.0, "run": 0.0, "crop": 0.0, "transfer": 0.0, "load": 0.0, "pairs": 0, "runs": 0}
         self.last_times: list[float] = []
         self._worker = _worker()
-        with self._worker.lock:
-            self._worker.users += 1
         try:
             info = self._load()
         except BaseException:
@@ -352,7 +355,7 @@ class DainEngine:
 
     def model_times(self) -> list[float]:
         """The times one run of the program produces: k/(N+1)."""
-        return [k / (self.n + 1) for k in range(1, self.n + 1)]
+        return grid_times(self.n)
 
     def cancel(self) -> None:
         """Stop the current interpolation (from another thread): the worker is killed, the call raises Cancelled."""
@@ -399,8 +402,6 @@ class DainEngine:
         if self._closed:
             return
         self._closed = True
-        with self._worker.lock:
-            self._worker.users = max(0, self._worker.users - 1)
 
     def __enter__(self):
         return self

@@ -20,7 +20,7 @@ different N share every weight (the time-mapping tests rely on it).
 
 Usable as a module (``build_standin(path, n=1, size="tiny")``) or a script::
 
-    python tests/dain_standin.py OUT.tar [--n 1] [--size tiny|full] [--seed 0] [--fused-time]
+    python tools/dain_standin.py OUT.tar [--n 1] [--size tiny|full] [--seed 0] [--fused-time]
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ def _build_program(paddle, n: int, size: str, fused_time: bool, composed: bool =
     def corr(a, b):
         attrs = dict(pad_size=MD, kernel_size=1, max_displacement=MD, stride1=1, stride2=1)
         if composed:  # the CPU composition built in directly: a reference for the rewrite of a whole network
-            from deepshop_core.correlation import build_correlation
+            from deepshop_core.engines.dain.correlation import build_correlation
 
             return lrelu(build_correlation(a, b, **attrs))
         return lrelu(paddle.incubate.layers.correlation(a, b, corr_type_multiply=1, **attrs))
