@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from tests.support.procstats import interruptible
+
 from deepshop_core.cli import main
 from deepshop_core.synthetic import write_clip
 from deepshop_core.media.probe import probe
@@ -110,10 +112,7 @@ def test_ctrl_c_stops_cleanly_and_leaves_nothing(tmp_path):
     out = outdir / "slow.mp4"
     proc = subprocess.Popen([sys.executable, "-m", "deepshop_core", "slowmo", str(src), "-o", str(out),
                              "--range", "0:199", "--factor", "8"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            # A background job's shell may have set SIGINT to "ignore", which children inherit:
-                            # give the CLI the terminal's default, as a user pressing Ctrl-C has it.
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
     deadline = time.monotonic() + 60
     # Wait until frames are being rendered (the temporary output exists), then interrupt.
     while time.monotonic() < deadline and not any(outdir.iterdir()) and proc.poll() is None:

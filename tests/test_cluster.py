@@ -28,6 +28,7 @@ from deepshop_core import DeepshopWarning, batch, slow_motion  # noqa: E402
 from deepshop_core.synthetic import write_clip  # noqa: E402
 
 from tests.support.clips import same_audio, same_frames, write_cut_clip  # noqa: E402
+from tests.support.procstats import interruptible  # noqa: E402
 
 pytestmark = pytest.mark.cluster
 LOOPBACK = "127.0.0.1"
@@ -318,7 +319,8 @@ def test_ctrl_c_cancels_every_task_and_leaves_no_file(cluster, busy_clip, tmp_pa
     command = [sys.executable, "-m", "deepshop_core", "batch", str(busy_clip), "-o", str(out), "--range", "1:58",
                "--factor", "6", "--chunks", "2", "--format", "lossless", "-q"]
     env = {**cluster.driver_env(), "RAY_ADDRESS": cluster.address}
-    run = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           preexec_fn=interruptible)
     deadline = time.monotonic() + 120
     while _worker_of(cluster, "_chunk_task") is None and time.monotonic() < deadline:
         time.sleep(0.02)

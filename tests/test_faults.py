@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.support.procstats import command_line, descendants, wait_gone
+from tests.support.procstats import command_line, descendants, interruptible, wait_gone
 
 from deepshop_core import Cancelled, EngineError, engines, slow_motion  # noqa: E402
 from deepshop_core.synthetic import write_clip  # noqa: E402
@@ -131,10 +131,7 @@ def test_cli_fault_during_dain_leaves_no_worker_and_no_output(fault, dain_weight
     proc = subprocess.Popen(
         [sys.executable, "-m", "deepshop_core", "slowmo", str(src), "-o", str(outdir / "slow.mp4"), "--range",
          "0:149", "--factor", "4", "--engine", "dain", "--weights", str(dain_weights), "--device", "cpu"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        # A background job's shell may have set SIGINT to "ignore", which children inherit: give the CLI the
-        # default a user pressing Ctrl-C in a terminal has.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
     try:
         deadline = time.monotonic() + 120
         workers: set[int] = set()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,3 +144,9 @@ def command_line(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
     except OSError:
         return ""
+
+
+def interruptible() -> None:
+    """``preexec_fn`` for a child that a test will Ctrl-C: a background job's shell may have set SIGINT to "ignore",
+    which children inherit; give the child the default a user pressing Ctrl-C in a terminal has."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
