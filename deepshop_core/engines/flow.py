@@ -17,15 +17,16 @@ Per time t (on the selection grid, then upsampled once to the frame size):
 4. candidates: both trajectories at the pixel and, for ``balanced``/``best``, those found ``neighbour_shift`` flow
    pixels left, right, up and down (at a motion boundary the fixed point may land on the wrong side, and a
    neighbour's trajectory is the right one); per pixel the candidate whose two samples (frame 0 at its start,
-   frame 1 at its end) differ least, over a 9x9 window;
+   frame 1 at its end) differ least, over a ``window`` square (11x11 for ``balanced``);
 5. weights: a sample whose position falls outside its frame gets weight 0 (content entering at a border comes from
    the other frame); where even the best trajectory leaves the samples disagreeing (the disagreement less the
    frame's overall brightness change, so that fades and flicker still blend), only the sample of the frame the
    trajectory is anchored in is kept: a sharp frame, never two translucent copies;
 6. backward warp of the full-resolution frames with cv2.remap, BORDER_REPLICATE (Lanczos-4 for ``best``; bicubic
    for ``balanced`` up to 600k pixels a frame; bilinear for ``fast`` and above), blend with weights (1-t) v0 and
-   t v1 (cv2.blendLinear), and where the disagreement stays high a Gaussian blur mixed in (``soften``): where
-   nothing explains the motion, a detail in the wrong place costs more than a detail lost.
+   t v1 (cv2.blendLinear), and where the disagreement (less the overall brightness change: a fade stays sharp)
+   stays high a Gaussian blur mixed in (``soften``): where nothing explains the motion, a detail in the wrong
+   place costs more than a detail lost.
 
 Nothing is cropped or resized in the output: the warp is at the input's resolution and shape, any size works.
 
@@ -38,11 +39,17 @@ Measured (t = 0.5, mean PSNR dB; bench/quality.py and a quick script over the sa
 | + neighbours' trajectories (8 px) | 27.10 | 35.75 / 2.28 |
 | + soften where unexplained | 27.24 | 35.56 / 2.32 |
 | on the 0.6 grid, luma error, 9x9 window, single-frame fallback | 27.26 | 35.55 / 2.33 |
+| 3 fixed-point iterations, neighbours 12 px, 11x11 window, soften sigma 2.2 on the brightness-corrected disagreement | 27.30 | 35.51 / 2.35 |
 
 What did not help: FB-occlusion weights with the new trajectories (lam 0.5: -0.03 dB davis22, lam 1: -0.13);
 extra DIS flows as candidates (full resolution unsmoothed, or half resolution: +0.03 for twice the flow time);
 the quadratic approximation as a third candidate (0); more fixed-point iterations than 2 (0); soft per-pixel
-mixing of the candidates (+0.07 for twice the warps); a 3x3 or 5x5 error window (-0.1).
+mixing of the candidates (+0.07 for twice the warps); a 3x3 or 5x5 error window (-0.1); a camera-motion
+(similarity fitted to the flow) candidate pair (0); the error computed once per pair in the anchor frame's
+coordinates (-0.12); DIS at 480 px instead of 640 (-0.08 davis22, -0.17 Middlebury); a 0.5 selection grid
+(-0.13 Middlebury); bilinear instead of bicubic warps at 640x360 (-1.0 Middlebury); fewer DIS refinement or
+descent iterations (-0.05 to -0.09). Speed: the choice's cost is in its ~20 small remaps per time, bound by pixels,
+not by call overhead (stacking the candidates into one tall remap or multi-channel remaps measured no faster).
 Known limit: an object smaller than its own motion between the frames (a ball crossing more than its diameter)
 is lost by DIS's coarse-to-fine search; the single-frame fallback fires only where the disagreement is strong,
 so such an object can still show twice, faintly (with plain DIS it shows twice at half strength).
@@ -66,21 +73,22 @@ from . import check_pair
 # the long side (720p -> 640x360: on 720p footage flow at half size loses nothing measurable and halves the time);
 # ``select_scale``: the trajectories are followed and chosen on a grid this fraction of the flow's;
 # ``fixed_point_iters``: iterations that follow each trajectory; ``neighbour_shift``: the neighbours' trajectories
-# (this many flow pixels away) are candidates too (0: off); ``unexplained``: (lo, hi) disagreement (0..255, less
+# (this many flow pixels away) are candidates too (0: off); ``window``: side of the square (selection grid pixels)
+# a trajectory's error is averaged over; ``unexplained``: (lo, hi) disagreement (0..255, less
 # the overall brightness change) over which a pixel goes from a blend of both frames to the anchor frame alone;
 # ``soften``: (lo, hi, sigma) disagreement over which a pixel goes from sharp to blurred by sigma, or None;
 # ``warp``: "lanczos", "cubic" or "linear" interpolation of the frames, "auto" = cubic up to ``cubic_max_pixels``
 # per frame and linear above (bicubic costs ~4x fixed-point bilinear and measured no better on 720p footage).
 PRESETS: dict[str, dict] = {
     "fast": {"dis": cv2.DISOPTICAL_FLOW_PRESET_FAST, "finest_scale": None, "max_flow_side": 640,
-             "select_scale": 0.5, "fixed_point_iters": 2, "neighbour_shift": 0, "unexplained": (30.0, 80.0),
-             "soften": None, "warp": "linear"},
+             "select_scale": 0.5, "fixed_point_iters": 2, "neighbour_shift": 0, "window": 9,
+             "unexplained": (30.0, 80.0), "soften": None, "warp": "linear"},
     "balanced": {"dis": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, "finest_scale": None, "max_flow_side": 640,
-                 "select_scale": 0.6, "fixed_point_iters": 2, "neighbour_shift": 8, "unexplained": (30.0, 80.0),
-                 "soften": (5.0, 30.0, 1.5), "warp": "auto", "cubic_max_pixels": 600_000},
+                 "select_scale": 0.6, "fixed_point_iters": 3, "neighbour_shift": 12, "window": 11,
+                 "unexplained": (30.0, 80.0), "soften": (5.0, 30.0, 2.2), "warp": "auto", "cubic_max_pixels": 600_000},
     "best": {"dis": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, "finest_scale": 0, "max_flow_side": 1280,
-             "select_scale": 1.0, "fixed_point_iters": 6, "neighbour_shift": 8, "unexplained": (30.0, 80.0),
-             "soften": (5.0, 30.0, 1.5), "warp": "lanczos"},
+             "select_scale": 1.0, "fixed_point_iters": 6, "neighbour_shift": 8, "window": 9,
+             "unexplained": (30.0, 80.0), "soften": (5.0, 30.0, 1.5), "warp": "lanczos"},
 }
 DEFAULT_PRESET = "balanced"
 
@@ -89,7 +97,6 @@ _LUMA_SIGMA = 1.0      # Gaussian smoothing of the luma the flow is computed on
 _MIN_FLOW_SIDE = 32    # DIS refuses images smaller than ~12 px a side; pad up to this
 _MEAN3 = np.full((1, 3), 1.0 / 3.0, np.float32)  # cv2.transform matrix: mean of the three channels
 _EPS = 1e-3
-_WINDOW = 9      # side of the window the trajectory error is averaged over (selection grid pixels)
 
 
 class FlowEngine:
@@ -301,7 +308,7 @@ class FlowEngine:
         grid = self._grid2(sh, sw)
         s = self.settings
         choice = _choose_trajectory(pair["small0"], pair["small1"], pair["f01"], pair["f10"], t, grid,
-                                    s["fixed_point_iters"], pair["shift"])
+                                    s["fixed_point_iters"], pair["shift"], s["window"])
         ft0, ft1 = choice.ft0, choice.ft1
         # a sample whose position falls outside its frame gets weight 0 (content entering at a border comes from
         # the other frame)
@@ -319,7 +326,7 @@ class FlowEngine:
         soft = None
         if s["soften"] is not None:
             lo, hi, _ = s["soften"]
-            soft = np.clip((choice.error - lo) * (1.0 / (hi - lo)), 0.0, 1.0)
+            soft = np.clip((choice.unexplained - lo) * (1.0 / (hi - lo)), 0.0, 1.0)
             if not soft.any():
                 soft = None
         return ft0, ft1, w0, w1, soft
@@ -363,7 +370,7 @@ class Trajectories:
     ft0: np.ndarray        # HxWx2 float32: flow from t to frame 0
     ft1: np.ndarray        # HxWx2 float32: flow from t to frame 1
     anchor0: np.ndarray    # HxW bool: anchored in frame 0 (its frame-0 sample is the trusted one)
-    error: np.ndarray      # HxW float32: mean absolute difference of its two samples (0..255, _WINDOW square)
+    error: np.ndarray      # HxW float32: mean absolute difference of its two samples (0..255, window square)
     unexplained: np.ndarray  # HxW float32: that difference less the frame's overall brightness change
 
 
@@ -412,12 +419,12 @@ def _trajectory(f: np.ndarray, s: float, grid: np.ndarray, iters: int) -> np.nda
 
 
 def _choose_trajectory(small0: np.ndarray, small1: np.ndarray, f01: np.ndarray, f10: np.ndarray, t: float,
-                       grid: np.ndarray, iters: int, shift: int) -> Trajectories:
+                       grid: np.ndarray, iters: int, shift: int, window: int) -> Trajectories:
     """Per pixel at time t, the best of the linear trajectories through it: anchored in frame 0 (along F01) or
     in frame 1 (along F10), each as found at the pixel and (``shift`` > 0) as found ``shift`` pixels left,
     right, up and down (at a motion boundary the fixed point can land on the wrong side; a neighbour's
     trajectory is then the right one); the one whose two samples (luma) differ least,
-    averaged over a _WINDOW square).
+    averaged over a ``window`` square).
 
     ``unexplained`` is the chosen samples' difference less its median over the frame (a fade or a flicker changes
     the whole frame's brightness and is no disagreement), averaged over the window: large where two different
@@ -434,7 +441,7 @@ def _choose_trajectory(small0: np.ndarray, small1: np.ndarray, f01: np.ndarray, 
     best = None
     for g0, g1, anchor in cands:
         d = cv2.subtract(_sample(small0, grid, g0), _sample(small1, grid, g1), dtype=cv2.CV_32F)
-        err = cv2.blur(np.abs(d), (_WINDOW, _WINDOW))
+        err = cv2.blur(np.abs(d), (window, window))
         if best is None:
             best = Trajectories(g0.copy(), g1.copy(), np.full(err.shape, anchor), err, d)
             continue
@@ -445,5 +452,5 @@ def _choose_trajectory(small0: np.ndarray, small1: np.ndarray, f01: np.ndarray, 
         cv2.copyTo(d, better, best.unexplained)
         best.anchor0[better > 0] = anchor
     d = best.unexplained
-    best.unexplained = cv2.blur(np.abs(d - float(np.median(d))), (_WINDOW, _WINDOW))
+    best.unexplained = cv2.blur(np.abs(d - float(np.median(d))), (window, window))
     return best
