@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def dirs(tmp_path_factory):
     base = tmp_path_factory.mktemp("comfy")
-    out = {name: base / name for name in ("input", "output", "models")}
+    out = {name: base / name for name in ("input", "output", "models", "temp")}
     for d in out.values():
         d.mkdir()
     return out
@@ -46,6 +46,7 @@ def pack(dirs):
     fp.get_folder_paths = lambda name: fp._paths[name]
     fp.get_input_directory = lambda: str(dirs["input"])
     fp.get_output_directory = lambda: str(dirs["output"])
+    fp.get_temp_directory = lambda: str(dirs["temp"])
     fp.get_annotated_filepath = lambda name: os.path.join(str(dirs["input"]), name)
     fp.exists_annotated_filepath = lambda name: os.path.exists(os.path.join(str(dirs["input"]), name))
     fp.filter_files_content_types = lambda files, kinds: [f for f in files if f.endswith((".mp4", ".webm", ".mkv"))]
@@ -90,7 +91,8 @@ def node(pack, name):
 
 def test_mappings(pack):
     assert set(pack.NODE_CLASS_MAPPINGS) == {"DeepshopLoadVideoFrames", "DeepshopSelectRange", "DeepshopInterpolate",
-                                             "DeepshopSlowMotionRetime", "DeepshopSaveVideo"}
+                                             "DeepshopSlowMotionRetime", "DeepshopSaveVideo",
+                                             "DeepshopSlowMotion"}
     assert pack.NODE_DISPLAY_NAME_MAPPINGS["DeepshopInterpolate"] == "DAIN Interpolate (Deepshop)"
     for cls in pack.NODE_CLASS_MAPPINGS.values():
         assert cls.CATEGORY == "Deepshop/slow motion"
@@ -123,13 +125,13 @@ def test_load_window_with_audio(pack, clips):
     assert rate == 25.0 and count == 20
     assert audio["waveform"].ndim == 3 and audio["waveform"].shape[:2] == (1, 2)
     assert audio["waveform"].shape[2] == pytest.approx(48000 * 20 / 25, abs=2)
-    assert source["start"] == 10 and source["end"] == 30 and source["frame_count"] == 50
-    assert source["frame_rate"] == Fraction(25)
+    assert source.start == 10 and source.end == 30 and source.frame_count == 50
+    assert source.frame_rate == Fraction(25)
 
 
 def test_load_clip_without_audio(pack, clips):
     images, rate, audio, count, source = node(pack, "DeepshopLoadVideoFrames").load("x", path=str(clips["silent"]))
-    assert audio is None and count == 25 and not source["has_audio"]
+    assert audio is None and count == 25 and not source.has_audio
 
 
 def test_load_past_the_end_is_a_clear_error(pack, clips):
@@ -500,3 +502,61 @@ def test_interpolation_model_input_only_where_core_has_one(pack):
     assert "interpolation_model" not in interp.INPUT_TYPES()["optional"]
     with pytest.raises(ValueError, match="must come from Load Frame Interpolation Model, got dict"):
         interp.interpolate(torch.rand(3, 8, 8, 3), 2.0, "blend (cross-fade, no motion)", interpolation_model={})
+
+
+# -- Slow Motion (Deepshop): the one node --------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def core_video():
+    """Core ComfyUI's VideoFromFile, from the ComfyUI beside this venv (.cache/comfyui*/ComfyUI)."""
+    comfy = Path(sys.prefix).resolve().parent / "ComfyUI"
+    assert (comfy / "comfy_api").is_dir(), f"no ComfyUI at {comfy}: run this file with a test ComfyUI's venv python"
+    sys.path.insert(0, str(comfy))
+    try:
+        from comfy_api.input_impl import VideoFromFile
+        yield VideoFromFile
+    finally:
+        sys.path.remove(str(comfy))
+
+
+def test_slow_motion_streams_a_file_backed_video(pack, clips, core_video, dirs):
+    """VIDEO in (core's VideoFromFile over the clip) -> a VIDEO over a new file in the temp folder: frames
+    10..20 slowed 4x (50 + 10 * 3 = 80 frames), at 25 fps, the audio stretched to the new length."""
+    one = node(pack, "DeepshopSlowMotion")
+    video, images, audio, rate = one.slow_motion("10:20", 4.0, 0.0, "stretch", "blend (cross-fade, no motion)",
+                                                 video=core_video(str(clips["audio"])))
+    assert images is None and audio is None and rate == 25.0
+    path = Path(video.get_stream_source())
+    assert path.parent == dirs["temp"] and path.is_file()
+    assert video.get_frame_count() == 80 and video.get_frame_rate() == 25
+    components = video.get_components()  # what core Get Video Components / Save Video read
+    assert components.images.shape == (80, 96, 160, 3)
+    assert components.audio["waveform"].shape[-1] / components.audio["sample_rate"] == pytest.approx(80 / 25, abs=0.05)
+
+
+def test_slow_motion_image_path_equals_the_video_path(pack, clips, core_video):
+    """The same request as IMAGE + frame rate + AUDIO gives the same frames (up to the codec) and audio length."""
+    load, one = node(pack, "DeepshopLoadVideoFrames"), node(pack, "DeepshopSlowMotion")
+    images, rate, audio, _, _ = load.load("clip.mp4")
+    video, out, track, out_rate = one.slow_motion("0.4s:0.8s, 30:35", 2.0, 2.0, "stretch",
+                                                  "blend (cross-fade, no motion)", images=images, frame_rate=rate,
+                                                  audio=audio)
+    streamed, _, _, _ = one.slow_motion("10:20, 30:35", 2.0, 2.0, "stretch", "blend (cross-fade, no motion)",
+                                        video=core_video(str(clips["audio"])))
+    frames = streamed.get_components().images
+    assert out.shape == frames.shape and out_rate == 25.0
+    assert float((out - frames).abs().mean()) < 3 / 255
+    assert track["waveform"].shape[-1] / track["sample_rate"] == pytest.approx(out.shape[0] / 25, abs=0.05)
+    assert video.get_frame_count() == out.shape[0]  # the IMAGE result is also given as a VIDEO
+
+
+def test_slow_motion_needs_exactly_one_input_and_valid_ranges(pack, clips, core_video):
+    one = node(pack, "DeepshopSlowMotion")
+    with pytest.raises(ValueError, match="either a VIDEO"):
+        one.slow_motion("10:20", 2.0, engine="blend (cross-fade, no motion)")
+    with pytest.raises(ValueError, match="ranges is empty"):
+        one.slow_motion(" , ", 2.0, engine="blend (cross-fade, no motion)", video=core_video(str(clips["audio"])))
+    with pytest.raises(ValueError, match="ends past the last frame"):
+        one.slow_motion("10:80", 2.0, engine="blend (cross-fade, no motion)", video=core_video(str(clips["audio"])))
+    with pytest.raises(ValueError, match="frame_rate"):
+        one.slow_motion("1:3", 2.0, engine="blend (cross-fade, no motion)", images=torch.zeros(5, 8, 8, 3))
