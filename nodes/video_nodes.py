@@ -169,7 +169,7 @@ class DeepshopSelectRange:
             raise core.InputError(
                 f"range {range!r} is frames {start + offset}..{end + offset} of the clip, outside the loaded frames "
                 f"{offset}..{offset + count - 1}: load a window that contains it or choose another range")
-        selection = {"start": start, "end": end, "source_count": count, "frame_rate": rate}
+        selection = timeline.SelectedRange(start, end, count, rate)
         return (images[start:end + 1], selection, start, end)
 
 

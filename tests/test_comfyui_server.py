@@ -38,6 +38,7 @@ NODES = {
     "DeepshopInterpolate": "DAIN Interpolate (Deepshop)",
     "DeepshopSlowMotionRetime": "Slow Motion Retime (Deepshop)",
     "DeepshopSaveVideo": "Save Video (Deepshop)",
+    "DeepshopSlowMotion": "Slow Motion (Deepshop)",
 }
 # the example clip: 4 s at 25 fps, 100 frames, 640x360, with audio
 # highlight: frames 25..50 slowed 4x -> 25 + 25 * 4 + 50 = 175 frames at 25 fps = 7 s
@@ -101,7 +102,7 @@ def test_object_info_lists_every_node(comfy, example_clips):
     engines = interp["input"]["required"]["engine"][0]
     assert {"flow (balanced)", "flow (fast)", "flow (best)"} <= set(engines)
     assert any(e.startswith("dain") for e in engines)
-    assert interp["output"] == ["IMAGE", "FLOAT", "INT"]
+    assert interp["output"] == ["IMAGE", "FLOAT", "INT", "DEEPSHOP_PLAN"]  # new outputs only at the end
     retime = info["DeepshopSlowMotionRetime"]
     assert retime["input_order"]["required"] == ["images", "interpolated", "range", "frame_rate", "factor", "ramp",
                                                  "audio_mode"]

@@ -146,7 +146,7 @@ def test_rgba_and_gray_inputs(pack):
     assert common.to_uint8(rgba[0]).shape == (8, 10, 3)
     g = common.to_uint8(gray[0])
     assert g.shape == (8, 10, 3) and (g[..., 0] == g[..., 2]).all()
-    out, rate, count = node(pack, "DeepshopInterpolate").interpolate(rgba, 2.0, "blend (cross-fade, no motion)",
+    out, rate, count, _ = node(pack, "DeepshopInterpolate").interpolate(rgba, 2.0, "blend (cross-fade, no motion)",
                                                                      frame_rate=12.0)
     assert out.shape == (4, 8, 10, 3) and rate == 24.0 and count == 4
 
@@ -174,7 +174,7 @@ def test_retime_stitches_and_stretches_audio(pack):
     select, interp, retime = (node(pack, n) for n in ("DeepshopSelectRange", "DeepshopInterpolate",
                                                       "DeepshopSlowMotionRetime"))
     segment, rng, start, end = select.select(images, 10.0, "5:9")
-    dense, _, _ = interp.interpolate(segment, 4.0, "blend (cross-fade, no motion)", scene_cut_protection=False)
+    dense, _, _, _ = interp.interpolate(segment, 4.0, "blend (cross-fade, no motion)", scene_cut_protection=False)
     audio = {"waveform": torch.zeros(1, 2, 4800), "sample_rate": 2400}
     out, track, count, rate = retime.retime(images, dense, rng, 10.0, 4.0, 0.0, "stretch", audio)
     assert count == 20 + 4 * 3 and out.shape[0] == count and rate == 10.0
@@ -210,7 +210,7 @@ def test_save_spliced_into_the_source(pack, clips):
     images, rate, audio, count, source = load.load("clip.mp4", start_frame=10, frame_load_cap=20)
     segment, rng, start, end = select.select(images, rate, "15:20", source)
     assert (start, end) == (5, 10)
-    dense, _, _ = interp.interpolate(segment, 2.0, "blend (cross-fade, no motion)")
+    dense, _, _, _ = interp.interpolate(segment, 2.0, "blend (cross-fade, no motion)")
     slowed, track, n, out_rate = retime.retime(images, dense, rng, rate, 2.0, 0.0, "stretch", audio)
     assert n == 25
     result = save.save(slowed, out_rate, "t/spliced", "h264", -1, audio=track, source=source)
@@ -236,7 +236,7 @@ def test_retime_ramp_shows_each_frame_at_its_own_time(pack):
     select, interp, retime = (node(pack, n) for n in ("DeepshopSelectRange", "DeepshopInterpolate",
                                                       "DeepshopSlowMotionRetime"))
     segment, rng, start, end = select.select(images, 10.0, "4:14")
-    dense, _, _ = interp.interpolate(segment, 4.0, "blend (cross-fade, no motion)", scene_cut_protection=False)
+    dense, _, _, _ = interp.interpolate(segment, 4.0, "blend (cross-fade, no motion)", scene_cut_protection=False)
     out, _, count, _ = retime.retime(images, dense, rng, 10.0, 4.0, 3.0, "none", None)
     timeline = pack.deepshop_core.timeline.slow_timeline(20, [pack.deepshop_core.timeline.Segment(4, 14, 4.0, 3.0)])
     assert count == len(timeline)
@@ -325,7 +325,7 @@ def test_gray_and_rgba_batches_are_saved_and_retimed_as_rgb(pack, dirs, channels
     select, interp, retime = (node(pack, n) for n in ("DeepshopSelectRange", "DeepshopInterpolate",
                                                       "DeepshopSlowMotionRetime"))
     segment, rng, _, _ = select.select(images, 25.0, "1:3")
-    dense, _, _ = interp.interpolate(segment, 2.0, "blend (cross-fade, no motion)", scene_cut_protection=False)
+    dense, _, _, _ = interp.interpolate(segment, 2.0, "blend (cross-fade, no motion)", scene_cut_protection=False)
     out, _, count, _ = retime.retime(images, dense, rng, 25.0, 2.0)
     assert out.shape == (8, 8, 10, 3) and count == 8
     assert torch.equal(out[0], images[0].expand(8, 10, 3) if channels == 1 else images[0, ..., :3])
@@ -369,7 +369,7 @@ def test_retime_reads_core_frame_interpolate_batches(pack, caplog):
     select, interp, retime = (node(pack, n) for n in ("DeepshopSelectRange", "DeepshopInterpolate",
                                                       "DeepshopSlowMotionRetime"))
     segment, rng, _, _ = select.select(images, 10.0, "5:9")
-    ours, _, _ = interp.interpolate(segment, 4.0, "blend (cross-fade, no motion)", scene_cut_protection=False)
+    ours, _, _, _ = interp.interpolate(segment, 4.0, "blend (cross-fade, no motion)", scene_cut_protection=False)
     assert ours.shape[0] == 5 * 4
     core_style = ours[:(5 - 1) * 4 + 1].clone()  # frame k at time k / 4, ending on the last source frame
     with caplog.at_level(logging.INFO):
@@ -560,3 +560,39 @@ def test_slow_motion_needs_exactly_one_input_and_valid_ranges(pack, clips, core_
         one.slow_motion("10:80", 2.0, engine="blend (cross-fade, no motion)", video=core_video(str(clips["audio"])))
     with pytest.raises(ValueError, match="frame_rate"):
         one.slow_motion("1:3", 2.0, engine="blend (cross-fade, no motion)", images=torch.zeros(5, 8, 8, 3))
+
+
+def test_separate_nodes_and_the_one_node_give_the_same_frames(pack, clips):
+    """Select Range -> DAIN Interpolate (range, factor 3, ramp 2) -> Slow Motion Retime (plan) gives exactly the
+    frames and audio length of Slow Motion (Deepshop) on the same request: the ramp is rendered at its eased times
+    by the engine in both, and Retime takes the factor and ramp from the plan (its own widgets say otherwise)."""
+    load, select, interp, retime, one = (node(pack, n) for n in (
+        "DeepshopLoadVideoFrames", "DeepshopSelectRange", "DeepshopInterpolate", "DeepshopSlowMotionRetime",
+        "DeepshopSlowMotion"))
+    engine = "flow (fast)"
+    images, rate, audio, _, source = load.load("clip.mp4")
+    segment, rng, _, _ = select.select(images, rate, "0.4s:1.2s", source)
+    dense, _, _, plan = interp.interpolate(segment, 3.0, engine, range=rng, ramp=2.0)
+    assert plan.factor == 3.0 and plan.ramp == 2.0 and len(plan.positions) == dense.shape[0]
+    parts, track, count, out_rate = retime.retime(images, dense, rng, rate, 7.0, 0.0, "stretch", audio, plan=plan)
+    _, whole, whole_track, whole_rate = one.slow_motion("10:30", 3.0, 2.0, "stretch", engine, images=images,
+                                                        frame_rate=rate, audio=audio)
+    assert count == whole.shape[0] and out_rate == whole_rate == 25.0
+    assert torch.equal(parts, whole)
+    assert track["waveform"].shape == whole_track["waveform"].shape
+    # the ramp's frames are in-betweens at their own times, not copies or cross-fades of neighbours
+    timeline = pack.deepshop_core.timeline.slow_timeline(50, [pack.deepshop_core.timeline.Segment(10, 30, 3.0, 2.0)])
+    eased = [i for i, p in enumerate(timeline.positions) if 10 < p < 12 and abs(p - round(p)) > 1e-6]
+    assert eased and len(set(np.round(np.diff(timeline.positions[eased[0]:eased[-1] + 1]), 6))) > 1
+
+
+def test_retime_without_a_plan_still_reads_old_batches(pack):
+    """A saved workflow without the plan wire: Retime's own factor, the N x factor batch, as before."""
+    images = torch.rand(12, 8, 8, 3)
+    select, interp, retime = (node(pack, n) for n in ("DeepshopSelectRange", "DeepshopInterpolate",
+                                                      "DeepshopSlowMotionRetime"))
+    segment, rng, _, _ = select.select(images, 25.0, "2:6")
+    dense, _, _, plan = interp.interpolate(segment, 2.0, "blend (cross-fade, no motion)")
+    assert plan is None and dense.shape[0] == 10
+    out, _, count, _ = retime.retime(images, dense, rng, 25.0, 2.0, 0.0, "none", None)
+    assert count == 12 + 4 and torch.equal(out[:2], images[:2]) and torch.equal(out[-6:], images[-6:])
