@@ -384,12 +384,12 @@ def test_retime_reads_core_frame_interpolate_batches(pack, caplog):
         retime.retime(images, ours[:18], rng, 10.0, 4.0, 0.0, "none", None)
 
 
-def test_audio_as_a_lazy_mapping_is_accepted_by_every_audio_input(pack, dirs):
+def test_audio_as_a_lazy_mapping_is_accepted_by_every_audio_input(pack, dirs, core_video):
     """VideoHelperSuite's AUDIO is a lazy Mapping: Slow Motion Retime and Save Video (every node with an AUDIO
     input) take it exactly as they take a dict."""
     audio_inputs = [name for name, cls in pack.NODE_CLASS_MAPPINGS.items()
                     if any(spec[0] == "AUDIO" for group in cls.INPUT_TYPES().values() for spec in group.values())]
-    assert sorted(audio_inputs) == ["DeepshopSaveVideo", "DeepshopSlowMotionRetime"]
+    assert sorted(audio_inputs) == ["DeepshopSaveVideo", "DeepshopSlowMotion", "DeepshopSlowMotionRetime"]
     images = torch.rand(20, 4, 6, 3)
     waveform = torch.sin(torch.arange(2 * 4800, dtype=torch.float32) / 7).reshape(1, 2, 4800)
     lazy = LazyAudio(waveform, 2400)
@@ -407,6 +407,10 @@ def test_audio_as_a_lazy_mapping_is_accepted_by_every_audio_input(pack, dirs):
     assert sound.channels == 2 and sound.duration == pytest.approx(2.0, abs=0.05)
     with pytest.raises(ValueError, match="a mapping .*got list"):
         retime.retime(images, dense, rng, 10.0, 2.0, 0.0, "stretch", [waveform, 2400])
+    one = node(pack, "DeepshopSlowMotion")
+    kept = one.slow_motion("5:9", 2.0, 0.0, "stretch", "blend (cross-fade, no motion)", images=images,
+                           frame_rate=10.0, audio=LazyAudio(waveform, 2400))[2]
+    assert torch.equal(kept["waveform"], from_dict["waveform"])
 
 
 class LerpNet(torch.nn.Module):
@@ -509,14 +513,16 @@ def test_interpolation_model_input_only_where_core_has_one(pack):
 @pytest.fixture(scope="module")
 def core_video():
     """Core ComfyUI's VideoFromFile, from the ComfyUI beside this venv (.cache/comfyui*/ComfyUI)."""
-    comfy = Path(sys.prefix).resolve().parent / "ComfyUI"
-    assert (comfy / "comfy_api").is_dir(), f"no ComfyUI at {comfy}: run this file with a test ComfyUI's venv python"
-    sys.path.insert(0, str(comfy))
+    root = Path(sys.prefix).resolve().parent / "ComfyUI"
+    assert (root / "comfy_api").is_dir(), f"no ComfyUI at {root}: run this file with a test ComfyUI's venv python"
+    sys.path.insert(0, str(root))
     try:
+        import comfy.cli_args  # the server's own --cpu, before comfy_api pulls in model_management
+        comfy.cli_args.args.cpu = True
         from comfy_api.input_impl import VideoFromFile
         yield VideoFromFile
     finally:
-        sys.path.remove(str(comfy))
+        sys.path.remove(str(root))
 
 
 def test_slow_motion_streams_a_file_backed_video(pack, clips, core_video, dirs):
