@@ -45,6 +45,7 @@ NODES = {
 # upconvert: 2x the frames at 2x the rate -> 200 frames at 50 fps = 4 s
 EXPECTED = {
     "deepshop_slowmo_highlight.json": dict(frames=175, rate=Fraction(25), size=(640, 360), audio=True),
+    "deepshop_slowmo_one_node.json": dict(frames=175, rate=Fraction(25), size=(640, 360), audio=True),
     "deepshop_upconvert_2x.json": dict(frames=200, rate=Fraction(50), size=(640, 360), audio=True),
     "deepshop_slowmo_core_nodes.json": dict(frames=175, rate=Fraction(25), size=(320, 180), audio=True),
     "deepshop_slowmo_core_model.json": dict(frames=175, rate=Fraction(25), size=(640, 360), audio=True),
