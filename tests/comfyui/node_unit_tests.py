@@ -499,9 +499,10 @@ def test_timestep_net_engine_under_deepshops_planning(pack):
     assert len(net.calls) <= 2 and seen == sorted(seen)
 
 
-def test_interpolation_model_input_only_where_core_has_one(pack):
+def test_interpolation_model_input_only_where_core_has_one(pack, monkeypatch):
     """Outside a ComfyUI with core interpolation (here: no comfy_extras at all) the optional input is absent, and
     anything but a loaded model given to it is refused with a clear error."""
+    monkeypatch.setitem(sys.modules, "comfy_extras", None)  # even after a test put core ComfyUI on the path
     interp = node(pack, "DeepshopInterpolate")
     assert "interpolation_model" not in interp.INPUT_TYPES()["optional"]
     with pytest.raises(ValueError, match="must come from Load Frame Interpolation Model, got dict"):
@@ -510,7 +511,7 @@ def test_interpolation_model_input_only_where_core_has_one(pack):
 
 # -- Slow Motion (Deepshop): the one node --------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def core_video():
     """Core ComfyUI's VideoFromFile, from the ComfyUI beside this venv (.cache/comfyui*/ComfyUI)."""
     root = Path(sys.prefix).resolve().parent / "ComfyUI"
