@@ -1,4 +1,4 @@
-"""Fuzzing the readers: whatever bytes a file holds, `video.probe`, `video.read_frames` and `audio.read_audio` give
+"""Fuzzing the readers: whatever bytes a file holds, `probe`, `read_frames` and `read_audio` (deepshop_core.media) give
 valid output or raise the documented `MediaError`: never another exception, never a crash, never a hang.
 
 Inputs: random bytes (some behind a real container's magic number, so they get past format detection), random

@@ -1,7 +1,7 @@
 """The process tests/test_fuzz.py runs each fuzz case in: ``python -m tests.support.fuzz_worker`` reads one file path per
 line on stdin and answers one JSON line per path on stdout.
 
-For each file it calls the readers a caller would: `video.probe`, `video.read_frames` (from frame 0 and, to take the
+For each file it calls the readers a caller would: `probe`, `read_frames` (from frame 0 and, to take the
 seek path, from frame 3), and `audio.read_audio`. Each call ends in one of: "ok" (and the output passed its
 checks), "MediaError" (the documented error for a file that cannot be read), or "unexpected" with the traceback
 (any other exception, or output that breaks the documented contract). A crash of this process (a segfault in

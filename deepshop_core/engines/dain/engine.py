@@ -21,7 +21,7 @@ itself stays up for the next job and is shut down at exit (``atexit``) or by :fu
 
 **Devices.** ``device="auto"`` takes the first CUDA device when the installed Paddle has CUDA (paddlepaddle-gpu),
 else the CPU; ``"gpu:N"`` insists. On CPU every ``correlation`` op (no CPU kernel in Paddle) is rewritten into
-standard operators (:mod:`..correlation`). Pairs are run one at a time: PaddleGAN's program takes one pair per run
+standard operators (:mod:`.correlation`). Pairs are run one at a time: PaddleGAN's program takes one pair per run
 (feed ``[2, 1, 3, H, W]``), so batching pairs would need a re-export.
 
 **Padding.** As PaddleGAN does it: each of H and W is edge-padded up to the next multiple of 128, split evenly, or

@@ -230,7 +230,7 @@ def add_time_inputs(program, time_ops) -> list[str]:
 class PaddleModel:
     """One loaded DAIN program, checked, rewritten for CPU if needed, run by a Paddle inference predictor.
 
-    The program is read with ``load_inference_model`` (old IR), checked (:func:`..weights.check_program`), its
+    The program is read with ``load_inference_model`` (old IR), checked (:func:`.weights.check_program`), its
     ``correlation`` ops rewritten on CPU, its convolutions marked for oneDNN on CPU, its time constants made inputs
     when found; then serialized into a ``paddle.inference`` predictor (IR passes off: they take a minute on this
     program; oneDNN convolutions and a bounded oneDNN cache keep memory flat from pair to pair, which the static
