@@ -17,6 +17,37 @@ DEVICES = [*(d for d in engines.describe("dain").devices if not d.endswith(":N")
 log = logging.getLogger(__name__)
 
 
+def engine_widgets() -> dict:
+    """The engine menu, DAIN's device and scene-cut protection: the widgets of every node that interpolates."""
+    choices = engine_choices()
+    return {
+        "engine": (choices, {"default": choices[0],
+                             "tooltip": "flow: optical flow on the CPU. dain: the DAIN network (weights in "
+                                        "models/dain, or downloaded). blend: cross-fade."}),
+        "device": (DEVICES, {"default": "auto", "tooltip": "Where DAIN runs (flow and blend use the CPU)."}),
+        "scene_cut_protection": ("BOOLEAN", {"default": True,
+                                             "tooltip": "Never interpolate across a scene cut: hold the frame "
+                                                        "instead of morphing two shots."}),
+    }
+
+
+def model_input() -> dict:
+    """The optional input for core's Load Frame Interpolation Model, on a server that has one (0.33+), under
+    whichever type name it uses."""
+    model_type = core_model_type()
+    if model_type is None:
+        return {}
+    return {"interpolation_model": (model_type, {
+        "tooltip": "Optional: a RIFE 4.x or FILM model from Load Frame Interpolation Model (weights in "
+                   f"models/{MODEL_FOLDER}). When connected it makes the frames instead of the engine menu "
+                   "(and runs where ComfyUI keeps it, whatever 'device' says)."})}
+
+
+def live_engine(engine: str, device: str, interpolation_model=None):
+    """The engine the node runs: core's model when connected, else the menu's choice."""
+    return load_engine(engine, device) if interpolation_model is None else load_model_engine(interpolation_model)
+
+
 class DeepshopInterpolate:
     """In-between frames for a whole IMAGE batch (factor x as many frames)."""
 
@@ -44,7 +75,6 @@ class DeepshopInterpolate:
 
     @classmethod
     def INPUT_TYPES(cls):
-        choices = engine_choices()
         optional = {
             "frame_rate": ("FLOAT", {"forceInput": True,
                                      "tooltip": "The input's frame rate, for the frame_rate output."}),
@@ -55,25 +85,14 @@ class DeepshopInterpolate:
                                "tooltip": "With a range: source frames over which the speed eases from 1x into "
                                           "the factor and back (0 = a hard switch)."}),
         }
-        model_type = core_model_type()
-        if model_type is not None:  # a server with core interpolation models (0.33+): whichever name it uses
-            optional["interpolation_model"] = (model_type, {
-                "tooltip": "Optional: a RIFE 4.x or FILM model from Load Frame Interpolation Model (weights in "
-                           f"models/{MODEL_FOLDER}). When connected it makes the frames instead of the engine menu "
-                           "(and runs where ComfyUI keeps it, whatever 'device' says)."})
+        optional.update(model_input())
         return {
             "required": {
                 "images": ("IMAGE",),
                 "factor": ("FLOAT", {"default": 4.0, "min": 1.0, "max": MAX_FACTOR, "step": 0.5,
                                      "tooltip": "Frames out per frame in: 4 = three new frames between each pair. "
                                                 "At the same frame rate the clip becomes this many times slower."}),
-                "engine": (choices, {"default": choices[0],
-                                     "tooltip": "flow: optical flow on the CPU. dain: the DAIN network (weights in "
-                                                "models/dain, or downloaded). blend: cross-fade."}),
-                "device": (DEVICES, {"default": "auto", "tooltip": "Where DAIN runs (flow and blend use the CPU)."}),
-                "scene_cut_protection": ("BOOLEAN", {"default": True,
-                                                     "tooltip": "Never interpolate across a scene cut: hold the "
-                                                                "frame instead of morphing two shots."}),
+                **engine_widgets(),
             },
             "optional": optional,
         }
@@ -92,7 +111,7 @@ class DeepshopInterpolate:
                     f"{selected.end - selected.start + 1}: connect Select Range's segment to images")
             timeline = selected.range_timeline(float(factor), float(ramp))
             plan = timelines.RenderedRange(selected, float(factor), float(ramp), timeline.positions)
-        live = load_engine(engine, device) if interpolation_model is None else load_model_engine(interpolation_model)
+        live = live_engine(engine, device, interpolation_model)
         out = _render(frames, timeline, live, scene_cut_protection)
         rate_out = 0.0 if frame_rate is None else float(exact_rate(frame_rate) * timeline.rate_multiplier)
         return (out, rate_out, int(out.shape[0]), plan)

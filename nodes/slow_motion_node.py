@@ -15,10 +15,9 @@ import os
 import uuid
 from fractions import Fraction
 
-from .common import (CATEGORY, MODEL_FOLDER, SLOW_MOTION_NOTE, FrameView, Progress, alloc_images, core,
-                     core_model_type, engine_choices, folder_paths, from_comfy_audio, load_engine,
-                     load_model_engine, put_frame, to_comfy_audio)
-from .interpolate_nodes import DEVICES
+from .common import (CATEGORY, SLOW_MOTION_NOTE, FrameView, Progress, alloc_images, core, engine_choices,
+                     folder_paths, from_comfy_audio, put_frame, to_comfy_audio)
+from .interpolate_nodes import engine_widgets, live_engine, model_input
 from ..deepshop_core import pipeline, timeline as timelines
 from ..deepshop_core.media.encode import VideoWriter
 from ..deepshop_core.timeline import MAX_FACTOR, exact_rate
@@ -90,18 +89,13 @@ class DeepshopSlowMotion:
 
     @classmethod
     def INPUT_TYPES(cls):
-        choices = engine_choices()
         optional = {
             "video": ("VIDEO", {"tooltip": "The clip (core Load Video). Streamed from its file when it has one."}),
             "images": ("IMAGE", {"tooltip": "Or the clip as an IMAGE batch (then frame_rate is needed)."}),
             "frame_rate": ("FLOAT", {"forceInput": True, "tooltip": "The IMAGE batch's frame rate."}),
             "audio": ("AUDIO", {"tooltip": "The IMAGE batch's audio (optional)."}),
         }
-        model_type = core_model_type()
-        if model_type is not None:  # a server with core interpolation models (0.33+)
-            optional["interpolation_model"] = (model_type, {
-                "tooltip": "Optional: a RIFE 4.x or FILM model from Load Frame Interpolation Model (weights in "
-                           f"models/{MODEL_FOLDER}); it makes the frames instead of the engine menu."})
+        optional.update(model_input())
         return {
             "required": {
                 "ranges": ("STRING", {"default": "1.0s:2.0s",
@@ -115,13 +109,7 @@ class DeepshopSlowMotion:
                 "audio_mode": (list(pipeline.AUDIO_MODES),
                                {"default": "stretch", "tooltip": "stretch: slowed with the pitch kept. silence: the "
                                                                  "ranges are silent. none: no audio out."}),
-                "engine": (choices, {"default": choices[0],
-                                     "tooltip": "flow: optical flow on the CPU. dain: the DAIN network (weights in "
-                                                "models/dain, or downloaded). blend: cross-fade."}),
-                "device": (DEVICES, {"default": "auto", "tooltip": "Where DAIN runs (flow and blend use the CPU)."}),
-                "scene_cut_protection": ("BOOLEAN", {"default": True,
-                                                     "tooltip": "Never interpolate across a scene cut: hold the "
-                                                                "frame instead of morphing two shots."}),
+                **engine_widgets(),
             },
             "optional": optional,
         }
@@ -134,7 +122,7 @@ class DeepshopSlowMotion:
             raise core.InputError("connect either a VIDEO (core Load Video) or an IMAGE batch to Slow Motion, "
                                   "not both and not neither")
         engine = engine or engine_choices()[0]
-        live = load_engine(engine, device) if interpolation_model is None else load_model_engine(interpolation_model)
+        live = live_engine(engine, device, interpolation_model)
         try:
             if video is not None:
                 found = video_file(video)
