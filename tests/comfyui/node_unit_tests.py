@@ -603,3 +603,30 @@ def test_retime_without_a_plan_still_reads_old_batches(pack):
     assert plan is None and dense.shape[0] == 10
     out, _, count, _ = retime.retime(images, dense, rng, 25.0, 2.0, 0.0, "none", None)
     assert count == 12 + 4 and torch.equal(out[:2], images[:2]) and torch.equal(out[-6:], images[-6:])
+
+
+class TrimmedVideo:
+    """A VIDEO as 0.33's trimmed VideoFromFile presents itself: the file and its active trim window."""
+
+    def __init__(self, path, start, duration):
+        self.path, self.window = str(path), (start, duration)
+
+    def get_stream_source(self):
+        return self.path
+
+    def get_active_trim_window(self):
+        return self.window
+
+
+def test_slow_motion_of_a_trimmed_video_counts_ranges_from_its_first_frame(pack, clips, core_video):
+    """Trimmed to 1.0 s + 1.0 s (frames 25..49): range 0:10 is frames 25..35 of the file; 2x -> 25 + 10 frames,
+    the first one the file's frame 25, the audio 35 / 25 s."""
+    one = node(pack, "DeepshopSlowMotion")
+    video, _, _, rate = one.slow_motion("0:10", 2.0, 0.0, "stretch", "blend (cross-fade, no motion)",
+                                        video=TrimmedVideo(clips["audio"], 1.0, 1.0))
+    components = video.get_components()
+    assert components.images.shape[0] == 35 and rate == 25.0
+    decode = importlib.import_module("deepshop_pack_under_test.deepshop_core.media.decode")
+    frame25 = torch.from_numpy(next(iter(decode.read_frames(clips["audio"], 25, 26))).astype(np.float32) / 255)
+    assert float((components.images[0] - frame25).abs().mean()) < 3 / 255
+    assert components.audio["waveform"].shape[-1] / components.audio["sample_rate"] == pytest.approx(35 / 25, abs=0.05)
