@@ -56,6 +56,12 @@ def video_from_file(path: str):
 def video_file(video) -> tuple[str, tuple[float, float]] | None:
     """The file behind a VIDEO and its trim window (start, duration; 0 = to the end), or None when it is not a
     file on disk (then its components are used)."""
+    try:
+        from comfy_api.input_impl import VideoFromComponents
+    except ImportError:
+        VideoFromComponents = ()
+    if isinstance(video, VideoFromComponents):  # frames in memory: asking for a stream would encode them first
+        return None
     source = getattr(video, "get_stream_source", None)
     path = source() if source is not None else None
     if not isinstance(path, (str, os.PathLike)) or not os.path.isfile(path):

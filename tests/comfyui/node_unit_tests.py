@@ -630,3 +630,20 @@ def test_slow_motion_of_a_trimmed_video_counts_ranges_from_its_first_frame(pack,
     frame25 = torch.from_numpy(next(iter(decode.read_frames(clips["audio"], 25, 26))).astype(np.float32) / 255)
     assert float((components.images[0] - frame25).abs().mean()) < 3 / 255
     assert components.audio["waveform"].shape[-1] / components.audio["sample_rate"] == pytest.approx(35 / 25, abs=0.05)
+
+
+def test_slow_motion_of_a_video_made_in_memory(pack, clips, core_video):
+    """Core's VideoFromComponents (a VIDEO from Create Video, no file): its frames, rate and audio are used as an
+    IMAGE batch would be, with the same result as the IMAGE inputs."""
+    from comfy_api.input_impl import VideoFromComponents
+    from comfy_api.util import VideoComponents
+
+    images, rate, audio, _, _ = node(pack, "DeepshopLoadVideoFrames").load("clip.mp4")
+    one = node(pack, "DeepshopSlowMotion")
+    made = VideoFromComponents(VideoComponents(images=images, frame_rate=Fraction(25), audio=audio))
+    video, out, track, out_rate = one.slow_motion("10:20", 2.0, 0.0, "stretch", "blend (cross-fade, no motion)",
+                                                  video=made)
+    _, same, _, _ = one.slow_motion("10:20", 2.0, 0.0, "stretch", "blend (cross-fade, no motion)", images=images,
+                                    frame_rate=rate, audio=audio)
+    assert out.shape[0] == 60 and torch.equal(out, same) and out_rate == 25.0
+    assert track["waveform"].shape[-1] / track["sample_rate"] == pytest.approx(60 / 25, abs=0.05)
