@@ -4,6 +4,8 @@ Motion (Deepshop) -> core Save Video, the clip streamed file to file through Com
 from __future__ import annotations
 
 import sys
+import time
+import uuid
 from fractions import Fraction
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent / "comfyui"))
 
 from comfy_fixtures import EXAMPLE, SILENT, comfy, example_clips  # noqa: E402,F401
+import comfy_harness  # noqa: E402
 from tests.test_comfyui_server import assert_success, probe  # noqa: E402
 
 pytestmark = pytest.mark.comfyui
@@ -56,3 +59,40 @@ def test_two_ranges_and_a_clip_without_audio(comfy, example_clips):
     assert_success(entry, comfy)
     got = probe(saved(comfy, "deepshop_one/silent"))
     assert got["frames"] == 120 and got["rate"] == Fraction(25) and got["audio"] is None
+
+
+def test_progress_per_pair_and_cancel_leave_no_file(comfy, example_clips):
+    """The node reports progress while it renders, and an interrupt stops it within seconds, leaving no file in
+    the temp or output folder."""
+    prompt = one_node_prompt(comfy, EXAMPLE, "0.2s:3.8s", 2.0, "deepshop_one/cancelled")
+    prompt["2"]["inputs"]["engine"] = "flow (best)"  # 90 pairs with the slowest preset: long enough to cancel
+    before = {p for d in (comfy.output_dir, comfy.temp_dir) for p in d.rglob("*")}
+    client_id = uuid.uuid4().hex
+    ws = comfy.websocket(client_id)
+    try:
+        prompt_id = comfy.queue_prompt(prompt, client_id)
+        progressed = None
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            message = ws.receive(timeout=60)
+            assert message is not None, f"no progress from the server; log:\n{comfy.log(4000)}"
+            data = message.get("data", {})
+            if message.get("type") == "progress" and data.get("node") == "2" and data.get("value", 0) >= 30:
+                progressed = data
+                break
+            if message.get("type") in ("execution_success", "execution_error"):
+                pytest.fail(f"the job ended before it could be cancelled: {message}")
+        assert progressed, "Slow Motion reported no progress"
+        status, _ = comfy.post("/interrupt", {})
+        assert status == 200
+        cancelled_at = time.monotonic()
+        entry = comfy.wait_history(prompt_id, timeout=120)
+        seconds = time.monotonic() - cancelled_at
+    finally:
+        ws.close()
+    kinds = [kind for kind, _ in comfy_harness.history_messages(entry)]
+    assert entry["status"]["status_str"] == "error" and "execution_interrupted" in kinds, entry["status"]
+    assert progressed["value"] < progressed["max"]
+    assert seconds < 30, f"the cancel took {seconds:.1f} s to take effect"
+    after = {p for d in (comfy.output_dir, comfy.temp_dir) for p in d.rglob("*")}
+    assert after == before, f"files left behind by the cancelled job: {sorted(after - before)}"
