@@ -4,8 +4,6 @@ Motion (Deepshop) -> core Save Video, the clip streamed file to file through Com
 from __future__ import annotations
 
 import sys
-import time
-import uuid
 from fractions import Fraction
 from pathlib import Path
 
@@ -15,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "comfyui"))
 
 from comfy_fixtures import EXAMPLE, SILENT, comfy, example_clips  # noqa: E402,F401
 import comfy_harness  # noqa: E402
-from tests.test_comfyui_server import assert_success, probe  # noqa: E402
+from tests.test_comfyui_server import assert_success, cancel_after_progress, probe  # noqa: E402
 
 pytestmark = pytest.mark.comfyui
 
@@ -67,29 +65,7 @@ def test_progress_per_pair_and_cancel_leave_no_file(comfy, example_clips):
     prompt = one_node_prompt(comfy, EXAMPLE, "0.2s:3.8s", 2.0, "deepshop_one/cancelled")
     prompt["2"]["inputs"]["engine"] = "flow (best)"  # 90 pairs with the slowest preset: long enough to cancel
     before = {p for d in (comfy.output_dir, comfy.temp_dir) for p in d.rglob("*")}
-    client_id = uuid.uuid4().hex
-    ws = comfy.websocket(client_id)
-    try:
-        prompt_id = comfy.queue_prompt(prompt, client_id)
-        progressed = None
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            message = ws.receive(timeout=60)
-            assert message is not None, f"no progress from the server; log:\n{comfy.log(4000)}"
-            data = message.get("data", {})
-            if message.get("type") == "progress" and data.get("node") == "2" and data.get("value", 0) >= 30:
-                progressed = data
-                break
-            if message.get("type") in ("execution_success", "execution_error"):
-                pytest.fail(f"the job ended before it could be cancelled: {message}")
-        assert progressed, "Slow Motion reported no progress"
-        status, _ = comfy.post("/interrupt", {})
-        assert status == 200
-        cancelled_at = time.monotonic()
-        entry = comfy.wait_history(prompt_id, timeout=120)
-        seconds = time.monotonic() - cancelled_at
-    finally:
-        ws.close()
+    entry, progressed, seconds = cancel_after_progress(comfy, prompt, "2", 30)
     kinds = [kind for kind, _ in comfy_harness.history_messages(entry)]
     assert entry["status"]["status_str"] == "error" and "execution_interrupted" in kinds, entry["status"]
     assert progressed["value"] < progressed["max"]
