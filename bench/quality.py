@@ -24,7 +24,7 @@ Metrics, averaged per image over each set:
   the network's forward pass on this CPU, model loading excluded).
 
 Methods: the engines (``blend``, which is the frame average; ``flow`` at each preset; ``dain`` when real weights are
-found in deepshop_core.weights' search order, else skipped with a note) and the baselines: repeat the first frame;
+found in deepshop_core.engines.dain.weights' search order, else skipped with a note) and the baselines: repeat the first frame;
 ffmpeg ``minterpolate=mi_mode=mci`` (imageio-ffmpeg's binary; frame 0, frame 1, frame 1 as a lossless 1 fps rgb24
 stream, minterpolated to 2 fps: output frame 1 is t=0.5; output frames 0 and 2 are checked to equal the inputs up to
 the filter's internal YUV round trip); ``flow v0.1.0``, the flow engine before issue 12 (``balanced``), read from git
