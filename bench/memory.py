@@ -2,6 +2,7 @@
 
     python bench/memory.py [--seconds 3 6 12 24] [--width 640 --height 360] [--engine "flow balanced"]
     python bench/memory.py --quick       # development: 3 s and 6 s clips at 320x180
+    python bench/memory.py --paths one --seconds 3 24   # just the one node's rows, merged into memory.json
 
 Renders synthetic clips (deepshop_core.synthetic) of each length and slows the same 1-second range (1 s to 2 s) of
 each by 4x, every measurement in a fresh process, whose peak resident memory (VmHWM) is reported with its resident
@@ -13,6 +14,8 @@ memory just before the work started (imports done: Python, numpy, OpenCV, PyAV; 
   -> Save Video (H.264), the pack's node classes called in-process in ComfyUI's Python (its real folder_paths and
   comfy.utils; ``.cache/comfyui``, made by tests/comfyui/setup_env.sh). ComfyUI passes whole IMAGE batches
   (float32) between nodes, so memory grows with the clip;
+- one: Slow Motion (Deepshop) given core ComfyUI's VIDEO (``VideoFromFile`` over the clip): streamed file to file
+  through the core pipeline, so memory should not grow with the clip;
 - nodes, window: the same graph with Load Video Frames loading only the range (plus one frame each side) and Save
   Video splicing the result back into the untouched source (its ``source`` input): what a long clip needs.
 
@@ -30,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import COMFYUI, OUT, ROOT, describe, machine, table, write_results
+from common import COMFYUI, OUT, ROOT, describe, machine, read_results, table, write_results
 
 RANGE_S = (1.0, 2.0)
 FACTOR = 4
@@ -56,8 +59,8 @@ def child_file(src: str, out: str, engine: str) -> dict:
             "seconds": time.perf_counter() - started}
 
 
-def child_nodes(src: str, out: str, engine: str, window: bool) -> dict:
-    """The pack imported the way ComfyUI imports it, its nodes called as ComfyUI's executor would."""
+def _pack(out: str):
+    """The pack imported the way ComfyUI imports it (ComfyUI's real folder_paths, outputs into ``out``)."""
     import importlib.util
 
     import folder_paths  # ComfyUI's own (the parent puts ComfyUI on the path)
@@ -68,15 +71,44 @@ def child_nodes(src: str, out: str, engine: str, window: bool) -> dict:
     import comfy.utils  # noqa: F401
 
     folder_paths.set_output_directory(out)
+    folder_paths.set_temp_directory(out)
     spec = importlib.util.spec_from_file_location("deepshop_pack", ROOT / "__init__.py",
                                                   submodule_search_locations=[str(ROOT)])
     pack = importlib.util.module_from_spec(spec)
     sys.modules["deepshop_pack"] = pack
     spec.loader.exec_module(pack)
-    node = {name: cls() for name, cls in pack.NODE_CLASS_MAPPINGS.items()}
+    return pack
+
+
+def _engine_choice(pack, engine: str) -> str:
     name, _, preset = engine.partition(" ")
-    choice = f"flow ({preset or 'balanced'})" if name == "flow" else next(
-        c for c in type(node["DeepshopInterpolate"]).INPUT_TYPES()["required"]["engine"][0] if c.startswith(name))
+    return f"flow ({preset or 'balanced'})" if name == "flow" else next(
+        c for c in pack.NODE_CLASS_MAPPINGS["DeepshopInterpolate"].INPUT_TYPES()["required"]["engine"][0]
+        if c.startswith(name))
+
+
+def child_one(src: str, out: str, engine: str) -> dict:
+    """Slow Motion (Deepshop) given core's VIDEO (a VideoFromFile over the clip): streamed file to file."""
+    pack = _pack(out)
+    from comfy_api.input_impl import VideoFromFile
+
+    node = pack.NODE_CLASS_MAPPINGS["DeepshopSlowMotion"]()
+    choice = _engine_choice(pack, engine)
+    base = _hwm_and_rss()[1]
+    started = time.perf_counter()
+    video, _, _, _ = node.slow_motion(f"{RANGE_S[0]}s:{RANGE_S[1]}s", float(FACTOR), 0.0, "stretch", choice,
+                                      video=VideoFromFile(src))
+    seconds = time.perf_counter() - started
+    return {"frames_in": pack.deepshop_core.probe(src).frame_count,
+            "frames_out": pack.deepshop_core.probe(video.get_stream_source()).frame_count, "base_mib": base,
+            "seconds": seconds}
+
+
+def child_nodes(src: str, out: str, engine: str, window: bool) -> dict:
+    """The pack imported the way ComfyUI imports it, its nodes called as ComfyUI's executor would."""
+    pack = _pack(out)
+    node = {name: cls() for name, cls in pack.NODE_CLASS_MAPPINGS.items()}
+    choice = _engine_choice(pack, engine)
     info = pack.deepshop_core.probe(src)
     rate = float(info.frame_rate)
     first, last = round(RANGE_S[0] * rate), round(RANGE_S[1] * rate)
@@ -86,7 +118,7 @@ def child_nodes(src: str, out: str, engine: str, window: bool) -> dict:
     images, rate, audio, count, source = node["DeepshopLoadVideoFrames"].load("", start_frame=start,
                                                                               frame_load_cap=cap, path=src)
     segment, rng, _, _ = node["DeepshopSelectRange"].select(images, rate, f"{first}:{last}", source)
-    dense, _, _ = node["DeepshopInterpolate"].interpolate(segment, float(FACTOR), choice)
+    dense, _, _, _ = node["DeepshopInterpolate"].interpolate(segment, float(FACTOR), choice)
     slowed, track, frames, out_rate = node["DeepshopSlowMotionRetime"].retime(images, dense, rng, rate,
                                                                              float(FACTOR), 0.0, "stretch", audio)
     node["DeepshopSaveVideo"].save(slowed, out_rate, "memory", "h264", -1, audio=track,
@@ -119,7 +151,7 @@ def measure(path: str, src: Path, tmp: Path, engine: str) -> dict:
 
 
 PATHS = {"file": "file to file (`slow_motion`)", "nodes": "ComfyUI nodes, whole clip loaded",
-         "window": "ComfyUI nodes, range window + splice"}
+         "window": "ComfyUI nodes, range window + splice", "one": "Slow Motion node, VIDEO in (streamed)"}
 
 
 def markdown(rows: list[dict]) -> str:
@@ -134,15 +166,21 @@ def main(argv=None) -> int:
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=360)
     parser.add_argument("--engine", default="flow balanced", help="blend, 'flow fast|balanced|best'")
-    parser.add_argument("--paths", nargs="+", default=list(PATHS), choices=list(PATHS))
+    parser.add_argument("--paths", nargs="+", default=list(PATHS), choices=list(PATHS),
+                        help="which rows to measure (e.g. --paths one --seconds 3 24: the one node's rows only; "
+                             "the rows are merged into bench/out/memory.json by path and length)")
     parser.add_argument("--quick", action="store_true", help="development: 3 s and 6 s clips at 320x180")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--child", nargs=3, metavar=("PATH", "SRC", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         path, src, out = args.child
-        row = child_file(src, out, args.engine) if path == "file" else \
-            child_nodes(src, out, args.engine, window=path == "window")
+        if path == "file":
+            row = child_file(src, out, args.engine)
+        elif path == "one":
+            row = child_one(src, out, args.engine)
+        else:
+            row = child_nodes(src, out, args.engine, window=path == "window")
         row["peak_mib"] = _hwm_and_rss()[0]
         print(json.dumps(row))
         return 0
@@ -170,6 +208,10 @@ def main(argv=None) -> int:
                       f"{row['seconds']:.1f} s", flush=True)
             src.unlink()
     print(markdown(rows))
+    earlier = read_results("memory", args.out) if set(paths) != set(PATHS) else None
+    if earlier:  # a partial run: the rows it did not measure are kept from the last one
+        measured = {(r["path"], r["clip_seconds"]) for r in rows}
+        rows = [r for r in earlier["results"] if (r["path"], r["clip_seconds"]) not in measured] + rows
     write_results("memory", rows, args.out, size=f"{args.width}x{args.height}", engine=args.engine,
                   range_s=RANGE_S, factor=FACTOR, note=note)
     return 0

@@ -118,7 +118,23 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--engine", choices=engines.names(), default=engines.DEFAULT_ENGINE)
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_batch_parser(sub, slow)
+    _add_splice_parser(sub)
     return top
+
+
+def _add_splice_parser(sub) -> None:
+    splice = sub.add_parser(
+        "splice", help="put processed frames back into the source clip in place of a window (audio too)",
+        description="Writes OUTPUT: SOURCE with the frames and audio of PROCESSED in place of its frames START to "
+                    "END-1 (--window START:END, frames or seconds, end excluded). PROCESSED may be longer than the "
+                    "window (a slowed window); it needs SOURCE's size and frame rate.")
+    splice.add_argument("source", type=Path)
+    splice.add_argument("processed", type=Path)
+    splice.add_argument("output", type=Path)
+    splice.add_argument("--window", required=True, help="the frames replaced: START:END (end excluded), e.g. 120:150 "
+                                                        "or 4.8s:6.0s")
+    splice.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    splice.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
 def _engine_options(args: argparse.Namespace) -> dict:
@@ -168,6 +184,19 @@ def _run_slowmo(args: argparse.Namespace) -> int:
 
 def _rate(rate: Fraction) -> str:
     return str(rate.numerator) if rate.denominator == 1 else f"{rate} (~{float(rate):.3f})"
+
+
+def _run_splice(args: argparse.Namespace) -> int:
+    from .splice import splice_files
+
+    bar = _Bar(not args.quiet, "splice")
+    try:
+        output = splice_files(args.source, args.processed, args.output, args.window, overwrite=args.overwrite,
+                              progress=bar)
+    finally:
+        bar.close()
+    print(f"wrote {output}: {args.processed.name} in place of frames {args.window} of {args.source.name}")
+    return 0
 
 
 def _run_info(args: argparse.Namespace) -> int:
@@ -321,7 +350,8 @@ def _attach_range_values(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(_attach_range_values(sys.argv[1:] if argv is None else list(argv)))
-    run = {"slowmo": _run_slowmo, "info": _run_info, "demo": _run_demo, "batch": _run_batch}[args.command]
+    run = {"slowmo": _run_slowmo, "info": _run_info, "demo": _run_demo, "batch": _run_batch,
+           "splice": _run_splice}[args.command]
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning

@@ -497,3 +497,50 @@ def interpolated_batch(source_count: int, factor: float, frames: int) -> Interpo
         f"interpolated has {frames} frames but a {factor:g}x interpolation of the {count}-frame range gives "
         f"{len(ours)} (Deepshop Interpolate) or {(count - 1) * factor + 1:g} (core FrameInterpolate, integer factors)"
         f"{fits}. Interpolate Select Range's segment with the same factor as here")
+
+
+# --- a range carried between the nodes --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SelectedRange:
+    """Frames ``start..end`` (``end - start`` intervals) picked in a batch of ``source_count`` frames at
+    ``frame_rate``: what Select Range hands to Interpolate and Retime."""
+
+    start: int
+    end: int
+    source_count: int
+    frame_rate: Fraction
+
+    def segment(self, factor: float, ramp: float = 0.0) -> Segment:
+        return Segment(self.start, self.end, factor, ramp)
+
+    def timeline(self, factor: float, ramp: float = 0.0) -> Timeline:
+        """The whole batch's slow-motion timeline."""
+        return slow_timeline(self.source_count, [self.segment(factor, ramp)])
+
+    def range_timeline(self, factor: float, ramp: float = 0.0) -> Timeline:
+        """The timeline of the range's own frames: its positions are the whole timeline's inside the range, less
+        ``start`` (a segment's times depend on the segment alone), the last one the range's end frame."""
+        span = self.end - self.start
+        return slow_timeline(span + 1, [Segment(0, span, factor, ramp)])
+
+
+@dataclass(frozen=True)
+class RenderedRange:
+    """An interpolated range that carries its plan: frame k of the batch shows range time ``positions[k]``, so
+    Retime takes its frames as they are instead of asking for the factor again (ramps included, exactly)."""
+
+    range: SelectedRange
+    factor: float
+    ramp: float
+    positions: np.ndarray
+
+    def splice_into(self, frame_count: int) -> tuple[Timeline, int]:
+        """The whole batch's timeline and how many of the batch's frames it uses (the last one, the range's end
+        frame, comes from the source)."""
+        if frame_count != self.range.source_count:
+            raise InputError(f"the range was selected on {self.range.source_count} frames but images has "
+                             f"{frame_count}: connect the same batch to Select Range and Slow Motion Retime")
+        whole = self.range.timeline(self.factor, self.ramp)
+        return whole, self.range.segment(self.factor, self.ramp).output_span

@@ -26,6 +26,7 @@ from ..deepshop_core.media import audio as media_audio
 CATEGORY = "Deepshop/slow motion"
 SOURCE_TYPE = "DEEPSHOP_SOURCE"
 RANGE_TYPE = "DEEPSHOP_RANGE"
+PLAN_TYPE = "DEEPSHOP_PLAN"  # an interpolated range's timeline (timeline.RenderedRange)
 
 SLOW_MOTION_NOTE = (
     "Slow motion = more frames at the same frame rate: the in-between frames are shown at the clip's own frame "

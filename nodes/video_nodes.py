@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from fractions import Fraction
+from pathlib import Path
 
 from .common import (CATEGORY, RANGE_TYPE, SLOW_MOTION_NOTE, SOURCE_TYPE, Progress, check_image, core, fill_images,
                      folder_paths, from_comfy_audio, input_files, to_comfy_audio, to_uint8)
-from ..deepshop_core import timeline
+from ..deepshop_core import splice, timeline
 from ..deepshop_core.files import require_input
 from ..deepshop_core.media import audio as media_audio
 from ..deepshop_core.media.decode import read_frames
 from ..deepshop_core.media.encode import VideoWriter
 from ..deepshop_core.media.formats import FORMATS
 from ..deepshop_core.media.probe import probe, warn_about
+from ..deepshop_core.splice import SourceWindow
 from ..deepshop_core.timeline import exact_rate
 
 
@@ -103,16 +106,8 @@ class DeepshopLoadVideoFrames:
         if info.has_audio:
             rate = info.frame_rate
             audio = media_audio.read_audio(file, float(start / rate), float(end / rate))
-        source = {
-            "path": file,
-            "start": start,
-            "end": end,
-            "frame_count": info.frame_count,
-            "frame_rate": info.frame_rate,
-            "width": info.width,
-            "height": info.height,
-            "has_audio": info.has_audio,
-        }
+        source = SourceWindow(Path(file), start, end, info.frame_count, info.frame_rate, info.width, info.height,
+                              info.has_audio)
         return (images, float(info.frame_rate), to_comfy_audio(audio), int(images.shape[0]), source)
 
 
@@ -166,16 +161,15 @@ class DeepshopSelectRange:
         rate = exact_rate(frame_rate)
         total = count
         if source is not None:
-            offset = int(source["start"])
-            rate = source["frame_rate"]
-            total = int(source["frame_count"])
+            source = as_window(source)
+            offset, rate, total = source.start, source.frame_rate, source.frame_count
         start, end = timeline.parse_range(range, rate, total)
         start, end = start - offset, end - offset
         if start < 0 or end > count - 1:
             raise core.InputError(
                 f"range {range!r} is frames {start + offset}..{end + offset} of the clip, outside the loaded frames "
                 f"{offset}..{offset + count - 1}: load a window that contains it or choose another range")
-        selection = {"start": start, "end": end, "source_count": count, "frame_rate": rate}
+        selection = timeline.SelectedRange(start, end, count, rate)
         return (images[start:end + 1], selection, start, end)
 
 
@@ -244,41 +238,28 @@ class DeepshopSaveVideo:
         rate = exact_rate(frame_rate)
         track = from_comfy_audio(audio)
         height, width = int(images.shape[1]), int(images.shape[2])
-        before = after = 0
-        if source is not None:
-            if (width, height) != (source["width"], source["height"]):
-                raise core.InputError(
-                    f"cannot splice {width}x{height} frames into the {source['width']}x{source['height']} source "
-                    f"clip: splicing needs the source's size (drop 'source' to save the frames alone)")
-            if rate != source["frame_rate"]:
-                raise core.InputError(
-                    f"cannot splice frames at {float(rate):g} fps into the {float(source['frame_rate']):g} fps source "
-                    f"clip: splicing needs the source's frame rate (drop 'source' to save the frames alone)")
-            before, after = int(source["start"]), int(source["frame_count"]) - int(source["end"])
-            track = _spliced_audio(source, track, int(images.shape[0]))
         out_dir, filename, counter, subfolder, _ = folder_paths.get_save_image_path(
             _output_prefix(filename_prefix), folder_paths.get_output_directory(), width, height)
         name = f"{filename}_{counter:05}_" + (spec.extensions[0] if spec.extensions else "")
         target = os.path.join(out_dir, name)
-        total = before + int(images.shape[0]) + after
-        progress = Progress(total)
-        done = 0
-        with VideoWriter(target, rate, format=format, quality=None if quality < 0 else int(quality),
-                               audio=track if spec.audio else None) as writer:
-            if before:
-                for frame in read_frames(source["path"], 0, before):
+        count = int(images.shape[0])
+        frames = (to_uint8(images[i]) for i in range(count))
+        quality = None if quality < 0 else int(quality)
+        if source is None:
+            progress = Progress(count)
+            with VideoWriter(target, rate, format=format, quality=quality,
+                             audio=track if spec.audio else None) as writer:
+                for i, frame in enumerate(frames):
                     writer.write(frame)
-                    done += 1
-                    progress(done, total)
-            for i in range(images.shape[0]):
-                writer.write(to_uint8(images[i]))
-                done += 1
-                progress(done, total)
-            if after:
-                for frame in read_frames(source["path"], int(source["end"]), None):
-                    writer.write(frame)
-                    done += 1
-                    progress(done, total)
+                    progress(i + 1, count)
+        else:
+            window = as_window(source)
+            try:
+                window.check_fits(width, height, rate)
+            except core.InputError as error:
+                raise core.InputError(f"{error} (drop 'source' to save the frames alone)") from None
+            splice.splice(window, frames, count, target, audio=track, with_audio=spec.audio, format=format,
+                          quality=quality, progress=Progress(window.start + count + window.frame_count - window.end))
         if spec.is_folder:
             first = sorted(f for f in os.listdir(target) if f.endswith(".png"))[:1]
             preview = [{"filename": f, "subfolder": os.path.join(subfolder, name), "type": "output"} for f in first]
@@ -288,32 +269,19 @@ class DeepshopSaveVideo:
         return {"ui": ui, "result": (target,)}
 
 
-def _spliced_audio(source, track, frames):
-    """The full clip's audio with the window's part replaced by ``track`` (the window's own audio is kept when no
-    track is given; silence where neither has sound). None when there is no audio at all."""
-    rate = source["frame_rate"]
-    full = media_audio.read_audio(source["path"]) if source.get("has_audio") else None
-    if full is None and track is None:
-        return None
-    like = full if full is not None else track
-    if track is not None and (track.sample_rate, track.channels) != (like.sample_rate, like.channels):
-        raise core.InputError(
-            f"cannot splice {track.channels}-channel {track.sample_rate} Hz audio into the source's "
-            f"{like.channels}-channel {like.sample_rate} Hz track")
-    start, end = float(source["start"] / rate), float(source["end"] / rate)
-    total = float(source["frame_count"] / rate)
-
-    def part(a, b):
-        return media_audio.cut(full, a, b) if full is not None else media_audio.silence(b - a, like=like)
-
-    want = float(Fraction(frames) / rate)
-    if track is not None:
-        middle = media_audio.fit(track, want)
-    elif frames == int(source["end"]) - int(source["start"]):
-        middle = part(start, end)
-    else:  # retimed frames without their audio: silence rather than sound out of sync
-        middle = media_audio.silence(want, like=like)
-    return media_audio.concat([media_audio.fit(part(0.0, start), start), middle, part(end, total)])
+def as_window(source) -> SourceWindow:
+    """The source handle as a `SourceWindow` (a mapping with the same fields is accepted too)."""
+    if isinstance(source, SourceWindow):
+        return source
+    if isinstance(source, Mapping):
+        try:
+            return SourceWindow(Path(source.get("path", "")), int(source.get("start", 0)),
+                                int(source.get("end", source.get("frame_count", 0))), int(source["frame_count"]),
+                                exact_rate(source["frame_rate"]), int(source.get("width", 0)),
+                                int(source.get("height", 0)), bool(source.get("has_audio", False)))
+        except KeyError as missing:
+            raise core.InputError(f"source lacks {missing}: connect Load Video Frames' source output") from None
+    raise core.InputError(f"source must come from Load Video Frames, got {type(source).__name__}")
 
 
 NODE_CLASS_MAPPINGS = {

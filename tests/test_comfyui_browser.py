@@ -108,7 +108,7 @@ def editor_report(comfy, tmp_path_factory):
 def test_every_deepshop_node_is_registered_in_the_editor(comfy, editor_report):
     assert set(editor_report["registered_deepshop"]) == {
         "DeepshopLoadVideoFrames", "DeepshopSelectRange", "DeepshopInterpolate", "DeepshopSlowMotionRetime",
-        "DeepshopSaveVideo"}
+        "DeepshopSaveVideo", "DeepshopSlowMotion"}
     assert editor_report["page_errors"] == []
     if comfy.frontend is not None:  # the page really is the frontend served in place of the pinned one
         assert editor_report["frontend_version"] == comfy.frontend

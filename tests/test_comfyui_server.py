@@ -38,12 +38,14 @@ NODES = {
     "DeepshopInterpolate": "DAIN Interpolate (Deepshop)",
     "DeepshopSlowMotionRetime": "Slow Motion Retime (Deepshop)",
     "DeepshopSaveVideo": "Save Video (Deepshop)",
+    "DeepshopSlowMotion": "Slow Motion (Deepshop)",
 }
 # the example clip: 4 s at 25 fps, 100 frames, 640x360, with audio
 # highlight: frames 25..50 slowed 4x -> 25 + 25 * 4 + 50 = 175 frames at 25 fps = 7 s
 # upconvert: 2x the frames at 2x the rate -> 200 frames at 50 fps = 4 s
 EXPECTED = {
     "deepshop_slowmo_highlight.json": dict(frames=175, rate=Fraction(25), size=(640, 360), audio=True),
+    "deepshop_slowmo_one_node.json": dict(frames=175, rate=Fraction(25), size=(640, 360), audio=True),
     "deepshop_upconvert_2x.json": dict(frames=200, rate=Fraction(50), size=(640, 360), audio=True),
     "deepshop_slowmo_core_nodes.json": dict(frames=175, rate=Fraction(25), size=(320, 180), audio=True),
     "deepshop_slowmo_core_model.json": dict(frames=175, rate=Fraction(25), size=(640, 360), audio=True),
@@ -101,7 +103,7 @@ def test_object_info_lists_every_node(comfy, example_clips):
     engines = interp["input"]["required"]["engine"][0]
     assert {"flow (balanced)", "flow (fast)", "flow (best)"} <= set(engines)
     assert any(e.startswith("dain") for e in engines)
-    assert interp["output"] == ["IMAGE", "FLOAT", "INT"]
+    assert interp["output"] == ["IMAGE", "FLOAT", "INT", "DEEPSHOP_PLAN"]  # new outputs only at the end
     retime = info["DeepshopSlowMotionRetime"]
     assert retime["input_order"]["required"] == ["images", "interpolated", "range", "frame_rate", "factor", "ramp",
                                                  "audio_mode"]
@@ -202,14 +204,9 @@ def test_invalid_inputs_give_node_errors(comfy, example_clips):
     assert status == 400 and "3" in body["node_errors"], body
 
 
-def test_interrupt_cancels_without_partial_output(comfy, example_clips):
-    prompt = api_prompt(comfy, "deepshop_slowmo_highlight.json")
-    prompt["2"]["inputs"]["range"] = "0.2s:3.8s"  # 90 pairs with the slowest flow preset: long enough to cancel
-    prompt["3"]["inputs"].update(factor=2.0, engine="flow (best)")
-    prompt["4"]["inputs"]["factor"] = 2.0
-    prompt["5"]["inputs"]["filename_prefix"] = "deepshop/cancelled"
-    before = {p for p in comfy.output_dir.rglob("*")}
-    processes_before = descendants(comfy.pid)
+def cancel_after_progress(comfy, prompt: dict, node: str, value: int) -> tuple[dict, dict, float]:
+    """Queue ``prompt``, POST /interrupt once ``node`` reports progress ``value``; the history entry, that
+    progress message's data and the seconds the cancel took."""
     client_id = uuid.uuid4().hex
     ws = comfy.websocket(client_id)
     try:
@@ -220,19 +217,30 @@ def test_interrupt_cancels_without_partial_output(comfy, example_clips):
             message = ws.receive(timeout=60)
             assert message is not None, f"no progress from the server; log:\n{comfy.log(4000)}"
             data = message.get("data", {})
-            if message.get("type") == "progress" and data.get("node") == "3" and data.get("value", 0) >= 2:
+            if message.get("type") == "progress" and data.get("node") == node and data.get("value", 0) >= value:
                 progressed = data
                 break
             if message.get("type") in ("execution_success", "execution_error"):
                 pytest.fail(f"the job ended before it could be cancelled: {message}")
-        assert progressed, "DAIN Interpolate reported no progress"
+        assert progressed, f"node {node} reported no progress"
         status, _ = comfy.post("/interrupt", {})
         assert status == 200
         cancelled_at = time.monotonic()
         entry = comfy.wait_history(prompt_id, timeout=120)
-        seconds = time.monotonic() - cancelled_at
+        return entry, progressed, time.monotonic() - cancelled_at
     finally:
         ws.close()
+
+
+def test_interrupt_cancels_without_partial_output(comfy, example_clips):
+    prompt = api_prompt(comfy, "deepshop_slowmo_highlight.json")
+    prompt["2"]["inputs"]["range"] = "0.2s:3.8s"  # 90 pairs with the slowest flow preset: long enough to cancel
+    prompt["3"]["inputs"].update(factor=2.0, engine="flow (best)")
+    prompt["4"]["inputs"]["factor"] = 2.0
+    prompt["5"]["inputs"]["filename_prefix"] = "deepshop/cancelled"
+    before = {p for p in comfy.output_dir.rglob("*")}
+    processes_before = descendants(comfy.pid)
+    entry, progressed, seconds = cancel_after_progress(comfy, prompt, "3", 2)
     kinds = [kind for kind, _ in comfy_harness.history_messages(entry)]
     assert entry["status"]["status_str"] == "error" and "execution_interrupted" in kinds, entry["status"]
     assert progressed["value"] < progressed["max"]

@@ -3,7 +3,7 @@
 The widget order of each node comes from a live ComfyUI's /object_info, so the files match what the editor
 expects. Run after changing a node's inputs (needs the test ComfyUI, see setup_env.sh):
 
-    .venv/bin/python tools/make_workflows.py
+    .venv/bin/python tools/make_workflows.py [NAME.json ...]
 
 The example clip they load, ``deepshop_example.mp4``, is made by the project (``deepshop demo`` /
 ``deepshop_core.synthetic.write_clip``) and copied into ComfyUI's input folder; nothing is downloaded.
@@ -36,7 +36,8 @@ SLOWMO = {
         "demo_input.mp4 that `deepshop demo` renders, copied into ComfyUI's input folder (workflows/README.md).\n"
         "2. Select Range: the part to slow down, in seconds (1.0s:2.0s) or frames (25:50).\n"
         "3. DAIN Interpolate makes factor x as many frames of that part (flow on the CPU, or DAIN with weights "
-        "in models/dain).\n"
+        "in models/dain). Connect Select Range's range to it and its plan to Retime's plan to choose the factor "
+        "and ramp here only (ramps then rendered at their exact times).\n"
         "4. Slow Motion Retime puts them back into the clip and stretches the audio to match.\n"
         "5. Save Video writes an MP4 at the clip's OWN frame rate: more frames at the same rate is exactly what "
         "makes the range play 4x slower. The rest of the clip plays at normal speed."
@@ -124,8 +125,31 @@ CORE_MODEL_SLOWMO = {
     ],
 }
 
+ONE_NODE = {
+    "note": (
+        "Slow motion of a highlight in one node, with its audio.\n\n"
+        "1. Load Video (core): pick your clip (or upload one).\n"
+        "2. Slow Motion (Deepshop): the ranges to slow, in seconds (1.0s:2.0s) or frames (25:50), several "
+        "separated by commas; the factor, a ramp, the audio mode and the engine. The clip is streamed from its file "
+        "to a new file, so memory stays flat whatever its length.\n"
+        "3. Save Video (core) writes it at the clip's OWN frame rate: more frames at the same rate is exactly what "
+        "makes the range play 4x slower. The rest of the clip plays at normal speed."
+    ),
+    "nodes": [
+        (1, "LoadVideo", (40, 120), {"file": EXAMPLE}, {}, None),
+        (2, "DeepshopSlowMotion", (440, 120),
+         {"ranges": "1.0s:2.0s", "factor": 4.0, "ramp": 0.0, "audio_mode": "stretch", "engine": ENGINE,
+          "device": "auto", "scene_cut_protection": True},
+         {"video": (1, 0)}, None),
+        (3, "SaveVideo", (860, 120), {"filename_prefix": "deepshop/highlight_one_node", "format": "auto",
+                                      "codec": "auto"},
+         {"video": (2, 0)}, None),
+    ],
+}
+
 # file -> (description, the ComfyUI whose /object_info it is built from: the oldest that has all its nodes)
 FILES = {
+    "deepshop_slowmo_one_node.json": (ONE_NODE, "0.3.75"),
     "deepshop_slowmo_highlight.json": (SLOWMO, "0.3.75"),
     "deepshop_upconvert_2x.json": (UPCONVERT, "0.3.75"),
     "deepshop_slowmo_core_nodes.json": (CORE_NODES, "0.3.75"),
@@ -208,14 +232,16 @@ def object_info(version: str) -> dict:
         server.stop()
 
 
-def main() -> None:
-    infos = {version: object_info(version) for version in sorted({v for _, v in FILES.values()})}
+def main(names: list[str]) -> None:
+    """Write the workflows ``names`` (all when none are named)."""
+    chosen = {name: FILES[name] for name in (names or FILES)}
+    infos = {version: object_info(version) for version in sorted({v for _, v in chosen.values()})}
     WORKFLOWS.mkdir(exist_ok=True)
-    for name, (desc, version) in FILES.items():
+    for name, (desc, version) in chosen.items():
         data = build(desc, infos[version])
         (WORKFLOWS / name).write_text(json.dumps(data, indent=2) + "\n")
         print("wrote", WORKFLOWS / name)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

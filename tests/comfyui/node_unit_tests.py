@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def dirs(tmp_path_factory):
     base = tmp_path_factory.mktemp("comfy")
-    out = {name: base / name for name in ("input", "output", "models")}
+    out = {name: base / name for name in ("input", "output", "models", "temp")}
     for d in out.values():
         d.mkdir()
     return out
@@ -46,6 +46,7 @@ def pack(dirs):
     fp.get_folder_paths = lambda name: fp._paths[name]
     fp.get_input_directory = lambda: str(dirs["input"])
     fp.get_output_directory = lambda: str(dirs["output"])
+    fp.get_temp_directory = lambda: str(dirs["temp"])
     fp.get_annotated_filepath = lambda name: os.path.join(str(dirs["input"]), name)
     fp.exists_annotated_filepath = lambda name: os.path.exists(os.path.join(str(dirs["input"]), name))
     fp.filter_files_content_types = lambda files, kinds: [f for f in files if f.endswith((".mp4", ".webm", ".mkv"))]
@@ -90,7 +91,8 @@ def node(pack, name):
 
 def test_mappings(pack):
     assert set(pack.NODE_CLASS_MAPPINGS) == {"DeepshopLoadVideoFrames", "DeepshopSelectRange", "DeepshopInterpolate",
-                                             "DeepshopSlowMotionRetime", "DeepshopSaveVideo"}
+                                             "DeepshopSlowMotionRetime", "DeepshopSaveVideo",
+                                             "DeepshopSlowMotion"}
     assert pack.NODE_DISPLAY_NAME_MAPPINGS["DeepshopInterpolate"] == "DAIN Interpolate (Deepshop)"
     for cls in pack.NODE_CLASS_MAPPINGS.values():
         assert cls.CATEGORY == "Deepshop/slow motion"
@@ -123,13 +125,13 @@ def test_load_window_with_audio(pack, clips):
     assert rate == 25.0 and count == 20
     assert audio["waveform"].ndim == 3 and audio["waveform"].shape[:2] == (1, 2)
     assert audio["waveform"].shape[2] == pytest.approx(48000 * 20 / 25, abs=2)
-    assert source["start"] == 10 and source["end"] == 30 and source["frame_count"] == 50
-    assert source["frame_rate"] == Fraction(25)
+    assert source.start == 10 and source.end == 30 and source.frame_count == 50
+    assert source.frame_rate == Fraction(25)
 
 
 def test_load_clip_without_audio(pack, clips):
     images, rate, audio, count, source = node(pack, "DeepshopLoadVideoFrames").load("x", path=str(clips["silent"]))
-    assert audio is None and count == 25 and not source["has_audio"]
+    assert audio is None and count == 25 and not source.has_audio
 
 
 def test_load_past_the_end_is_a_clear_error(pack, clips):
@@ -144,7 +146,7 @@ def test_rgba_and_gray_inputs(pack):
     assert common.to_uint8(rgba[0]).shape == (8, 10, 3)
     g = common.to_uint8(gray[0])
     assert g.shape == (8, 10, 3) and (g[..., 0] == g[..., 2]).all()
-    out, rate, count = node(pack, "DeepshopInterpolate").interpolate(rgba, 2.0, "blend (cross-fade, no motion)",
+    out, rate, count, _ = node(pack, "DeepshopInterpolate").interpolate(rgba, 2.0, "blend (cross-fade, no motion)",
                                                                      frame_rate=12.0)
     assert out.shape == (4, 8, 10, 3) and rate == 24.0 and count == 4
 
@@ -172,7 +174,7 @@ def test_retime_stitches_and_stretches_audio(pack):
     select, interp, retime = (node(pack, n) for n in ("DeepshopSelectRange", "DeepshopInterpolate",
                                                       "DeepshopSlowMotionRetime"))
     segment, rng, start, end = select.select(images, 10.0, "5:9")
-    dense, _, _ = interp.interpolate(segment, 4.0, "blend (cross-fade, no motion)", scene_cut_protection=False)
+    dense, _, _, _ = interp.interpolate(segment, 4.0, "blend (cross-fade, no motion)", scene_cut_protection=False)
     audio = {"waveform": torch.zeros(1, 2, 4800), "sample_rate": 2400}
     out, track, count, rate = retime.retime(images, dense, rng, 10.0, 4.0, 0.0, "stretch", audio)
     assert count == 20 + 4 * 3 and out.shape[0] == count and rate == 10.0
@@ -208,7 +210,7 @@ def test_save_spliced_into_the_source(pack, clips):
     images, rate, audio, count, source = load.load("clip.mp4", start_frame=10, frame_load_cap=20)
     segment, rng, start, end = select.select(images, rate, "15:20", source)
     assert (start, end) == (5, 10)
-    dense, _, _ = interp.interpolate(segment, 2.0, "blend (cross-fade, no motion)")
+    dense, _, _, _ = interp.interpolate(segment, 2.0, "blend (cross-fade, no motion)")
     slowed, track, n, out_rate = retime.retime(images, dense, rng, rate, 2.0, 0.0, "stretch", audio)
     assert n == 25
     result = save.save(slowed, out_rate, "t/spliced", "h264", -1, audio=track, source=source)
@@ -234,7 +236,7 @@ def test_retime_ramp_shows_each_frame_at_its_own_time(pack):
     select, interp, retime = (node(pack, n) for n in ("DeepshopSelectRange", "DeepshopInterpolate",
                                                       "DeepshopSlowMotionRetime"))
     segment, rng, start, end = select.select(images, 10.0, "4:14")
-    dense, _, _ = interp.interpolate(segment, 4.0, "blend (cross-fade, no motion)", scene_cut_protection=False)
+    dense, _, _, _ = interp.interpolate(segment, 4.0, "blend (cross-fade, no motion)", scene_cut_protection=False)
     out, _, count, _ = retime.retime(images, dense, rng, 10.0, 4.0, 3.0, "none", None)
     timeline = pack.deepshop_core.timeline.slow_timeline(20, [pack.deepshop_core.timeline.Segment(4, 14, 4.0, 3.0)])
     assert count == len(timeline)
@@ -323,7 +325,7 @@ def test_gray_and_rgba_batches_are_saved_and_retimed_as_rgb(pack, dirs, channels
     select, interp, retime = (node(pack, n) for n in ("DeepshopSelectRange", "DeepshopInterpolate",
                                                       "DeepshopSlowMotionRetime"))
     segment, rng, _, _ = select.select(images, 25.0, "1:3")
-    dense, _, _ = interp.interpolate(segment, 2.0, "blend (cross-fade, no motion)", scene_cut_protection=False)
+    dense, _, _, _ = interp.interpolate(segment, 2.0, "blend (cross-fade, no motion)", scene_cut_protection=False)
     out, _, count, _ = retime.retime(images, dense, rng, 25.0, 2.0)
     assert out.shape == (8, 8, 10, 3) and count == 8
     assert torch.equal(out[0], images[0].expand(8, 10, 3) if channels == 1 else images[0, ..., :3])
@@ -367,7 +369,7 @@ def test_retime_reads_core_frame_interpolate_batches(pack, caplog):
     select, interp, retime = (node(pack, n) for n in ("DeepshopSelectRange", "DeepshopInterpolate",
                                                       "DeepshopSlowMotionRetime"))
     segment, rng, _, _ = select.select(images, 10.0, "5:9")
-    ours, _, _ = interp.interpolate(segment, 4.0, "blend (cross-fade, no motion)", scene_cut_protection=False)
+    ours, _, _, _ = interp.interpolate(segment, 4.0, "blend (cross-fade, no motion)", scene_cut_protection=False)
     assert ours.shape[0] == 5 * 4
     core_style = ours[:(5 - 1) * 4 + 1].clone()  # frame k at time k / 4, ending on the last source frame
     with caplog.at_level(logging.INFO):
@@ -382,12 +384,12 @@ def test_retime_reads_core_frame_interpolate_batches(pack, caplog):
         retime.retime(images, ours[:18], rng, 10.0, 4.0, 0.0, "none", None)
 
 
-def test_audio_as_a_lazy_mapping_is_accepted_by_every_audio_input(pack, dirs):
+def test_audio_as_a_lazy_mapping_is_accepted_by_every_audio_input(pack, dirs, core_video):
     """VideoHelperSuite's AUDIO is a lazy Mapping: Slow Motion Retime and Save Video (every node with an AUDIO
     input) take it exactly as they take a dict."""
     audio_inputs = [name for name, cls in pack.NODE_CLASS_MAPPINGS.items()
                     if any(spec[0] == "AUDIO" for group in cls.INPUT_TYPES().values() for spec in group.values())]
-    assert sorted(audio_inputs) == ["DeepshopSaveVideo", "DeepshopSlowMotionRetime"]
+    assert sorted(audio_inputs) == ["DeepshopSaveVideo", "DeepshopSlowMotion", "DeepshopSlowMotionRetime"]
     images = torch.rand(20, 4, 6, 3)
     waveform = torch.sin(torch.arange(2 * 4800, dtype=torch.float32) / 7).reshape(1, 2, 4800)
     lazy = LazyAudio(waveform, 2400)
@@ -405,6 +407,10 @@ def test_audio_as_a_lazy_mapping_is_accepted_by_every_audio_input(pack, dirs):
     assert sound.channels == 2 and sound.duration == pytest.approx(2.0, abs=0.05)
     with pytest.raises(ValueError, match="a mapping .*got list"):
         retime.retime(images, dense, rng, 10.0, 2.0, 0.0, "stretch", [waveform, 2400])
+    one = node(pack, "DeepshopSlowMotion")
+    kept = one.slow_motion("5:9", 2.0, 0.0, "stretch", "blend (cross-fade, no motion)", images=images,
+                           frame_rate=10.0, audio=LazyAudio(waveform, 2400))[2]
+    assert torch.equal(kept["waveform"], from_dict["waveform"])
 
 
 class LerpNet(torch.nn.Module):
@@ -493,10 +499,151 @@ def test_timestep_net_engine_under_deepshops_planning(pack):
     assert len(net.calls) <= 2 and seen == sorted(seen)
 
 
-def test_interpolation_model_input_only_where_core_has_one(pack):
+def test_interpolation_model_input_only_where_core_has_one(pack, monkeypatch):
     """Outside a ComfyUI with core interpolation (here: no comfy_extras at all) the optional input is absent, and
     anything but a loaded model given to it is refused with a clear error."""
+    monkeypatch.setitem(sys.modules, "comfy_extras", None)  # even after a test put core ComfyUI on the path
     interp = node(pack, "DeepshopInterpolate")
     assert "interpolation_model" not in interp.INPUT_TYPES()["optional"]
     with pytest.raises(ValueError, match="must come from Load Frame Interpolation Model, got dict"):
         interp.interpolate(torch.rand(3, 8, 8, 3), 2.0, "blend (cross-fade, no motion)", interpolation_model={})
+
+
+# -- Slow Motion (Deepshop): the one node --------------------------------------------------------------------------
+
+@pytest.fixture
+def core_video():
+    """Core ComfyUI's VideoFromFile, from the ComfyUI beside this venv (.cache/comfyui*/ComfyUI)."""
+    root = Path(sys.prefix).resolve().parent / "ComfyUI"
+    assert (root / "comfy_api").is_dir(), f"no ComfyUI at {root}: run this file with a test ComfyUI's venv python"
+    sys.path.insert(0, str(root))
+    try:
+        import comfy.cli_args  # the server's own --cpu, before comfy_api pulls in model_management
+        comfy.cli_args.args.cpu = True
+        from comfy_api.input_impl import VideoFromFile
+        yield VideoFromFile
+    finally:
+        sys.path.remove(str(root))
+
+
+def test_slow_motion_streams_a_file_backed_video(pack, clips, core_video, dirs):
+    """VIDEO in (core's VideoFromFile over the clip) -> a VIDEO over a new file in the temp folder: frames
+    10..20 slowed 4x (50 + 10 * 3 = 80 frames), at 25 fps, the audio stretched to the new length."""
+    one = node(pack, "DeepshopSlowMotion")
+    video, images, audio, rate = one.slow_motion("10:20", 4.0, 0.0, "stretch", "blend (cross-fade, no motion)",
+                                                 video=core_video(str(clips["audio"])))
+    assert images is None and audio is None and rate == 25.0
+    path = Path(video.get_stream_source())
+    assert path.parent == dirs["temp"] and path.is_file()
+    assert video.get_frame_count() == 80 and video.get_frame_rate() == 25
+    components = video.get_components()  # what core Get Video Components / Save Video read
+    assert components.images.shape == (80, 96, 160, 3)
+    assert components.audio["waveform"].shape[-1] / components.audio["sample_rate"] == pytest.approx(80 / 25, abs=0.05)
+
+
+def test_slow_motion_image_path_equals_the_video_path(pack, clips, core_video):
+    """The same request as IMAGE + frame rate + AUDIO gives the same frames (up to the codec) and audio length."""
+    load, one = node(pack, "DeepshopLoadVideoFrames"), node(pack, "DeepshopSlowMotion")
+    images, rate, audio, _, _ = load.load("clip.mp4")
+    video, out, track, out_rate = one.slow_motion("0.4s:0.8s, 30:35", 2.0, 2.0, "stretch",
+                                                  "blend (cross-fade, no motion)", images=images, frame_rate=rate,
+                                                  audio=audio)
+    streamed, _, _, _ = one.slow_motion("10:20, 30:35", 2.0, 2.0, "stretch", "blend (cross-fade, no motion)",
+                                        video=core_video(str(clips["audio"])))
+    frames = streamed.get_components().images
+    assert out.shape == frames.shape and out_rate == 25.0
+    assert float((out - frames).abs().mean()) < 3 / 255
+    assert track["waveform"].shape[-1] / track["sample_rate"] == pytest.approx(out.shape[0] / 25, abs=0.05)
+    assert video.get_frame_count() == out.shape[0]  # the IMAGE result is also given as a VIDEO
+
+
+def test_slow_motion_needs_exactly_one_input_and_valid_ranges(pack, clips, core_video):
+    one = node(pack, "DeepshopSlowMotion")
+    with pytest.raises(ValueError, match="either a VIDEO"):
+        one.slow_motion("10:20", 2.0, engine="blend (cross-fade, no motion)")
+    with pytest.raises(ValueError, match="ranges is empty"):
+        one.slow_motion(" , ", 2.0, engine="blend (cross-fade, no motion)", video=core_video(str(clips["audio"])))
+    with pytest.raises(ValueError, match="ends past the last frame"):
+        one.slow_motion("10:80", 2.0, engine="blend (cross-fade, no motion)", video=core_video(str(clips["audio"])))
+    with pytest.raises(ValueError, match="frame_rate"):
+        one.slow_motion("1:3", 2.0, engine="blend (cross-fade, no motion)", images=torch.zeros(5, 8, 8, 3))
+
+
+def test_separate_nodes_and_the_one_node_give_the_same_frames(pack, clips):
+    """Select Range -> DAIN Interpolate (range, factor 3, ramp 2) -> Slow Motion Retime (plan) gives exactly the
+    frames and audio length of Slow Motion (Deepshop) on the same request: the ramp is rendered at its eased times
+    by the engine in both, and Retime takes the factor and ramp from the plan (its own widgets say otherwise)."""
+    load, select, interp, retime, one = (node(pack, n) for n in (
+        "DeepshopLoadVideoFrames", "DeepshopSelectRange", "DeepshopInterpolate", "DeepshopSlowMotionRetime",
+        "DeepshopSlowMotion"))
+    engine = "flow (fast)"
+    images, rate, audio, _, source = load.load("clip.mp4")
+    segment, rng, _, _ = select.select(images, rate, "0.4s:1.2s", source)
+    dense, _, _, plan = interp.interpolate(segment, 3.0, engine, range=rng, ramp=2.0)
+    assert plan.factor == 3.0 and plan.ramp == 2.0 and len(plan.positions) == dense.shape[0]
+    parts, track, count, out_rate = retime.retime(images, dense, rng, rate, 7.0, 0.0, "stretch", audio, plan=plan)
+    _, whole, whole_track, whole_rate = one.slow_motion("10:30", 3.0, 2.0, "stretch", engine, images=images,
+                                                        frame_rate=rate, audio=audio)
+    assert count == whole.shape[0] and out_rate == whole_rate == 25.0
+    assert torch.equal(parts, whole)
+    assert track["waveform"].shape == whole_track["waveform"].shape
+    # the ramp's frames are in-betweens at their own times, not copies or cross-fades of neighbours
+    timeline = pack.deepshop_core.timeline.slow_timeline(50, [pack.deepshop_core.timeline.Segment(10, 30, 3.0, 2.0)])
+    eased = [i for i, p in enumerate(timeline.positions) if 10 < p < 12 and abs(p - round(p)) > 1e-6]
+    assert eased and len(set(np.round(np.diff(timeline.positions[eased[0]:eased[-1] + 1]), 6))) > 1
+
+
+def test_retime_without_a_plan_still_reads_old_batches(pack):
+    """A saved workflow without the plan wire: Retime's own factor, the N x factor batch, as before."""
+    images = torch.rand(12, 8, 8, 3)
+    select, interp, retime = (node(pack, n) for n in ("DeepshopSelectRange", "DeepshopInterpolate",
+                                                      "DeepshopSlowMotionRetime"))
+    segment, rng, _, _ = select.select(images, 25.0, "2:6")
+    dense, _, _, plan = interp.interpolate(segment, 2.0, "blend (cross-fade, no motion)")
+    assert plan is None and dense.shape[0] == 10
+    out, _, count, _ = retime.retime(images, dense, rng, 25.0, 2.0, 0.0, "none", None)
+    assert count == 12 + 4 and torch.equal(out[:2], images[:2]) and torch.equal(out[-6:], images[-6:])
+
+
+class TrimmedVideo:
+    """A VIDEO as 0.33's trimmed VideoFromFile presents itself: the file and its active trim window."""
+
+    def __init__(self, path, start, duration):
+        self.path, self.window = str(path), (start, duration)
+
+    def get_stream_source(self):
+        return self.path
+
+    def get_active_trim_window(self):
+        return self.window
+
+
+def test_slow_motion_of_a_trimmed_video_counts_ranges_from_its_first_frame(pack, clips, core_video):
+    """Trimmed to 1.0 s + 1.0 s (frames 25..49): range 0:10 is frames 25..35 of the file; 2x -> 25 + 10 frames,
+    the first one the file's frame 25, the audio 35 / 25 s."""
+    one = node(pack, "DeepshopSlowMotion")
+    video, _, _, rate = one.slow_motion("0:10", 2.0, 0.0, "stretch", "blend (cross-fade, no motion)",
+                                        video=TrimmedVideo(clips["audio"], 1.0, 1.0))
+    components = video.get_components()
+    assert components.images.shape[0] == 35 and rate == 25.0
+    decode = importlib.import_module("deepshop_pack_under_test.deepshop_core.media.decode")
+    frame25 = torch.from_numpy(next(iter(decode.read_frames(clips["audio"], 25, 26))).astype(np.float32) / 255)
+    assert float((components.images[0] - frame25).abs().mean()) < 3 / 255
+    assert components.audio["waveform"].shape[-1] / components.audio["sample_rate"] == pytest.approx(35 / 25, abs=0.05)
+
+
+def test_slow_motion_of_a_video_made_in_memory(pack, clips, core_video):
+    """Core's VideoFromComponents (a VIDEO from Create Video, no file): its frames, rate and audio are used as an
+    IMAGE batch would be, with the same result as the IMAGE inputs."""
+    from comfy_api.input_impl import VideoFromComponents
+    from comfy_api.util import VideoComponents
+
+    images, rate, audio, _, _ = node(pack, "DeepshopLoadVideoFrames").load("clip.mp4")
+    one = node(pack, "DeepshopSlowMotion")
+    made = VideoFromComponents(VideoComponents(images=images, frame_rate=Fraction(25), audio=audio))
+    video, out, track, out_rate = one.slow_motion("10:20", 2.0, 0.0, "stretch", "blend (cross-fade, no motion)",
+                                                  video=made)
+    _, same, _, _ = one.slow_motion("10:20", 2.0, 0.0, "stretch", "blend (cross-fade, no motion)", images=images,
+                                    frame_rate=rate, audio=audio)
+    assert out.shape[0] == 60 and torch.equal(out, same) and out_rate == 25.0
+    assert track["waveform"].shape[-1] / track["sample_rate"] == pytest.approx(60 / 25, abs=0.05)
