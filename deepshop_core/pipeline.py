@@ -174,7 +174,12 @@ def render(steps: Sequence[Step], get_frame: Callable[[int], np.ndarray], engine
             yield frame
         done += len(group)
         if progress is not None:
-            progress(done, total)
+            try:
+                progress(done, total)
+            except BaseException:  # a cancel between two pairs: an engine with a worker stops it now
+                if hasattr(engine, "cancel"):
+                    engine.cancel()
+                raise
 
 
 def interpolate_frames(frames: Sequence[np.ndarray], timeline: Timeline, engine: engines.Engine | str = "flow", *,

@@ -190,6 +190,32 @@ def test_dain_worker_killed_mid_job_then_the_next_job_works(clip, dain_weights, 
     assert {p: command_line(p) for p in descendants() - processes} == {}
 
 
+def test_a_cancel_between_two_dain_pairs_stops_the_worker(clip, dain_weights, user_cache, tmp_path):
+    """A cancel raised by the progress callback (ComfyUI's interrupt lands there between two pairs) stops the worker
+    as a cancel during a pair does: nothing written, no process left; the next job starts a fresh worker."""
+    from deepshop_core.engines import dain
+
+    seen, processes = [], descendants()
+
+    def cancel_after_two_pairs(done, total):
+        if done >= 2:
+            seen.append(dain.worker_pid())
+            raise Cancelled("stop now")
+
+    (tmp_path / "out").mkdir()
+    out = tmp_path / "out" / "slow.mp4"
+    options = dict(weights=dain_weights, device="cpu")
+    with pytest.raises(Cancelled):
+        slow_motion(clip, out, ranges=["10:30"], factor=2, engine="dain", engine_options=options,
+                    progress=cancel_after_two_pairs)
+    assert seen[0] is not None and list(out.parent.iterdir()) == []
+    assert wait_gone(seen[:1]) == set() and dain.worker_pid() is None
+    result = slow_motion(clip, out, ranges=["10:30"], factor=2, engine="dain", engine_options=options)
+    assert probe(out).frame_count == result.frames_out == 75 + 20
+    dain.shutdown_worker()
+    assert {p: command_line(p) for p in descendants() - processes} == {}
+
+
 @pytest.mark.parametrize("ending", ["exits", "is killed"])
 def test_the_worker_ends_with_the_process_that_started_it(ending, dain_weights, user_cache):
     """A Python process that used DAIN takes its worker with it, whether it exits normally (atexit) or is

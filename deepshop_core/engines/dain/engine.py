@@ -201,7 +201,12 @@ class _Worker:
 
     # -------------------------------------------------------------- requests
     def cancel(self):
-        self._cancel.set()
+        self._cancel.set()  # a request in flight polls this and kills the worker
+        if self.lock.acquire(blocking=False):  # none in flight (a cancel between two pairs): stop it now
+            try:
+                self._kill()
+            finally:
+                self.lock.release()
 
     def request(self, msg, should_cancel: Callable[[], bool] | None = None):
         if not self.alive():
@@ -358,7 +363,8 @@ class DainEngine:
         return grid_times(self.n)
 
     def cancel(self) -> None:
-        """Stop the current interpolation (from another thread): the worker is killed, the call raises Cancelled."""
+        """Stop the job: the worker is killed (from another thread during a call, which then raises Cancelled; or
+        between two pairs); the next call starts a fresh one."""
         self._worker.cancel()
 
     def interpolate(self, frame0: np.ndarray, frame1: np.ndarray, times: Sequence[float]) -> list[np.ndarray]:
