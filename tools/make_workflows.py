@@ -35,10 +35,10 @@ SLOWMO = {
         "1. Load Video Frames: pick your clip (or upload one). The example clip deepshop_example.mp4 is the "
         "demo_input.mp4 that `deepshop demo` renders, copied into ComfyUI's input folder (workflows/README.md).\n"
         "2. Select Range: the part to slow down, in seconds (1.0s:2.0s) or frames (25:50).\n"
-        "3. DAIN Interpolate makes factor x as many frames of that part (flow on the CPU, or DAIN with weights "
-        "in models/dain). Connect Select Range's range to it and its plan to Retime's plan to choose the factor "
-        "and ramp here only (ramps then rendered at their exact times).\n"
-        "4. Slow Motion Retime puts them back into the clip and stretches the audio to match.\n"
+        "3. DAIN Interpolate renders that part as slow motion: factor (and ramp) are chosen here, once (flow on "
+        "the CPU, or DAIN with weights in models/dain).\n"
+        "4. Slow Motion Retime puts them back into the clip by the plan DAIN Interpolate hands it (its own factor "
+        "and ramp are then unused) and stretches the audio to match.\n"
         "5. Save Video writes an MP4 at the clip's OWN frame rate: more frames at the same rate is exactly what "
         "makes the range play 4x slower. The rest of the clip plays at normal speed."
     ),
@@ -47,10 +47,11 @@ SLOWMO = {
         (2, "DeepshopSelectRange", (440, 60), {"range": "1.0s:2.0s"},
          {"images": (1, 0), "frame_rate": (1, 1), "source": (1, 4)}, None),
         (3, "DeepshopInterpolate", (800, 60),
-         {"factor": 4.0, "engine": ENGINE, "device": "auto", "scene_cut_protection": True},
-         {"images": (2, 0), "frame_rate": (1, 1)}, None),
+         {"factor": 4.0, "engine": ENGINE, "device": "auto", "scene_cut_protection": True, "ramp": 0.0},
+         {"images": (2, 0), "frame_rate": (1, 1), "range": (2, 1)}, None),
         (4, "DeepshopSlowMotionRetime", (1180, 120), {"factor": 4.0, "ramp": 0.0, "audio_mode": "stretch"},
-         {"images": (1, 0), "interpolated": (3, 0), "range": (2, 1), "frame_rate": (1, 1), "audio": (1, 2)}, None),
+         {"images": (1, 0), "interpolated": (3, 0), "range": (2, 1), "frame_rate": (1, 1), "audio": (1, 2),
+          "plan": (3, 3)}, None),
         (5, "DeepshopSaveVideo", (1560, 120), {"filename_prefix": "deepshop/highlight", "format": "h264", "quality": -1},
          {"images": (4, 0), "frame_rate": (4, 3), "audio": (4, 1)}, None),
     ],
