@@ -4,8 +4,10 @@
     python bench/scale.py --workers 1 2 16  # chosen worker counts (a bigger machine)
     python bench/scale.py --quick           # development: smaller clips, 1 run
 
-For each worker count N a local Ray cluster with N CPUs is started (its start-up is not timed), then `batch.run` is
-timed on two workloads rendered here (synthetic clips, so no data is needed; ``--clip`` uses a real file for the
+For each worker count N a local Ray cluster with N CPUs is started (its start-up is not timed) with the whole cluster
+(driver, raylet, workers) confined to N cores of the machine (CPU affinity, Linux), so that N workers have N cores
+and no more: unconfined, one worker would borrow the idle cores for what runs beside its task (the encoder's
+threads, the stitch), and the baseline would be more than one worker. Then `batch.run` is timed on two workloads rendered here (synthetic clips, so no data is needed; ``--clip`` uses a real file for the
 long one instead):
 
 - long clip: one clip slowed 4x over its whole length, split into chunks (`chunks.chunk_count`: one per worker),
@@ -37,6 +39,7 @@ from deepshop_core import batch, cluster
 from deepshop_core.synthetic import write_clip
 
 FACTOR = 4
+ALL_CPUS = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
 
 
 def worker_counts(cores: int) -> list[int]:
@@ -56,6 +59,16 @@ def make_inputs(folder: Path, files: int, seconds: float, long_seconds: float, s
     short = [write_clip(many / f"clip{i:03d}.mp4", seconds=seconds, width=width, height=height, seed=i)
              for i in range(files)]
     return long, short
+
+
+def confine(cores: int) -> str:
+    """Keep this process, and what it starts from now on (the local cluster), on its first ``cores`` CPUs. Says
+    how, for the printout."""
+    if not hasattr(os, "sched_setaffinity"):
+        return "not confined (no CPU affinity on this system)"
+    allowed = sorted(ALL_CPUS)[:cores]
+    os.sched_setaffinity(0, allowed)
+    return f"CPUs {allowed}"
 
 
 def cpu_seconds() -> float:
@@ -91,7 +104,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small clips, one run")
     parser.add_argument("--clip", type=Path, help="a real video for the long-clip workload")
     args = parser.parse_args()
-    cores = os.cpu_count() or 1
+    cores = len(ALL_CPUS)
     counts = args.workers or worker_counts(cores)
     runs = 1 if args.quick else args.runs
     size = (320, 180) if args.quick else (480, 270)
@@ -116,6 +129,7 @@ def main() -> None:
         # Interleaved (run 1 of every worker count, then run 2, ...) so load from other processes hits all alike.
         for r in range(runs):
             for n in counts:
+                where = confine(n)
                 started = time.perf_counter()
                 cluster.connect("", workers=n)
                 starts[n].append(time.perf_counter() - started)
@@ -127,9 +141,11 @@ def main() -> None:
                         taken, used, frames[name] = timed_run(batch.items(inputs, job, out))
                         times[name, n].append(taken)
                         cpu[name, n].append(used)
-                        print(f"run {r + 1}: {name}, {n} worker(s): {taken:.2f} s, {used:.2f} CPU s", flush=True)
+                        print(f"run {r + 1}: {name}, {n} worker(s) on {where}: {taken:.2f} s, {used:.2f} CPU s",
+                              flush=True)
                 finally:
                     cluster.import_ray().shutdown()
+                    confine(cores)
     rows, results = [], []
     for name in workloads:
         one = frames[name] / statistics.median(times[name, counts[0]]) / counts[0]  # one worker's throughput
@@ -149,7 +165,8 @@ def main() -> None:
     print(table(header, rows))
     write_results("scale", results, settings={"runs": runs, "size": size, "factor": FACTOR, "files": files,
                                               "long_clip": str(args.clip or f"synthetic {long_seconds} s"),
-                                              "short_clips_s": seconds, "engine": "flow balanced"})
+                                              "short_clips_s": seconds, "engine": "flow balanced",
+                                              "confined": hasattr(os, "sched_setaffinity")})
 
 
 def _frames(path: Path) -> int:

@@ -17,15 +17,17 @@ import os
 import socket
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
 from . import chunks as chunking
+from . import engines
 from .batch import DONE, Item, Job, Outcome, failed
 from .errors import DeepshopWarning, InputError
 from .pipeline import ClipPlan, Progress
 
+TASK_CPUS = 1  # CPUs Ray reserves for a task that renders; its engine and OpenCV use that many threads
 RETRIES = 3  # attempts after a worker process or node dies mid-task (Ray's max_retries)
 _POLL_SECONDS = 0.25  # how often the driver refreshes progress while waiting
 _REPORT_SECONDS = 0.5  # how often a task sends its progress
@@ -107,11 +109,16 @@ def _reporter(counter, key: str) -> Progress:
     return report
 
 
-def _one_thread_per_cpu() -> None:
-    """OpenCV (the flow engine) would start a thread per core in every worker; Ray gives each task one CPU."""
+def _within_allotment(job: Job) -> Job:
+    """``job`` set to use the CPUs Ray gave its task and no more: OpenCV would start a thread per core in every
+    worker, and a threaded engine (flow) would run its own pool beside it; on a full node either steals the cores
+    of the other tasks."""
     import cv2
 
-    cv2.setNumThreads(1)
+    cv2.setNumThreads(TASK_CPUS)
+    if not engines.describe(job.engine).threaded:
+        return job
+    return replace(job, engine_options={**job.engine_options, "threads": TASK_CPUS})
 
 
 def _noting_warnings(function, *args):
@@ -128,13 +135,13 @@ def _plan_task(job: Job, input: Path) -> tuple[ClipPlan, tuple[str, ...]]:
 
 
 def _whole_task(clip: ClipPlan, item: Item, overwrite: bool, counter, key: str):
-    _one_thread_per_cpu()
-    return _noting_warnings(lambda: item.job.render(clip, item.output, overwrite=overwrite,
-                                                    progress=_reporter(counter, key)))
+    job = _within_allotment(item.job)
+    return _noting_warnings(lambda: job.render(clip, item.output, overwrite=overwrite,
+                                               progress=_reporter(counter, key)))
 
 
 def _chunk_task(clip: ClipPlan, chunk: chunking.Chunk, job: Job, counter, key: str) -> int:
-    _one_thread_per_cpu()
+    job = _within_allotment(job)
     return chunking.render_chunk(clip, chunk, job.engine, dict(job.engine_options), _reporter(counter, key))
 
 
@@ -184,7 +191,7 @@ def run(todo: Sequence[tuple[int, Item]], *, overwrite: bool = False, address: s
 def _drive(ray, todo, overwrite: bool, pieces: int | None, progress: Progress | None) -> dict[int, Outcome]:
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    options = {"num_cpus": 1, "max_retries": RETRIES, "retry_exceptions": False}
+    options = {"num_cpus": TASK_CPUS, "max_retries": RETRIES, "retry_exceptions": False}
     noting = {**options, "num_returns": 2}  # (value, warnings) as two objects: the value travels on alone
     plan_task = ray.remote(**noting)(_plan_task)
     whole_task = ray.remote(**noting)(_whole_task)

@@ -226,6 +226,23 @@ def test_the_cluster_is_two_nodes_on_the_loopback_address(cluster):
     assert len(nodes) == 2 and {n["NodeManagerAddress"] for n in nodes} == {LOOPBACK}
 
 
+def test_a_rendering_task_keeps_to_the_cpus_ray_gave_it(cluster):
+    """On a full node every task's threads beyond its allotment steal another task's core: a threaded engine gets
+    ``threads`` equal to the task's CPUs, OpenCV's pool as many; an engine without threads is left as it was."""
+    from deepshop_core import cluster as on_ray
+
+    @ray.remote(num_cpus=on_ray.TASK_CPUS)
+    def inside(job):
+        import cv2
+
+        job = on_ray._within_allotment(job)
+        return cv2.getNumThreads(), dict(job.engine_options)
+
+    flow = batch.Job(engine="flow", engine_options={"preset": "fast"})
+    assert ray.get(inside.remote(flow)) == (1, {"preset": "fast", "threads": 1})
+    assert ray.get(inside.remote(batch.Job(engine="blend"))) == (1, {})
+
+
 def test_a_batch_on_the_cluster_equals_single_runs_and_goes_on_past_a_failed_input(cluster, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()

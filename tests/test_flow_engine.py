@@ -356,3 +356,17 @@ def test_a_fade_is_blended_not_cut():
     m = 24
     assert abs(float(mid[m:-m, m:-m].mean()) - float(truth[m:-m, m:-m].mean())) < 3
     assert psnr(mid[m:-m, m:-m], truth[m:-m, m:-m]) > 28
+
+
+@pytest.mark.parametrize("preset", PRESET_NAMES)
+def test_one_thread_gives_the_frames_of_two(preset):
+    """A Ray task runs the engine with ``threads=1`` and its chunks are stitched to a single run's frames: the
+    threads may change the speed, never a pixel."""
+    frame0 = texture(96, 128, seed=3)
+    frame1 = shifted(frame0, 6.5, -3.0)
+    made = []
+    for threads in (1, 2):
+        e = FlowEngine(preset, threads=threads)
+        made.append(e.interpolate(frame0, frame1, [0.25, 0.5, 0.75]))
+        e.close()
+    assert all(np.array_equal(a, b) for a, b in zip(*made))

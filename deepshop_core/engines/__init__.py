@@ -11,8 +11,9 @@ the pair (optical flow, a network's features) is done once per call, for all tim
 
 Each engine class describes its own vocabulary, read through ``describe(name)`` (an `EngineInfo`) by the CLI,
 batch, the nodes and the benches: ``presets`` and ``default_preset``, ``options`` (the keyword options a user sets:
-command line, manifest, node), ``devices``, and ``context_frames`` (how many source frames it reads on each side of
-a pair; none do today; chunked runs decode that much overlap).
+command line, manifest, node), ``devices``, ``context_frames`` (how many source frames it reads on each side of
+a pair; none do today; chunked runs decode that much overlap) and ``threaded`` (it takes ``threads=N``, the CPU
+threads it may use).
 
 Engines are looked up by name in ``_REGISTRY`` and imported only when loaded, so heavy dependencies (Paddle for
 DAIN) are imported only by the code that needs them. An engine around a network object the caller already holds
@@ -64,6 +65,7 @@ class EngineInfo:
     options: tuple[str, ...] = ()  # the keyword options a user sets (command line, manifest, node)
     devices: tuple[str, ...] = ()  # the devices it accepts; () = the CPU only
     context_frames: int = 0  # source frames it reads on each side of the pair it interpolates
+    threaded: bool = False  # takes ``threads=N``, the CPU threads it may use (a Ray task gives it its CPU allotment)
 
 
 def names() -> list[str]:
@@ -98,7 +100,8 @@ def describe(name: str) -> EngineInfo:
     return EngineInfo(name=name, presets=tuple(getattr(factory, "presets", ())),
                       default_preset=getattr(factory, "default_preset", None),
                       options=tuple(getattr(factory, "options", ())), devices=tuple(getattr(factory, "devices", ())),
-                      context_frames=int(getattr(factory, "context_frames", 0)))
+                      context_frames=int(getattr(factory, "context_frames", 0)),
+                      threaded=bool(getattr(factory, "threaded", False)))
 
 
 def context_frames(name: str) -> int:

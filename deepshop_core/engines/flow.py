@@ -119,6 +119,7 @@ class FlowEngine:
     presets = tuple(PRESETS)  # what `engines.describe` tells the CLI, the nodes and the benches
     default_preset = DEFAULT_PRESET
     options = ("preset",)
+    threaded = True  # `threads` below
 
     def __init__(self, preset: str = DEFAULT_PRESET, *, flow_scale: float | None = None, warp: str | None = None,
                  threads: int = 2):
