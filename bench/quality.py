@@ -86,6 +86,10 @@ class Triplet:
     first: np.ndarray
     second: np.ndarray
     truth: np.ndarray
+    # the sources' neighbours in the clip (real set: frames i-2 and i+4 of the half-rate clip), or None at a clip's
+    # edge or across a scene cut / held frame: what a four-frame (acceleration-aware) method sees besides the pair
+    before: np.ndarray | None = None
+    after: np.ndarray | None = None
 
 
 # ---------------------------------------------------------------------------------------------------- metrics
@@ -244,10 +248,14 @@ def real_set(videos: Path, places: int) -> list[Triplet]:
         usable = [i for i in range(len(signatures) - 2) if not {i + 1, i + 2} & bad]
         picks = sorted({usable[round(k * (len(usable) - 1) / max(1, places - 1))] for k in range(places)}
                        if usable else set())
-        wanted = {i + k for i in picks for k in range(3)}
+        # the half-rate clip's neighbours: i-2 unless a cut or held frame lies between it and i, likewise i+4
+        before = {i: i - 2 for i in picks if i >= 2 and not {i - 1, i} & bad}
+        after = {i: i + 4 for i in picks if i + 4 < len(signatures) and not {i + 3, i + 4} & bad}
+        wanted = {i + k for i in picks for k in range(3)} | set(before.values()) | set(after.values())
         frames = {i: f for i, f in enumerate(read_frames(path)) if i in wanted}
         for i in picks:
-            out.append(Triplet(f"{path.stem}@{i}", frames[i], frames[i + 2], frames[i + 1]))
+            out.append(Triplet(f"{path.stem}@{i}", frames[i], frames[i + 2], frames[i + 1],
+                               frames.get(before.get(i)), frames.get(after.get(i))))
         info = probe(path)
         print(f"  real set: {name} {info.width}x{info.height}, {len(signatures)} frames, "
               f"{len(bad)} cut/held frames avoided, places {picks}")
