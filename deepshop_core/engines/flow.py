@@ -53,6 +53,10 @@ not by call overhead (stacking the candidates into one tall remap or multi-chann
 Known limit: an object smaller than its own motion between the frames (a ball crossing more than its diameter)
 is lost by DIS's coarse-to-fine search; the single-frame fallback fires only where the disagreement is strong,
 so such an object can still show twice, faintly (with plain DIS it shows twice at half strength).
+
+Four frames: given the pair's neighbours (the pipeline does, inside a shot), the trajectories of step 3 follow
+quadratic curves where the four frames agree on an acceleration (flow_motion, which has the measurements: real
+footage at half rate, balanced, 31.94 -> 32.10 dB); the neighbour flows are the neighbour pairs' own, kept.
 """
 
 from __future__ import annotations
@@ -204,6 +208,7 @@ class FlowEngine:
         return out
 
     def close(self) -> None:
+        self._recent = []
         if self._pool is not None:
             self._pool.shutdown(wait=False)
             self._pool = None
