@@ -11,13 +11,19 @@ engine keeps the last pairs, `FlowEngine._recent_pair`).
 Guard: DIS flows are noisy, and an acceleration is the sum of two of them; on real footage a camera shake or a
 flapping wing changes velocity from frame to frame without any smooth curve. Where the acceleration measured at
 frame 0 and the one measured at frame 1 (where the pixel's motion lands) disagree by more than their mean size
-(plus ``_FLOOR`` px), motion there is not a smooth curve and stays linear (a = 0). Measured on the real-footage
-half-rate set of bench/quality.py (48 triplets, 29 with both neighbours; balanced, t = 0.5), against the two-frame
-engine: quadratic trajectories with the guard +0.16 dB (on a 78-triplet draw of the same clips, +0.32 dB); without
-the guard -0.01 dB (realshort, handheld, and carphone lose up to 2 dB); quadratic trajectories as extra candidates
-instead of replacing the linear ones +0.05 dB (the photometric choice then picks wrong curves that happen to match);
-a smoothed (Gaussian sigma 3) or global (median) acceleration 0 to -0.02 dB; one neighbour only (one end quadratic,
-the other linear) -0.4 dB on the triplets at clip edges, so both neighbours or none.
+(plus ``_FLOOR`` px), motion there is not a smooth curve and stays linear (a = 0).
+
+Measured on the real-footage half-rate set of bench/quality.py (48 triplets, 29 with both neighbours; balanced,
+t = 0.5), against the two-frame engine (31.94 dB): quadratic trajectories replacing the linear ones, with this guard
++0.16 dB (15 triplets up, 6 down; on a 78-triplet draw of the same clips, ``--places 13``, +0.32 dB; fast and best
++0.10 and +0.16); without the guard -0.01 (handheld realshort and carphone lose up to 2 dB where DIS's noise reads
+as acceleration); tolerance 0.8 / 1.5, floor 0.5, or the acceleration shrunk to 0.75x / 0.5x: +0.12 / +0.14, +0.14,
++0.14 / +0.11; a smoothed (Gaussian sigma 3) or global (median) acceleration +0.06 / -0.02 (with a stricter guard);
+quadratic trajectories as extra candidates beside the linear ones, not instead: +0.05 against +0.07 replacing (same
+stricter guard: the photometric choice picks wrong curves that happen to match); the neighbours' constant velocity
+(-F0->-1, -F1->2) as two more candidates: +0.19 on the 48 but +0.29 against +0.32 on the 78, so not kept; one
+neighbour only (one end quadratic, the other linear): -0.86 and -1.25 dB at the first pairs of cockatoo and
+skv_bikes, so both neighbours or none. The target of issue 12 (+1.0 dB over v0.1.0's 31.70) is not reached: 32.10.
 """
 
 from __future__ import annotations
