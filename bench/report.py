@@ -88,7 +88,8 @@ def quality_section(quality: dict) -> list[str]:
     lines = ["**Quality**, t = 0.5 against the true frame, mean over the pairs of each set "
              f"({counts} pairs): Middlebury \"other\" (small motion; the papers' protocol), davis22 (large motion: "
              "sports, animals, vehicles, camera pans) and real footage (../shared/testdata/videos at half rate: frames "
-             "i and i+2 against the true i+1, two frames given). PSNR dB on 8-bit RGB; SSIM as scikit-image's "
+             "i and i+2 against the true i+1, two frames given; the rows \"four frames\" also get frames i-2 "
+             "and i+4, real footage only). PSNR dB on 8-bit RGB; SSIM as scikit-image's "
              "`structural_similarity(a, b, channel_axis=2, data_range=255)`; IE = mean absolute error. "
              "`python bench/quality.py`:", "", table(header, rows)]
     notes = [n for n in quality.get("notes", []) if not n.startswith("DAIN")] + quality.get("targets", [])

@@ -127,7 +127,8 @@ def render_chunk(clip: ClipPlan, chunk: Chunk, engine: str = engines.DEFAULT_ENG
     written = 0
     try:
         with _engine(engine, engine_options) as live, open(temp, "wb") as file:
-            for frame in render(steps, window.get, live, progress, release=window.release_before):
+            for frame in render(steps, window.get, live, progress, release=window.release_before,
+                                neighbours=clip.neighbours):
                 np.save(file, frame, allow_pickle=False)
                 written += 1
         os.replace(temp, chunk.path)

@@ -97,8 +97,9 @@ def build_timeline(frame_count: int, frame_rate: Fraction, ranges: Iterable = ()
 
 
 def analyse(signature_of: Callable[[int, int], Iterable[np.ndarray]], spans: Sequence[tuple[int, int]],
-            frame_count: int) -> tuple[list[int], list[int]]:
-    """Scene cuts and duplicate frames within ``spans`` (plus a little context), as absolute frame indices.
+            frame_count: int, reach: int = 0) -> tuple[list[int], list[int]]:
+    """Scene cuts and duplicate frames within ``spans`` (plus a little context), as absolute frame indices; with
+    ``reach``, also those up to ``reach`` frames around each span (what an engine reading neighbours sees).
 
     ``signature_of(start, end)`` yields the signatures of frames ``[start, end)``.
     """
@@ -107,9 +108,46 @@ def analyse(signature_of: Callable[[int, int], Iterable[np.ndarray]], spans: Seq
     for start, end in spans:
         lo, hi = max(0, start - _ANALYSIS_MARGIN), min(frame_count, end + 1 + _ANALYSIS_MARGIN)
         signatures = list(signature_of(lo, hi))
-        cuts.update(lo + k for k in scenes.find_cuts(signatures) if start < lo + k <= end)
-        duplicates.update(lo + k for k in scenes.find_duplicates(signatures) if start < lo + k <= end)
+        cuts.update(lo + k for k in scenes.find_cuts(signatures) if start - reach < lo + k <= end + reach)
+        duplicates.update(lo + k for k in scenes.find_duplicates(signatures) if start - reach < lo + k <= end + reach)
     return sorted(cuts), sorted(duplicates)
+
+
+def _within(frames: Iterable[int], spans: Sequence[tuple[int, int]]) -> list[int]:
+    """The frames k with start < k <= end for some span (what `analyse` reports without ``reach``)."""
+    return [k for k in frames if any(start < k <= end for start, end in spans)]
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """The source frames an engine that reads neighbours (`engines.reads_neighbours`) sees around a pair: the one
+    before its left frame and the one after its right frame, when the pair is consecutive and they are evenly
+    spaced pictures of the same shot. ``spans``: where cuts and held frames were looked for (the slowed ranges, one
+    frame around them included); ``breaks``: the cuts and held frames found there."""
+
+    count: int
+    spans: tuple[tuple[int, int], ...]
+    breaks: frozenset[int]
+
+    def around(self, left: int, right: int) -> tuple[int | None, int | None]:
+        """(frame before ``left``, frame after ``right``), each None where there is none to give: the pair is not
+        consecutive (it bridges held frames), the clip ends, or a cut or held frame lies in between (or might: a
+        frame outside the analysed spans)."""
+        if right != left + 1:
+            return None, None
+        before, after = left - 1, right + 1
+        return (before if before >= 0 and self._clear(before, left) else None,
+                after if after < self.count and self._clear(right, after) else None)
+
+    def _clear(self, a: int, b: int) -> bool:
+        """Frames a, a+1 = b: both analysed, neither a cut nor a held frame (a held frame's picture is older than
+        its place in time)."""
+        return all(any(start <= k <= end + 1 for start, end in self.spans) and k not in self.breaks for k in (a, b))
+
+
+def neighbours_of(timeline: Timeline, cuts: Iterable[int], duplicates: Iterable[int]) -> Neighbours:
+    """The `Neighbours` of a timeline's pairs from what ``analyse(..., reach=1)`` found."""
+    return Neighbours(timeline.source_count, tuple(timeline.retimed_ranges), frozenset(cuts) | frozenset(duplicates))
 
 
 # --- rendering ------------------------------------------------------------------------------------------------
@@ -159,17 +197,26 @@ def _groups(steps: Sequence[Step]) -> Iterator[tuple[Step, list[Step]]]:
 
 
 def render(steps: Sequence[Step], get_frame: Callable[[int], np.ndarray], engine: engines.Engine,
-           progress: Progress | None = None, release: Callable[[int], None] | None = None) -> Iterator[np.ndarray]:
-    """Every output frame of ``steps``, in order. Copies are the source frames themselves (bit-identical)."""
+           progress: Progress | None = None, release: Callable[[int], None] | None = None,
+           neighbours: Neighbours | None = None) -> Iterator[np.ndarray]:
+    """Every output frame of ``steps``, in order. Copies are the source frames themselves (bit-identical).
+    ``neighbours``: the frames around each pair, given to an engine that reads them (`engines.reads_neighbours`;
+    ``get_frame`` must then reach one frame beyond the steps' frames on each side)."""
     total = len(steps)
     done = 0
+    context = neighbours if neighbours is not None and engines.reads_neighbours(engine) else None
     for first, group in _groups(steps):
         if release is not None:
-            release(first.left)
+            release(first.left - (1 if context is not None else 0))
         if first.is_copy:
             out = [get_frame(first.left)]
         else:
-            out = engine.interpolate(get_frame(first.left), get_frame(first.right), [s.t for s in group])
+            around = {}
+            if context is not None:
+                before, after = context.around(first.left, first.right)
+                around = {"before": None if before is None else get_frame(before),
+                          "after": None if after is None else get_frame(after)}
+            out = engine.interpolate(get_frame(first.left), get_frame(first.right), [s.t for s in group], **around)
         for frame in out:
             yield frame
         done += len(group)
@@ -191,10 +238,13 @@ def interpolate_frames(frames: Sequence[np.ndarray], timeline: Timeline, engine:
     cuts, duplicates = [], []
     if scene_cuts or dedupe:
         cuts, duplicates = analyse(lambda lo, hi: (scenes.signature(frames[i]) for i in range(lo, hi)),
-                                   timeline.retimed_ranges, timeline.source_count)
-    steps = plan(timeline, cuts if scene_cuts else (), duplicates if dedupe else ())
+                                   timeline.retimed_ranges, timeline.source_count, reach=1)
+    spans = timeline.retimed_ranges
+    steps = plan(timeline, _within(cuts, spans) if scene_cuts else (), _within(duplicates, spans) if dedupe else ())
     with _engine(engine) as live:
-        yield from render(steps, frames.__getitem__, live, progress)
+        # without the analysis nothing says where a neighbour lies across a cut: none are given then
+        context = neighbours_of(timeline, cuts, duplicates) if scene_cuts or dedupe else None
+        yield from render(steps, frames.__getitem__, live, progress, neighbours=context)
 
 
 class _engine:
@@ -315,11 +365,12 @@ def render_clip(clip: ClipPlan, output: str | Path, *, engine: engines.Engine | 
                 progress: Progress | None = None) -> SlowMotionResult:
     """Render every frame of a planned clip into ``output`` (the second half of `slow_motion`)."""
     seconds: dict[str, float] = {"analyse": clip.analyse_seconds}
-    window = source_window(clip, clip.steps)
     with _engine(engine, engine_options) as live, \
             open_writer(clip, output, audio=audio, format=format, quality=quality, overwrite=overwrite) as writer:
+        window = source_window(clip, clip.steps, int(getattr(live, "context_frames", 0)))
         with _EncodeBehind(writer) as encoder:
-            for frame in render(clip.steps, window.get, live, progress, release=window.release_before):
+            for frame in render(clip.steps, window.get, live, progress, release=window.release_before,
+                                neighbours=clip.neighbours):
                 encoder.write(frame)
         t0 = time.perf_counter()
     finish = time.perf_counter() - t0  # flushing the encoder, muxing the audio's tail, renaming
@@ -341,6 +392,7 @@ class ClipPlan:
     cuts: tuple[int, ...]  # held cuts and bridged duplicates, in the cropped clip's frames (0 = first)
     duplicates: tuple[int, ...]
     analyse_seconds: float = 0.0
+    neighbours: Neighbours | None = None  # the frames around each pair an engine reading neighbours may see
 
     @property
     def frame_rate(self) -> Fraction:
@@ -364,16 +416,19 @@ def plan_clip(input: str | Path, *, ranges: Iterable = (), factor: float = 4.0, 
     first, count = _crop(info, crop)
     timeline = build_timeline(count, info.frame_rate, _shift(ranges, first, info), factor, ramp, smooth)
     started = time.perf_counter()
-    cuts, duplicates = [], []
+    found_cuts, found_duplicates = [], []
     if scene_cuts or dedupe:
-        cuts, duplicates = analyse(
+        found_cuts, found_duplicates = analyse(
             lambda lo, hi: (scenes.signature(f) for f in read_frames(info, first + lo, first + hi)),
-            timeline.retimed_ranges, count)
-    # Only what the plan acts on is kept: a cut found but not held is not reported as held.
-    cuts, duplicates = (cuts if scene_cuts else []), (duplicates if dedupe else [])
+            timeline.retimed_ranges, count, reach=1)
+    # Only what the plan acts on is kept: a cut found but not held (or next to a range) is not reported as held.
+    spans = timeline.retimed_ranges
+    cuts = _within(found_cuts, spans) if scene_cuts else []
+    duplicates = _within(found_duplicates, spans) if dedupe else []
     steps = plan(timeline, cuts, duplicates)
     return ClipPlan(input, info, first, timeline, tuple(steps), tuple(cuts), tuple(duplicates),
-                    time.perf_counter() - started)
+                    time.perf_counter() - started,
+                    neighbours_of(timeline, found_cuts, found_duplicates) if scene_cuts or dedupe else None)
 
 
 def source_window(clip: ClipPlan, steps: Sequence[Step], context: int = 0) -> _FrameWindow:

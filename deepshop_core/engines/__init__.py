@@ -12,8 +12,14 @@ the pair (optical flow, a network's features) is done once per call, for all tim
 Each engine class describes its own vocabulary, read through ``describe(name)`` (an `EngineInfo`) by the CLI,
 batch, the nodes and the benches: ``presets`` and ``default_preset``, ``options`` (the keyword options a user sets:
 command line, manifest, node), ``devices``, ``context_frames`` (how many source frames it reads on each side of
-a pair; none do today; chunked runs decode that much overlap) and ``threaded`` (it takes ``threads=N``, the CPU
-threads it may use).
+a pair; chunked runs decode that much overlap) and ``threaded`` (it takes ``threads=N``, the CPU threads it may
+use).
+
+Neighbour frames, an optional capability: an engine whose ``context_frames`` is 1 (``flow``: acceleration-aware
+motion) also takes ``interpolate(frame0, frame1, times, before=..., after=...)``, the source frames just before
+``frame0`` and just after ``frame1`` (evenly spaced, same shot), either of them None where the pipeline has none to
+give (a clip's edge, a scene cut, a held frame); with none it gives exactly its two-frame result. The pipeline
+gives them only to engines that declare it (`reads_neighbours`); the others are called as before.
 
 Engines are looked up by name in ``_REGISTRY`` and imported only when loaded, so heavy dependencies (Paddle for
 DAIN) are imported only by the code that needs them. An engine around a network object the caller already holds
@@ -108,6 +114,11 @@ def context_frames(name: str) -> int:
     """Source frames an engine reads on each side of the pair it interpolates (0 for engines that see only the
     pair). The one place chunked runs take their overlap from."""
     return describe(name).context_frames
+
+
+def reads_neighbours(engine: Engine) -> bool:
+    """Whether ``engine`` (an instance) takes the pair's neighbours (``before=``, ``after=``)."""
+    return int(getattr(engine, "context_frames", 0)) > 0
 
 
 def _factory(name: str):

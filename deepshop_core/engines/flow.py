@@ -53,6 +53,10 @@ not by call overhead (stacking the candidates into one tall remap or multi-chann
 Known limit: an object smaller than its own motion between the frames (a ball crossing more than its diameter)
 is lost by DIS's coarse-to-fine search; the single-frame fallback fires only where the disagreement is strong,
 so such an object can still show twice, faintly (with plain DIS it shows twice at half strength).
+
+Four frames: given the pair's neighbours (the pipeline does, inside a shot), the trajectories of step 3 follow
+quadratic curves where the four frames agree on an acceleration (flow_motion, which has the measurements: real
+footage at half rate, balanced, 31.94 -> 32.10 dB); the neighbour flows are the neighbour pairs' own, kept.
 """
 
 from __future__ import annotations
@@ -66,7 +70,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from . import check_pair
+from . import check_pair, flow_motion
 
 # Preset -> settings. ``dis``: OpenCV DIS preset; ``finest_scale``: override of DIS's finest pyramid level (0 = full
 # resolution patches); ``max_flow_side``: the flow is computed on a copy downscaled to at most this many pixels on
@@ -120,6 +124,7 @@ class FlowEngine:
     default_preset = DEFAULT_PRESET
     options = ("preset",)
     threaded = True  # `threads` below
+    context_frames = 1  # interpolate() takes the pair's neighbours (before, after): quadratic motion (flow_motion)
 
     def __init__(self, preset: str = DEFAULT_PRESET, *, flow_scale: float | None = None, warp: str | None = None,
                  threads: int = 2):
@@ -138,21 +143,30 @@ class FlowEngine:
         self._dis = [self._make_dis(), self._make_dis()]
         self._pool = ThreadPoolExecutor(max_workers=2) if threads and threads > 1 else None
         self._grids: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._recent: list[tuple[np.ndarray, np.ndarray, dict]] = []  # the last pairs' flows, for four-frame calls
         self.stats: dict[str, float] = {"flow": 0.0, "warp": 0.0, "blend": 0.0, "pairs": 0}
 
     # ------------------------------------------------------------------ public
-    def interpolate(self, frame0: np.ndarray, frame1: np.ndarray, times: Sequence[float]) -> list[np.ndarray]:
+    def interpolate(self, frame0: np.ndarray, frame1: np.ndarray, times: Sequence[float], *,
+                    before: np.ndarray | None = None, after: np.ndarray | None = None) -> list[np.ndarray]:
+        """The frames at ``times`` between ``frame0`` and ``frame1``. With both neighbours (``before`` frame0 and
+        ``after`` frame1, evenly spaced in time, same shot) motion follows quadratic curves where the four frames
+        agree on an acceleration (flow_motion); with either missing, the two-frame result exactly."""
         times = check_pair(frame0, frame1, times)
+        four = before is not None and after is not None
+        if four:
+            check_pair(before, frame0, ())
+            check_pair(frame1, after, ())
         if not times:
             return []
         if np.array_equal(frame0, frame1):
             return [frame0.copy() for _ in times]
         self.stats["pairs"] += 1
-        frame0 = np.ascontiguousarray(frame0)
-        frame1 = np.ascontiguousarray(frame1)
+        frame0, frame1, before, after = (None if f is None else np.ascontiguousarray(f)
+                                         for f in (frame0, frame1, before, after))
         h, w = frame0.shape[:2]
         t_start = time.perf_counter()
-        pair = self._pair(frame0, frame1)
+        pair = self._four_frame_pair(before, frame0, frame1, after) if four else self._pair(frame0, frame1)
         t_flow = time.perf_counter() - t_start
         grid = self._grid2(h, w)
         buf = self._buffers(h, w)
@@ -195,6 +209,7 @@ class FlowEngine:
         return out
 
     def close(self) -> None:
+        self._recent = []
         if self._pool is not None:
             self._pool.shutdown(wait=False)
             self._pool = None
@@ -301,6 +316,26 @@ class FlowEngine:
         return {"f01": f01, "f10": f10, "sh": sh, "sw": sw, "small0": small0, "small1": small1,
                 "shift": shift if 2 * shift < min(sh, sw) else 0}
 
+    def _recent_pair(self, frame0: np.ndarray, frame1: np.ndarray) -> dict:
+        """``_pair`` of these very frame objects, kept for the last three pairs: in a clip a pair's neighbour
+        flows are its neighbour pairs' own flows, so a four-frame call costs one new pair, like a two-frame one.
+        (Frames are matched by identity: the pipeline hands the same array for the same source frame.)"""
+        for a, b, pair in self._recent:
+            if a is frame0 and b is frame1:
+                return pair
+        pair = self._pair(frame0, frame1)
+        self._recent = [*self._recent[-2:], (frame0, frame1, pair)]
+        return pair
+
+    def _four_frame_pair(self, before: np.ndarray, frame0: np.ndarray, frame1: np.ndarray,
+                         after: np.ndarray) -> dict:
+        """``_pair`` of frame0, frame1 with the guarded accelerations from the neighbour pairs' flows."""
+        here = self._recent_pair(frame0, frame1)
+        f0_prev = self._recent_pair(before, frame0)["f10"]
+        f1_next = self._recent_pair(frame1, after)["f01"]
+        grid = self._grid2(here["sh"], here["sw"])
+        return dict(here, motion=flow_motion.acceleration(here["f01"], here["f10"], f0_prev, f1_next, grid))
+
     # ------------------------------------------------------------------ per time
     def _intermediate(self, pair: dict, t: float):
         """F_t0, F_t1 (HxWx2 float32), the blend weights w0, w1 (HxW float32) at t, and how much to soften each
@@ -308,8 +343,11 @@ class FlowEngine:
         sh, sw = pair["sh"], pair["sw"]
         grid = self._grid2(sh, sw)
         s = self.settings
+        motion = pair.get("motion")  # four frames: quadratic trajectories instead of the linear ones
+        bases = None if motion is None else flow_motion.quadratic_bases(pair["f01"], pair["f10"], motion, t, grid,
+                                                                          s["fixed_point_iters"])
         choice = _choose_trajectory(pair["small0"], pair["small1"], pair["f01"], pair["f10"], t, grid,
-                                    s["fixed_point_iters"], pair["shift"], s["window"])
+                                    s["fixed_point_iters"], pair["shift"], s["window"], bases)
         ft0, ft1 = choice.ft0, choice.ft1
         # a sample whose position falls outside its frame gets weight 0 (content entering at a border comes from
         # the other frame)
@@ -420,7 +458,8 @@ def _trajectory(f: np.ndarray, s: float, grid: np.ndarray, iters: int) -> np.nda
 
 
 def _choose_trajectory(small0: np.ndarray, small1: np.ndarray, f01: np.ndarray, f10: np.ndarray, t: float,
-                       grid: np.ndarray, iters: int, shift: int, window: int) -> Trajectories:
+                       grid: np.ndarray, iters: int, shift: int, window: int,
+                       bases: list | None = None) -> Trajectories:
     """Per pixel at time t, the best of the linear trajectories through it: anchored in frame 0 (along F01) or
     in frame 1 (along F10), each as found at the pixel and (``shift`` > 0) as found ``shift`` pixels left,
     right, up and down (at a motion boundary the fixed point can land on the wrong side; a neighbour's
@@ -430,11 +469,15 @@ def _choose_trajectory(small0: np.ndarray, small1: np.ndarray, f01: np.ndarray, 
     ``unexplained`` is the chosen samples' difference less its median over the frame (a fade or a flicker changes
     the whole frame's brightness and is no disagreement), averaged over the window: large where two different
     things meet, which an average would show as a double image.
+
+    ``bases``: other trajectories to start from instead of the linear ones (flow_motion's quadratic ones), as
+    ``(flow to frame 0, flow to frame 1, anchored in frame 0)``.
     """
-    a0 = _trajectory(f01, t, grid, iters)
-    b1 = _trajectory(f10, 1.0 - t, grid, iters)
-    # each trajectory also to the other frame: y + F01(y) = x + (1 - t) F01(y)
-    bases = [(a0, a0 * (-(1.0 - t) / t), True), (b1 * (-t / (1.0 - t)), b1, False)]
+    if bases is None:
+        a0 = _trajectory(f01, t, grid, iters)
+        b1 = _trajectory(f10, 1.0 - t, grid, iters)
+        # each trajectory also to the other frame: y + F01(y) = x + (1 - t) F01(y)
+        bases = [(a0, a0 * (-(1.0 - t) / t), True), (b1 * (-t / (1.0 - t)), b1, False)]
     cands = list(bases)
     if shift:
         for dx, dy in ((shift, 0), (-shift, 0), (0, shift), (0, -shift)):
