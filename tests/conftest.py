@@ -24,6 +24,9 @@ from tests.comfyui import harness
 from tests.support import TESTDATA, require_data
 from tools.comfy_server import VERSIONS, ServerError
 
+# the node pack imported as ComfyUI imports it, for the node tests (pack, pack_dirs, pack_clips)
+pytest_plugins = ["tests.support.node_pack"]
+
 _DATA_FIXTURES = {"testdata", "videos", "middlebury", "davis22"}
 _LEVELS = ("clips", "slow", "server", "browser")
 

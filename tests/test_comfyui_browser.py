@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.comfyui.harness import acquire, put_example_clips, release, require_or_skip
+from tests.support import under_ci
 from tools import comfy_server, workflow_api
 from tools.make_workflows import CORE_MODEL, newer_core_nodes
 
@@ -46,7 +46,7 @@ def _need_browser(python: Path) -> None:
     if not reasons:
         return
     reason = "the browser test needs " + " and ".join(reasons)
-    if os.environ.get("CI", "").lower() == "true":
+    if under_ci():
         pytest.fail(f"under CI the browser test must run: {reason}")
     pytest.skip(reason)
 

@@ -21,10 +21,11 @@ import pytest
 
 from tests.comfyui.harness import (SILENT, assert_success, cancel_after_progress, probe_output, require_or_skip,
                                    run_until_progress)
+from tests.support import under_ci
 from tests.support.procstats import command_line, descendants, wait_gone
 from tools import comfy_server, workflow_api
 from tools.comfy_server import output_files
-from tools.make_workflows import CORE_MODEL, EXAMPLE, newer_core_nodes
+from tools.make_workflows import CORE_MODEL, EXAMPLE, FILES, newer_core_nodes, render
 
 pytestmark = pytest.mark.comfyui  # deselect with -m "not comfyui"
 
@@ -56,6 +57,17 @@ def load_workflow(name: str) -> dict:
 
 def api_prompt(comfy, name: str) -> dict:
     return workflow_api.convert(load_workflow(name), comfy.object_info())
+
+
+def test_workflow_files_are_what_the_tool_builds(comfy, example_clips):
+    """workflows/*.json are exactly what tools/make_workflows.py writes from the /object_info of the ComfyUI each is
+    built for: after a change to a node's inputs, run ``.venv/bin/python -m tools.make_workflows``."""
+    built_here = [name for name, (_, version) in FILES.items() if version == comfy.version]
+    for name in built_here:
+        assert render(name, comfy.object_info()) == (WORKFLOWS / name).read_text(), (
+            f"workflows/{name} is not what tools/make_workflows.py builds: run .venv/bin/python -m "
+            f"tools.make_workflows {name}")
+    assert sorted(FILES) == sorted(p.name for p in WORKFLOWS.glob("*.json"))  # every shipped file has its builder
 
 
 def test_object_info_lists_every_node(comfy, example_clips):
@@ -224,7 +236,7 @@ def dain_standin(comfy):
     probe_paddle = subprocess.run([str(comfy_server.VENV_PYTHON), "-c", "import paddle"], capture_output=True)
     if probe_paddle.returncode != 0:
         reason = "paddlepaddle is not in the test ComfyUI's venv (setup_env.sh with DEEPSHOP_COMFYUI_DAIN=1)"
-        if os.environ.get("CI", "").lower() == "true":
+        if under_ci():
             pytest.fail(reason)
         pytest.skip(reason)
     built = subprocess.run(

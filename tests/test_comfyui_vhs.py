@@ -8,13 +8,12 @@ VHS's AUDIO is a lazy Mapping, not a dict: Retime must take it as it is.
 
 from __future__ import annotations
 
-import os
 from fractions import Fraction
-from pathlib import Path
 
 import pytest
 
 from tests.comfyui.harness import assert_success, probe_output
+from tests.support import under_ci
 from tools.comfy_server import VENDOR, output_files
 from tools.make_workflows import EXAMPLE
 
@@ -30,7 +29,7 @@ def vhs(comfy):
     if "VHS_LoadVideo" not in info:
         where = "is absent" if not VHS_TAR.exists() else "is there: run tests/comfyui/setup_env.sh 0.33.0"
         reason = f"VideoHelperSuite is not in ComfyUI {comfy.version}'s custom_nodes ({VHS_TAR} {where})"
-        if os.environ.get("CI", "").lower() == "true":
+        if under_ci():
             pytest.fail(f"under CI the VideoHelperSuite test must run: {reason}")
         pytest.skip(reason)
     return info

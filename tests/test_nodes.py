@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.support.node_pack import LazyAudio, clips, core_module, dirs, node, pack  # noqa: F401 (fixtures)
+from tests.support.node_pack import LazyAudio, core_module, node
 
 
 def test_mappings(pack):
@@ -31,15 +31,15 @@ def test_mappings(pack):
         cls.INPUT_TYPES()
 
 
-def test_models_dain_registered(pack, dirs):
+def test_models_dain_registered(pack, pack_dirs):
     fp = sys.modules["folder_paths"]
-    assert fp._paths["dain"] == [os.path.join(str(dirs["models"]), "dain")]
+    assert fp._paths["dain"] == [os.path.join(str(pack_dirs["models"]), "dain")]
     common = pack.nodes.common
-    weights = dirs["models"] / "dain" / "DAIN_weight"
+    weights = pack_dirs["models"] / "dain" / "DAIN_weight"
     weights.mkdir(parents=True)
     (weights / "model").write_bytes(b"x")
     (weights / "params").write_bytes(b"x")
-    (dirs["models"] / "dain" / "DAIN_weight.tar").write_bytes(b"x")
+    (pack_dirs["models"] / "dain" / "DAIN_weight.tar").write_bytes(b"x")
     choices = common.engine_choices()
     assert "dain: DAIN_weight" in choices and "dain: DAIN_weight.tar" in choices
     name, options = common.engine_spec("dain: DAIN_weight", "cpu")
@@ -47,7 +47,7 @@ def test_models_dain_registered(pack, dirs):
     assert common.engine_spec("flow (best)") == ("flow", {"preset": "best"})
 
 
-def test_load_window_with_audio(pack, clips):
+def test_load_window_with_audio(pack, pack_clips):
     images, rate, audio, count, source = node(pack, "DeepshopLoadVideoFrames").load(
         "clip.mp4", start_frame=10, frame_load_cap=20)
     assert images.shape == (20, 96, 160, 3) and images.dtype == torch.float32
@@ -59,12 +59,12 @@ def test_load_window_with_audio(pack, clips):
     assert source.frame_rate == Fraction(25)
 
 
-def test_load_clip_without_audio(pack, clips):
-    images, rate, audio, count, source = node(pack, "DeepshopLoadVideoFrames").load("x", path=str(clips["silent"]))
+def test_load_clip_without_audio(pack, pack_clips):
+    images, rate, audio, count, source = node(pack, "DeepshopLoadVideoFrames").load("x", path=str(pack_clips["silent"]))
     assert audio is None and count == 25 and not source.has_audio
 
 
-def test_load_past_the_end_is_a_clear_error(pack, clips):
+def test_load_past_the_end_is_a_clear_error(pack, pack_clips):
     with pytest.raises(ValueError, match="past the end"):
         node(pack, "DeepshopLoadVideoFrames").load("clip.mp4", start_frame=500)
 
@@ -120,7 +120,7 @@ def test_retime_stitches_and_stretches_audio(pack):
 
 
 @pytest.mark.parametrize("fmt", ["h264", "webp", "png"])
-def test_save_formats(pack, dirs, fmt):
+def test_save_formats(pack, pack_dirs, fmt):
     images = torch.rand(6, 32, 48, 3)
     audio = {"waveform": torch.zeros(1, 1, 9600), "sample_rate": 48000}
     result = node(pack, "DeepshopSaveVideo").save(images, 24.0, f"t/{fmt}", fmt, -1, audio=audio)
@@ -133,7 +133,7 @@ def test_save_formats(pack, dirs, fmt):
         assert result["ui"]["animated"] == (True,)
 
 
-def test_save_spliced_into_the_source(pack, clips):
+def test_save_spliced_into_the_source(pack, pack_clips):
     load, select, interp, retime, save = (node(pack, n) for n in (
         "DeepshopLoadVideoFrames", "DeepshopSelectRange", "DeepshopInterpolate", "DeepshopSlowMotionRetime",
         "DeepshopSaveVideo"))
@@ -152,7 +152,7 @@ def test_save_spliced_into_the_source(pack, clips):
     assert sound.duration == pytest.approx(55 / 25, abs=0.03)
     # the frames outside the window are the source's own (decoded again, so equal up to the codec)
     first = next(iter(video.read_frames(path, 0, 1)))
-    original = next(iter(video.read_frames(clips["audio"], 0, 1)))
+    original = next(iter(video.read_frames(pack_clips["audio"], 0, 1)))
     assert np.abs(first.astype(int) - original.astype(int)).mean() < 3
     with pytest.raises(ValueError, match="source's size"):
         save.save(slowed[:, :32, :32], out_rate, "t/bad", "h264", -1, source=source)
@@ -203,8 +203,8 @@ def _bad_file(kind: str, folder: Path, good: Path) -> Path:
 
 @pytest.mark.parametrize("kind, message", [("text", "not a video"), ("empty", "empty"), ("truncated", "truncated"),
                                            ("huge", "megapixels")])
-def test_load_refuses_bad_files_with_one_clear_error(pack, clips, dirs, kind, message):
-    path = _bad_file(kind, dirs["input"], clips["audio"])
+def test_load_refuses_bad_files_with_one_clear_error(pack, pack_clips, pack_dirs, kind, message):
+    path = _bad_file(kind, pack_dirs["input"], pack_clips["audio"])
     with pytest.raises(pack.deepshop_core.MediaError, match=message):
         node(pack, "DeepshopLoadVideoFrames").load("x", path=str(path))
 
@@ -245,7 +245,7 @@ def test_bad_factors_are_refused_by_the_nodes(pack, factor):
 
 
 @pytest.mark.parametrize("channels", [1, 4])
-def test_gray_and_rgba_batches_are_saved_and_retimed_as_rgb(pack, dirs, channels):
+def test_gray_and_rgba_batches_are_saved_and_retimed_as_rgb(pack, pack_dirs, channels):
     images = torch.rand(6, 8, 10, channels)
     (path,) = node(pack, "DeepshopSaveVideo").save(images, 25.0, f"t/c{channels}", "lossless")["result"]
     video = core_module(pack, "media.decode")
@@ -262,17 +262,17 @@ def test_gray_and_rgba_batches_are_saved_and_retimed_as_rgb(pack, dirs, channels
 
 
 @pytest.mark.parametrize("prefix", ["../escape", "a/../../escape", "/tmp/deepshop_absolute", "", "   "])
-def test_save_refuses_a_prefix_outside_the_output_folder(pack, dirs, prefix):
-    before = set(dirs["output"].parent.rglob("*"))
+def test_save_refuses_a_prefix_outside_the_output_folder(pack, pack_dirs, prefix):
+    before = set(pack_dirs["output"].parent.rglob("*"))
     with pytest.raises(ValueError, match="filename_prefix"):
         node(pack, "DeepshopSaveVideo").save(torch.rand(2, 8, 10, 3), 25.0, prefix, "h264")
-    assert set(dirs["output"].parent.rglob("*")) == before
+    assert set(pack_dirs["output"].parent.rglob("*")) == before
     assert not Path("/tmp/deepshop_absolute_00001_.mp4").exists()
 
 
-def test_save_accepts_a_prefix_that_stays_inside(pack, dirs):
+def test_save_accepts_a_prefix_that_stays_inside(pack, pack_dirs):
     (path,) = node(pack, "DeepshopSaveVideo").save(torch.rand(2, 8, 10, 3), 25.0, "t/sub/../inside", "h264")["result"]
-    assert Path(path).resolve().is_relative_to(dirs["output"].resolve()) and Path(path).exists()
+    assert Path(path).resolve().is_relative_to(pack_dirs["output"].resolve()) and Path(path).exists()
 
 
 def test_retime_reads_core_frame_interpolate_batches(pack, caplog):
@@ -297,7 +297,7 @@ def test_retime_reads_core_frame_interpolate_batches(pack, caplog):
         retime.retime(images, ours[:18], rng, 10.0, 4.0, 0.0, "none", None)
 
 
-def test_audio_as_a_lazy_mapping_is_accepted_by_every_audio_input(pack, dirs):
+def test_audio_as_a_lazy_mapping_is_accepted_by_every_audio_input(pack, pack_dirs):
     """VideoHelperSuite's AUDIO is a lazy Mapping: Slow Motion Retime and Save Video take it exactly as they take a
     dict (Slow Motion, the third node with an AUDIO input, in tests/comfyui/video_node_tests.py)."""
     audio_inputs = [name for name, cls in pack.NODE_CLASS_MAPPINGS.items()

@@ -30,7 +30,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 SETUP = ROOT / "tests" / "comfyui" / "setup_env.sh"
 VENDOR = ROOT.parent / "shared" / "vendor"
 CHROMIUM = Path("/usr/bin/chromium")

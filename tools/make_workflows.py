@@ -241,14 +241,18 @@ def object_info(version: str) -> dict:
         server.stop()
 
 
+def render(name: str, object_info: dict) -> str:
+    """The text of workflow file ``name`` for a ComfyUI whose /object_info is ``object_info``."""
+    return json.dumps(build(FILES[name][0], object_info), indent=2) + "\n"
+
+
 def main(names: list[str]) -> None:
     """Write the workflows ``names`` (all when none are named)."""
     chosen = {name: FILES[name] for name in (names or FILES)}
     infos = {version: object_info(version) for version in sorted({v for _, v in chosen.values()})}
     WORKFLOWS.mkdir(exist_ok=True)
-    for name, (desc, version) in chosen.items():
-        data = build(desc, infos[version])
-        (WORKFLOWS / name).write_text(json.dumps(data, indent=2) + "\n")
+    for name, (_, version) in chosen.items():
+        (WORKFLOWS / name).write_text(render(name, infos[version]))
         print("wrote", WORKFLOWS / name)
 
 

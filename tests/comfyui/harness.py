@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import atexit
 import json
-import os
 import shutil
 import time
 import uuid
@@ -19,6 +18,7 @@ from pathlib import Path
 import av
 import pytest
 
+from tests.support import under_ci
 from tools.comfy_server import INSTALLS, OLDEST, ComfyServer, WebSocket
 from tools.make_workflows import EXAMPLE
 
@@ -65,7 +65,7 @@ def require_or_skip(version: str = OLDEST) -> None:
     reason = INSTALLS[version].missing()
     if reason is None:
         return
-    if os.environ.get("CI", "").lower() == "true":
+    if under_ci():
         pytest.fail(f"under CI the ComfyUI integration tests must run: {reason}")
     pytest.skip(reason)
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.support.node_pack import LazyAudio, clips, core_module, dirs, node, pack  # noqa: F401 (fixtures)
+from tests.support.node_pack import LazyAudio, core_module, node
 
 # -- Slow Motion (Deepshop): the one node --------------------------------------------------------------------------
 
@@ -44,22 +44,22 @@ def core_video():
     return VideoFromFile
 
 
-def test_slow_motion_streams_a_file_backed_video(pack, clips, core_video, dirs):
+def test_slow_motion_streams_a_file_backed_video(pack, pack_clips, core_video, pack_dirs):
     """VIDEO in (core's VideoFromFile over the clip) -> a VIDEO over a new file in the temp folder: frames
     10..20 slowed 4x (50 + 10 * 3 = 80 frames), at 25 fps, the audio stretched to the new length."""
     one = node(pack, "DeepshopSlowMotion")
     video, images, audio, rate = one.slow_motion("10:20", 4.0, 0.0, "stretch", "blend (cross-fade, no motion)",
-                                                 video=core_video(str(clips["audio"])))
+                                                 video=core_video(str(pack_clips["audio"])))
     assert images is None and audio is None and rate == 25.0
     path = Path(video.get_stream_source())
-    assert path.parent == dirs["temp"] and path.is_file()
+    assert path.parent == pack_dirs["temp"] and path.is_file()
     assert video.get_frame_count() == 80 and video.get_frame_rate() == 25
     components = video.get_components()  # what core Get Video Components / Save Video read
     assert components.images.shape == (80, 96, 160, 3)
     assert components.audio["waveform"].shape[-1] / components.audio["sample_rate"] == pytest.approx(80 / 25, abs=0.05)
 
 
-def test_slow_motion_image_path_equals_the_video_path(pack, clips, core_video):
+def test_slow_motion_image_path_equals_the_video_path(pack, pack_clips, core_video):
     """The same request as IMAGE + frame rate + AUDIO gives the same frames (up to the codec) and audio length."""
     load, one = node(pack, "DeepshopLoadVideoFrames"), node(pack, "DeepshopSlowMotion")
     images, rate, audio, _, _ = load.load("clip.mp4")
@@ -67,7 +67,7 @@ def test_slow_motion_image_path_equals_the_video_path(pack, clips, core_video):
                                                   "blend (cross-fade, no motion)", images=images, frame_rate=rate,
                                                   audio=audio)
     streamed, _, _, _ = one.slow_motion("10:20, 30:35", 2.0, 2.0, "stretch", "blend (cross-fade, no motion)",
-                                        video=core_video(str(clips["audio"])))
+                                        video=core_video(str(pack_clips["audio"])))
     frames = streamed.get_components().images
     assert out.shape == frames.shape and out_rate == 25.0
     assert float((out - frames).abs().mean()) < 3 / 255
@@ -75,19 +75,19 @@ def test_slow_motion_image_path_equals_the_video_path(pack, clips, core_video):
     assert video.get_frame_count() == out.shape[0]  # the IMAGE result is also given as a VIDEO
 
 
-def test_slow_motion_needs_exactly_one_input_and_valid_ranges(pack, clips, core_video):
+def test_slow_motion_needs_exactly_one_input_and_valid_ranges(pack, pack_clips, core_video):
     one = node(pack, "DeepshopSlowMotion")
     with pytest.raises(ValueError, match="either a VIDEO"):
         one.slow_motion("10:20", 2.0, engine="blend (cross-fade, no motion)")
     with pytest.raises(ValueError, match="ranges is empty"):
-        one.slow_motion(" , ", 2.0, engine="blend (cross-fade, no motion)", video=core_video(str(clips["audio"])))
+        one.slow_motion(" , ", 2.0, engine="blend (cross-fade, no motion)", video=core_video(str(pack_clips["audio"])))
     with pytest.raises(ValueError, match="ends past the last frame"):
-        one.slow_motion("10:80", 2.0, engine="blend (cross-fade, no motion)", video=core_video(str(clips["audio"])))
+        one.slow_motion("10:80", 2.0, engine="blend (cross-fade, no motion)", video=core_video(str(pack_clips["audio"])))
     with pytest.raises(ValueError, match="frame_rate"):
         one.slow_motion("1:3", 2.0, engine="blend (cross-fade, no motion)", images=torch.zeros(5, 8, 8, 3))
 
 
-def test_separate_nodes_and_the_one_node_give_the_same_frames(pack, clips):
+def test_separate_nodes_and_the_one_node_give_the_same_frames(pack, pack_clips):
     """Select Range -> DAIN Interpolate (range, factor 3, ramp 2) -> Slow Motion Retime (plan) gives exactly the
     frames and audio length of Slow Motion (Deepshop) on the same request: the ramp is rendered at its eased times
     by the engine in both, and Retime takes the factor and ramp from the plan (its own widgets say otherwise)."""
@@ -124,21 +124,21 @@ class TrimmedVideo:
         return self.window
 
 
-def test_slow_motion_of_a_trimmed_video_counts_ranges_from_its_first_frame(pack, clips, core_video):
+def test_slow_motion_of_a_trimmed_video_counts_ranges_from_its_first_frame(pack, pack_clips, core_video):
     """Trimmed to 1.0 s + 1.0 s (frames 25..49): range 0:10 is frames 25..35 of the file; 2x -> 25 + 10 frames,
     the first one the file's frame 25, the audio 35 / 25 s."""
     one = node(pack, "DeepshopSlowMotion")
     video, _, _, rate = one.slow_motion("0:10", 2.0, 0.0, "stretch", "blend (cross-fade, no motion)",
-                                        video=TrimmedVideo(clips["audio"], 1.0, 1.0))
+                                        video=TrimmedVideo(pack_clips["audio"], 1.0, 1.0))
     components = video.get_components()
     assert components.images.shape[0] == 35 and rate == 25.0
     decode = core_module(pack, "media.decode")
-    frame25 = torch.from_numpy(next(iter(decode.read_frames(clips["audio"], 25, 26))).astype(np.float32) / 255)
+    frame25 = torch.from_numpy(next(iter(decode.read_frames(pack_clips["audio"], 25, 26))).astype(np.float32) / 255)
     assert float((components.images[0] - frame25).abs().mean()) < 3 / 255
     assert components.audio["waveform"].shape[-1] / components.audio["sample_rate"] == pytest.approx(35 / 25, abs=0.05)
 
 
-def test_slow_motion_of_a_video_made_in_memory(pack, clips, core_video):
+def test_slow_motion_of_a_video_made_in_memory(pack, pack_clips, core_video):
     """Core's VideoFromComponents (a VIDEO from Create Video, no file): its frames, rate and audio are used as an
     IMAGE batch would be, with the same result as the IMAGE inputs."""
     from comfy_api.input_impl import VideoFromComponents

@@ -2,7 +2,7 @@
 stand-in for ComfyUI's ``folder_paths`` (the input, output, temp and models folders), for the node tests: in this
 venv (tests/test_nodes.py, torch from the test extra) and in a test ComfyUI's venv (tests/comfyui/video_node_tests.py).
 
-Test modules take the fixtures by importing them: ``from tests.support.node_pack import clips, dirs, pack``.
+Its fixtures (``pack``, ``pack_dirs``, ``pack_clips``) are a plugin of tests/conftest.py; the helpers are imported.
 """
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
+
 PACK = "deepshop_pack_under_test"  # the pack's module name here (ComfyUI names it by its folder)
 
 
 @pytest.fixture(scope="module")
-def dirs(tmp_path_factory):
+def pack_dirs(tmp_path_factory):
+    """The folders ComfyUI would give the nodes: input, output, models, temp."""
     base = tmp_path_factory.mktemp("comfy")
     out = {name: base / name for name in ("input", "output", "models", "temp")}
     for d in out.values():
@@ -32,18 +34,18 @@ def dirs(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def pack(dirs):
+def pack(pack_dirs):
     """The pack imported like ComfyUI does, with a stand-in folder_paths (restored afterwards)."""
     fp = types.ModuleType("folder_paths")
-    fp.models_dir = str(dirs["models"])
+    fp.models_dir = str(pack_dirs["models"])
     fp._paths = {}
     fp.add_model_folder_path = lambda name, path, is_default=False: fp._paths.setdefault(name, []).append(path)
     fp.get_folder_paths = lambda name: fp._paths[name]
-    fp.get_input_directory = lambda: str(dirs["input"])
-    fp.get_output_directory = lambda: str(dirs["output"])
-    fp.get_temp_directory = lambda: str(dirs["temp"])
-    fp.get_annotated_filepath = lambda name: os.path.join(str(dirs["input"]), name)
-    fp.exists_annotated_filepath = lambda name: os.path.exists(os.path.join(str(dirs["input"]), name))
+    fp.get_input_directory = lambda: str(pack_dirs["input"])
+    fp.get_output_directory = lambda: str(pack_dirs["output"])
+    fp.get_temp_directory = lambda: str(pack_dirs["temp"])
+    fp.get_annotated_filepath = lambda name: os.path.join(str(pack_dirs["input"]), name)
+    fp.exists_annotated_filepath = lambda name: os.path.exists(os.path.join(str(pack_dirs["input"]), name))
     fp.filter_files_content_types = lambda files, kinds: [f for f in files if f.endswith((".mp4", ".webm", ".mkv"))]
 
     def get_save_image_path(prefix, output_dir, width=0, height=0):
@@ -70,11 +72,11 @@ def pack(dirs):
 
 
 @pytest.fixture(scope="module")
-def clips(dirs, make_clip):
+def pack_clips(pack_dirs, make_clip):
     """Two synthetic clips in the input folder: clip.mp4 (the usual clip of tests/conftest.py: 2 s, 25 fps, 160x96,
     stereo) and silent.mp4 (1 s, no audio)."""
-    audio = Path(shutil.copy(make_clip(), dirs["input"] / "clip.mp4"))
-    silent = Path(shutil.copy(make_clip("silent.mp4", seconds=1, audio=False), dirs["input"] / "silent.mp4"))
+    audio = Path(shutil.copy(make_clip(), pack_dirs["input"] / "clip.mp4"))
+    silent = Path(shutil.copy(make_clip("silent.mp4", seconds=1, audio=False), pack_dirs["input"] / "silent.mp4"))
     return {"audio": audio, "silent": silent}
 
 
