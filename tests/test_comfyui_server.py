@@ -233,14 +233,14 @@ def dain_standin(comfy):
     built with the test ComfyUI's python, which has paddle (the project's venv need not): its engine menu entry."""
     import subprocess
 
-    probe_paddle = subprocess.run([str(comfy_server.VENV_PYTHON), "-c", "import paddle"], capture_output=True)
+    probe_paddle = subprocess.run([str(comfy.install.venv_python), "-c", "import paddle"], capture_output=True)
     if probe_paddle.returncode != 0:
         reason = "paddlepaddle is not in the test ComfyUI's venv (setup_env.sh with DEEPSHOP_COMFYUI_DAIN=1)"
         if under_ci():
             pytest.fail(reason)
         pytest.skip(reason)
     built = subprocess.run(
-        [str(comfy_server.VENV_PYTHON), str(ROOT / "tools" / "dain_standin.py"),
+        [str(comfy.install.venv_python), str(ROOT / "tools" / "dain_standin.py"),
          str(comfy.dain_dir / "standin_tiny.tar"), "--n", "1", "--size", "tiny", "--seed", "7"],
         capture_output=True, text=True, timeout=300, env={**os.environ, "FLAGS_enable_pir_api": "0"})
     assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-4000:]

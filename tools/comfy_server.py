@@ -90,16 +90,6 @@ INSTALLS = {
                       vendored=VENDOR / "ComfyUI-0.33.0.tar.gz", new_frontend="1.58.1"),
 }
 VERSIONS = tuple(INSTALLS)
-# the oldest server's layout, for the tools that need one venv with torch (node unit tests, DAIN stand-ins)
-BASE = INSTALLS[OLDEST].base
-COMFY = INSTALLS[OLDEST].comfy
-VENV_PYTHON = INSTALLS[OLDEST].venv_python
-STUBS = INSTALLS[OLDEST].stubs
-
-
-def missing(install: Install = INSTALLS[OLDEST]) -> str | None:
-    """Why the test ComfyUI cannot run here, or None when it can."""
-    return install.missing()
 
 
 def free_port() -> int:
