@@ -61,12 +61,11 @@ def api_prompt(comfy, name: str) -> dict:
 
 def test_workflow_files_are_what_the_tool_builds(comfy, example_clips):
     """workflows/*.json are exactly what tools/make_workflows.py writes from the /object_info of the ComfyUI each is
-    built for: after a change to a node's inputs, run ``.venv/bin/python -m tools.make_workflows``."""
+    built for: after a change to a node's inputs, run ``make workflows``."""
     built_here = [name for name, (_, version) in FILES.items() if version == comfy.version]
     for name in built_here:
         assert render(name, comfy.object_info()) == (WORKFLOWS / name).read_text(), (
-            f"workflows/{name} is not what tools/make_workflows.py builds: run .venv/bin/python -m "
-            f"tools.make_workflows {name}")
+            f"workflows/{name} is not what tools/make_workflows.py builds: run make workflows")
     assert sorted(FILES) == sorted(p.name for p in WORKFLOWS.glob("*.json"))  # every shipped file has its builder
 
 
