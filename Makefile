@@ -4,6 +4,7 @@
 #   make test-fast  the unit level only (in-process, synthetic data: a couple of minutes); levels: tests/conftest.py
 #   make bench  the benchmarks and the README's results section and pictures (needs ../shared/testdata)
 #   make bench-quick  the same, a fast smoke run (quick speed and memory runs; the README shows it is one)
+#   make workflows  write workflows/*.json again from the test ComfyUIs (after changing a node's inputs)
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -38,6 +39,10 @@ test: $(VENV)/.full comfyui
 
 test-fast: $(VENV)/.full
 	$(BIN)/python -m pytest -m unit
+
+.PHONY: workflows
+workflows: $(VENV)/.full comfyui
+	$(BIN)/python -m tools.make_workflows
 
 # Each script prints its table and writes bench/out/<name>.json; report.py draws the plot and rewrites the README's
 # results block from them. The memory bench's node rows run in ComfyUI's Python (the comfyui target).

@@ -10,7 +10,6 @@ import datetime
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
@@ -22,10 +21,7 @@ COMFYUI = Path(os.environ.get("DEEPSHOP_COMFYUI_DIR", ROOT / ".cache" / "comfyui
 
 _STARTED = time.monotonic()  # each bench script imports this module first: its results record how long it ran
 
-if str(ROOT) not in sys.path:  # `python bench/x.py` puts bench/ first on the path, not the project root
-    sys.path.insert(0, str(ROOT))
-
-from deepshop_core import engines  # noqa: E402 - after the path is set
+from deepshop_core import engines  # noqa: E402 - after _STARTED
 
 
 # ----------------------------------------------------------------------------------------------------- machine

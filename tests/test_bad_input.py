@@ -1,6 +1,6 @@
 """Bad and unusual input, through both faces: the command line (``deepshop slowmo``, exit 2, one line) and the Python
 API (``deepshop_core.slow_motion``). Every bad case must give one clear error, write nothing and leave the input as it
-was; every unusual-but-valid case must give correct output. The node cases are in tests/comfyui/node_unit_tests.py.
+was; every unusual-but-valid case must give correct output. The node cases are in tests/test_nodes.py.
 
 Cases covered elsewhere (not repeated here):
 - rotated real phone clip (mpy_fire2, 180 degrees) and 5.1 audio (skv_bigbuckbunny) through the pipeline:

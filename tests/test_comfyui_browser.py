@@ -5,7 +5,7 @@ Three editors: ComfyUI 0.3.75 with its frontend, 0.33.0 with the frontend its re
 serving the newest frontend on PyPI (1.58.1, ``--front-end-root``), which reports deprecated API use.
 
 Checks: every node type is known (no missing node pack), every declared widget is rendered with the value the
-file gives (the editor's own ``graphToPrompt`` agrees with tests/comfyui/workflow_api.py), no node is flagged,
+file gives (the editor's own ``graphToPrompt`` agrees with tools/workflow_api.py), no node is flagged,
 no page error, no deprecation warning while our check reads the graphs. Screenshots go to
 .cache/screenshots/<editor>/ (git-ignored); the README's copies are taken from there.
 """
@@ -14,36 +14,31 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "comfyui"))
-
-import comfy_harness  # noqa: E402
-import workflow_api  # noqa: E402
-from comfy_fixtures import put_example_clips  # noqa: E402
+from tests.comfyui.harness import acquire, put_example_clips, release, require_or_skip
+from tests.support import under_ci
+from tools import comfy_server, workflow_api
+from tools.make_workflows import CORE_MODEL, newer_core_nodes
 
 pytestmark = [pytest.mark.comfyui, pytest.mark.browser]  # deselect with -m "not comfyui"
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = sorted((ROOT / "workflows").glob("*.json"))
 # (ComfyUI version, frontend served instead of the one its requirements pin, or None)
-EDITORS = [(version, None) for version in comfy_harness.VERSIONS] + [
-    (version, install.new_frontend) for version, install in comfy_harness.INSTALLS.items() if install.new_frontend]
+EDITORS = [(version, None) for version in comfy_server.VERSIONS] + [
+    (version, install.new_frontend) for version, install in comfy_server.INSTALLS.items() if install.new_frontend]
 SCREENSHOTS = ROOT / ".cache" / "screenshots"
 BROWSER_CHECK = ROOT / "tests" / "comfyui" / "browser_check.py"
-NEEDS_CORE = {"FrameInterpolationModelLoader"}  # core nodes of ComfyUI 0.33+ that a workflow may use
-CORE_MODEL = "rife.safetensors"  # the model file deepshop_slowmo_core_model.json names
 
 
 def _need_browser(python: Path) -> None:
     reasons = []
-    if not comfy_harness.CHROMIUM.exists():
-        reasons.append(f"{comfy_harness.CHROMIUM} (apt-get install chromium)")
+    if not comfy_server.CHROMIUM.exists():
+        reasons.append(f"{comfy_server.CHROMIUM} (apt-get install chromium)")
     if python.exists():
         probe = subprocess.run([str(python), "-c", "import playwright"], capture_output=True)
         if probe.returncode != 0:
@@ -51,7 +46,7 @@ def _need_browser(python: Path) -> None:
     if not reasons:
         return
     reason = "the browser test needs " + " and ".join(reasons)
-    if os.environ.get("CI", "").lower() == "true":
+    if under_ci():
         pytest.fail(f"under CI the browser test must run: {reason}")
     pytest.skip(reason)
 
@@ -62,24 +57,24 @@ def comfy(request, tmp_path_factory):
     """The server behind the editor: the session's shared one for a version's own frontend, a private one serving
     another frontend."""
     version, frontend = request.param
-    comfy_harness.require_or_skip(pytest, version=version)
-    install = comfy_harness.INSTALLS[version]
+    require_or_skip(version)
+    install = comfy_server.INSTALLS[version]
     try:
         if frontend is None:
-            server = comfy_harness.acquire(version)
+            server = acquire(version)
         else:
             root = install.frontend_root(frontend)
             if not root.is_dir():
                 pytest.fail(f"frontend {frontend} is not installed ({root}): run {install.setup_command}")
-            server = comfy_harness.ComfyServer.start(install, extra_args=("--front-end-root", str(root)))
-    except comfy_harness.ServerError as error:
+            server = comfy_server.ComfyServer.start(install, extra_args=("--front-end-root", str(root)))
+    except comfy_server.ServerError as error:
         pytest.fail(str(error))
     server.editor = f"comfyui-{version}" + (f"-frontend-{frontend}" if frontend else "")
     server.frontend = frontend
     put_example_clips(server, tmp_path_factory.mktemp("clips"))
     yield server
     if frontend is None:
-        comfy_harness.release(version)
+        release(version)
     else:
         server.stop()
 
@@ -137,7 +132,7 @@ def test_workflow_loads_in_the_editor(comfy, editor_report, path):
     assert not [d for d in seen["dialogs"] if "missing" in d.lower()], seen["dialogs"]
     data = json.loads(path.read_text())
     assert len(seen["nodes"]) == len(data["nodes"])
-    lacking = {n["type"] for n in data["nodes"]} & NEEDS_CORE - set(object_info)
+    lacking = newer_core_nodes(path.name) - set(object_info)
     if lacking:  # the core-model workflow in a ComfyUI without core interpolation (0.3.75): exactly that is missing
         assert {n["type"] for n in seen["nodes"] if not n["known"]} == lacking
         return
@@ -150,7 +145,7 @@ def test_workflow_loads_in_the_editor(comfy, editor_report, path):
         declared = {**info["input"].get("required", {}), **info["input"].get("optional", {})}
         widgets = {w["name"] for w in node["widgets"]}
         for name, spec in declared.items():
-            if workflow_api._is_widget(spec):
+            if workflow_api.is_widget(spec):
                 assert name in widgets, f"node {node['id']} ({node['type']}): widget {name!r} not rendered"
     # the editor's own conversion to the API format agrees with ours, input by input
     assert seen["promptError"] is None, seen["promptError"]

@@ -10,9 +10,7 @@ On 0.3.75, which has no core interpolation, the input is absent.
 
 from __future__ import annotations
 
-import json
 import subprocess
-import sys
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -20,12 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "comfyui"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import comfy_harness  # noqa: E402
-from comfy_harness import output_files  # noqa: E402
-from comfy_fixtures import EXAMPLE, comfy, example_clips  # noqa: E402,F401
+from tests.comfyui.harness import assert_success, run_until_progress
+from tools.comfy_server import history_messages, output_files
+from tools.make_workflows import EXAMPLE
 
 pytestmark = pytest.mark.comfyui
 
@@ -106,8 +101,7 @@ def test_deepshop_frames_equal_core_frame_interpolate(comfy, model_files, kind, 
     time they must be the same frame: m = 2 -> t = 0.5; m = 4 -> t = 0.25, 0.5, 0.75; and a 2.5x slow motion (which
     core cannot make) at t = 0.4, 0.8, 0.2, 0.6, each equal to core's 5x frame at that time."""
     entry = comfy.run(prompt_both(model_files[kind], factor, multiplier), timeout=600)
-    assert entry["status"]["status_str"] == "success", (
-        json.dumps(entry["status"].get("messages"), indent=1)[:4000] + "\n" + comfy.log(6000))
+    assert_success(entry, comfy)
     outputs = {node: output_files({"outputs": {node: entry["outputs"][node]}}, comfy)[0].parent for node in "56"}
     core, ours = png_frames(outputs["5"]), png_frames(outputs["6"])
     assert core.shape[0] == PAIRS * multiplier + 1  # (N - 1) x m + 1
@@ -141,13 +135,11 @@ def test_deepshop_frames_equal_core_frame_interpolate(comfy, model_files, kind, 
 def test_a_model_run_shows_progress_and_cancels(comfy, model_files, example_clips):
     """Driven by Deepshop, the model reports progress pair by pair and /interrupt stops it there: the prompt ends
     interrupted, nothing is written, and the server runs the next prompt."""
-    from test_comfyui_server import run_until_progress
-
     prompt = prompt_both(model_files["rife"], 4, 4)
     del prompt["3"], prompt["5"]  # Deepshop's branch only
     prompt["1"]["inputs"].update(video=EXAMPLE, frame_load_cap=0)  # 100 frames at 640x360: long enough
     before = set(comfy.output_dir.rglob("*"))
-    prompt_id, ws = run_until_progress(comfy, prompt, node="4", value=2)
+    prompt_id, ws, _ = run_until_progress(comfy, prompt, node="4", value=2)
     try:
         started = time.monotonic()
         assert comfy.post("/interrupt", {})[0] == 200
@@ -155,7 +147,7 @@ def test_a_model_run_shows_progress_and_cancels(comfy, model_files, example_clip
         stopped = time.monotonic() - started
     finally:
         ws.close()
-    kinds = dict(comfy_harness.history_messages(entry))
+    kinds = dict(history_messages(entry))
     assert entry["status"]["status_str"] == "error" and "execution_interrupted" in kinds, entry["status"]
     assert set(comfy.output_dir.rglob("*")) == before
     print(f"interrupted {stopped:.1f} s after the request")

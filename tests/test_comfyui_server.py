@@ -3,7 +3,8 @@
 Each example workflow in workflows/ is converted from the UI format and run through POST /prompt; its output
 video is probed with PyAV (frames, frame rate, duration, audio). Also: a cancel through POST /interrupt, ComfyUI's
 validation errors for bad inputs, a clip without audio, a window spliced back into the source, an upload, DAIN
-weights dropped into models/dain, every Save Video format, and tests/comfyui/node_unit_tests.py run in the server's venv.
+weights dropped into models/dain, every Save Video format, and tests/comfyui/video_node_tests.py run in the
+server's venv.
 """
 
 from __future__ import annotations
@@ -11,22 +12,20 @@ from __future__ import annotations
 import copy
 import json
 import os
-import sys
 import time
 import uuid
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "comfyui"))
-
-import comfy_harness  # noqa: E402
-from comfy_harness import output_files  # noqa: E402
-from tests.support.procstats import command_line, descendants, wait_gone  # noqa: E402
-import workflow_api  # noqa: E402
-from comfy_fixtures import EXAMPLE, SILENT, comfy, example_clips  # noqa: E402,F401
+from tests.comfyui.harness import (SILENT, assert_success, cancel_after_progress, probe_output, require_or_skip,
+                                   run_until_progress)
+from tests.support import under_ci
+from tests.support.procstats import command_line, descendants, wait_gone
+from tools import comfy_server, workflow_api
+from tools.comfy_server import output_files
+from tools.make_workflows import CORE_MODEL, EXAMPLE, FILES, newer_core_nodes, render
 
 pytestmark = pytest.mark.comfyui  # deselect with -m "not comfyui"
 
@@ -50,9 +49,6 @@ EXPECTED = {
     "deepshop_slowmo_core_nodes.json": dict(frames=175, rate=Fraction(25), size=(320, 180), audio=True),
     "deepshop_slowmo_core_model.json": dict(frames=175, rate=Fraction(25), size=(640, 360), audio=True),
 }
-# workflows for a newer ComfyUI: the core nodes they need (the oldest server must name exactly these as missing)
-NEEDS_CORE = {"deepshop_slowmo_core_model.json": {"FrameInterpolationModelLoader"}}
-CORE_MODEL = "rife.safetensors"  # the model file deepshop_slowmo_core_model.json names (tools/make_workflows.py)
 
 
 def load_workflow(name: str) -> dict:
@@ -63,24 +59,14 @@ def api_prompt(comfy, name: str) -> dict:
     return workflow_api.convert(load_workflow(name), comfy.object_info())
 
 
-def probe(path: Path) -> dict:
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        frames = sum(1 for _ in container.decode(stream))
-        info = {"frames": frames, "rate": Fraction(stream.average_rate), "size": (stream.width, stream.height),
-                "audio": None}
-    with av.open(str(path)) as container:
-        if container.streams.audio:
-            a = container.streams.audio[0]
-            samples = sum(f.samples for f in container.decode(a))
-            info["audio"] = {"seconds": samples / a.rate, "channels": a.channels, "rate": a.rate}
-    return info
-
-
-def assert_success(entry: dict, comfy) -> None:
-    status = entry["status"]
-    assert status["status_str"] == "success", (
-        f"job failed: {json.dumps(status.get('messages'), indent=1)[:4000]}\nserver log:\n{comfy.log(6000)}")
+def test_workflow_files_are_what_the_tool_builds(comfy, example_clips):
+    """workflows/*.json are exactly what tools/make_workflows.py writes from the /object_info of the ComfyUI each is
+    built for: after a change to a node's inputs, run ``make workflows``."""
+    built_here = [name for name, (_, version) in FILES.items() if version == comfy.version]
+    for name in built_here:
+        assert render(name, comfy.object_info()) == (WORKFLOWS / name).read_text(), (
+            f"workflows/{name} is not what tools/make_workflows.py builds: run make workflows")
+    assert sorted(FILES) == sorted(p.name for p in WORKFLOWS.glob("*.json"))  # every shipped file has its builder
 
 
 def test_object_info_lists_every_node(comfy, example_clips):
@@ -133,12 +119,12 @@ def put_core_model(comfy) -> None:
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_workflow_runs(comfy, example_clips, name):
-    missing = NEEDS_CORE.get(name, set()) - set(comfy.object_info())
+    missing = newer_core_nodes(name) - set(comfy.object_info())
     if missing:  # a workflow for a newer ComfyUI: refused up front, naming the node this one lacks
         with pytest.raises(workflow_api.ConversionError, match=sorted(missing)[0]):
             api_prompt(comfy, name)
         return
-    if name in NEEDS_CORE:
+    if newer_core_nodes(name):
         put_core_model(comfy)
     prompt = api_prompt(comfy, name)
     started = time.monotonic()
@@ -146,7 +132,7 @@ def test_workflow_runs(comfy, example_clips, name):
     assert_success(entry, comfy)
     files = output_files(entry, comfy)
     assert len(files) == 1 and files[0].is_file(), f"outputs: {entry.get('outputs')}"
-    got = probe(files[0])
+    got = probe_output(files[0])
     want = EXPECTED[name]
     assert got["frames"] == want["frames"]
     assert got["rate"] == want["rate"]
@@ -165,7 +151,7 @@ def test_clip_without_audio(comfy, example_clips):
     entry = comfy.run(prompt, timeout=600)
     assert_success(entry, comfy)
     (path,) = output_files(entry, comfy)
-    got = probe(path)
+    got = probe_output(path)
     assert got["frames"] == 175 and got["audio"] is None
 
 
@@ -179,7 +165,7 @@ def test_window_spliced_into_the_source(comfy, example_clips):
     entry = comfy.run(prompt, timeout=600)
     assert_success(entry, comfy)
     (path,) = output_files(entry, comfy)
-    got = probe(path)
+    got = probe_output(path)
     assert got["frames"] == 100 + 25  # 25 intervals slowed 2x add 25 frames to the 100-frame clip
     assert got["rate"] == 25
     assert got["audio"]["seconds"] == pytest.approx(125 / 25, abs=0.05)
@@ -204,34 +190,6 @@ def test_invalid_inputs_give_node_errors(comfy, example_clips):
     assert status == 400 and "3" in body["node_errors"], body
 
 
-def cancel_after_progress(comfy, prompt: dict, node: str, value: int) -> tuple[dict, dict, float]:
-    """Queue ``prompt``, POST /interrupt once ``node`` reports progress ``value``; the history entry, that
-    progress message's data and the seconds the cancel took."""
-    client_id = uuid.uuid4().hex
-    ws = comfy.websocket(client_id)
-    try:
-        prompt_id = comfy.queue_prompt(prompt, client_id)
-        progressed = None
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            message = ws.receive(timeout=60)
-            assert message is not None, f"no progress from the server; log:\n{comfy.log(4000)}"
-            data = message.get("data", {})
-            if message.get("type") == "progress" and data.get("node") == node and data.get("value", 0) >= value:
-                progressed = data
-                break
-            if message.get("type") in ("execution_success", "execution_error"):
-                pytest.fail(f"the job ended before it could be cancelled: {message}")
-        assert progressed, f"node {node} reported no progress"
-        status, _ = comfy.post("/interrupt", {})
-        assert status == 200
-        cancelled_at = time.monotonic()
-        entry = comfy.wait_history(prompt_id, timeout=120)
-        return entry, progressed, time.monotonic() - cancelled_at
-    finally:
-        ws.close()
-
-
 def test_interrupt_cancels_without_partial_output(comfy, example_clips):
     prompt = api_prompt(comfy, "deepshop_slowmo_highlight.json")
     prompt["2"]["inputs"]["range"] = "0.2s:3.8s"  # 90 pairs with the slowest flow preset: long enough to cancel
@@ -241,7 +199,7 @@ def test_interrupt_cancels_without_partial_output(comfy, example_clips):
     before = {p for p in comfy.output_dir.rglob("*")}
     processes_before = descendants(comfy.pid)
     entry, progressed, seconds = cancel_after_progress(comfy, prompt, "3", 2)
-    kinds = [kind for kind, _ in comfy_harness.history_messages(entry)]
+    kinds = [kind for kind, _ in comfy_server.history_messages(entry)]
     assert entry["status"]["status_str"] == "error" and "execution_interrupted" in kinds, entry["status"]
     assert progressed["value"] < progressed["max"]
     assert seconds < 30, f"the cancel took {seconds:.1f} s to take effect"
@@ -252,15 +210,16 @@ def test_interrupt_cancels_without_partial_output(comfy, example_clips):
     assert comfy.get("/queue")["queue_running"] == []
 
 
-@pytest.mark.parametrize("version", comfy_harness.VERSIONS)
-def test_node_unit_tests_in_the_comfyui_venv(version):
-    """tests/comfyui/node_unit_tests.py needs torch, which only the test ComfyUIs' venvs have: run it in each."""
-    comfy_harness.require_or_skip(pytest, version=version)
+@pytest.mark.parametrize("version", comfy_server.VERSIONS)
+def test_video_node_tests_in_the_comfyui_venv(version):
+    """tests/comfyui/video_node_tests.py needs core ComfyUI's own comfy_api (its VIDEO types), which only the test
+    ComfyUIs have: run it in each one's venv (the other node tests run here, tests/test_nodes.py)."""
+    require_or_skip(version)
     import subprocess
 
-    python = comfy_harness.INSTALLS[version].venv_python
+    python = comfy_server.INSTALLS[version].venv_python
     result = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                             str(ROOT / "tests" / "comfyui" / "node_unit_tests.py")], cwd=ROOT, capture_output=True,
+                             str(ROOT / "tests" / "comfyui" / "video_node_tests.py")], cwd=ROOT, capture_output=True,
                             text=True, timeout=600, stdin=subprocess.DEVNULL,
                             env={**os.environ, "CI": os.environ.get("CI", "")})
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
@@ -273,14 +232,14 @@ def dain_standin(comfy):
     built with the test ComfyUI's python, which has paddle (the project's venv need not): its engine menu entry."""
     import subprocess
 
-    probe_paddle = subprocess.run([str(comfy_harness.VENV_PYTHON), "-c", "import paddle"], capture_output=True)
+    probe_paddle = subprocess.run([str(comfy.install.venv_python), "-c", "import paddle"], capture_output=True)
     if probe_paddle.returncode != 0:
         reason = "paddlepaddle is not in the test ComfyUI's venv (setup_env.sh with DEEPSHOP_COMFYUI_DAIN=1)"
-        if os.environ.get("CI", "").lower() == "true":
+        if under_ci():
             pytest.fail(reason)
         pytest.skip(reason)
     built = subprocess.run(
-        [str(comfy_harness.VENV_PYTHON), str(ROOT / "tools" / "dain_standin.py"),
+        [str(comfy.install.venv_python), str(ROOT / "tools" / "dain_standin.py"),
          str(comfy.dain_dir / "standin_tiny.tar"), "--n", "1", "--size", "tiny", "--seed", "7"],
         capture_output=True, text=True, timeout=300, env={**os.environ, "FLAGS_enable_pir_api": "0"})
     assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-4000:]
@@ -300,7 +259,7 @@ def dain_workers(comfy) -> set[int]:
     return {p for p in descendants(comfy.pid) if "dain.worker" in command_line(p)}
 
 
-@pytest.mark.comfyui_versions(comfy_harness.OLDEST)  # DAIN runs in its own worker: the server version is moot
+@pytest.mark.comfyui_versions(comfy_server.OLDEST)  # DAIN runs in its own worker: the server version is moot
 def test_dain_weights_in_models_dain_run(comfy, example_clips, dain_standin):
     """A DAIN weights archive dropped into models/dain appears in the engine menu and runs (the DAIN worker runs
     Paddle in a process of its own, beside torch)."""
@@ -309,38 +268,19 @@ def test_dain_weights_in_models_dain_run(comfy, example_clips, dain_standin):
     entry = comfy.run(dain_prompt(comfy, dain_standin, "25:29", "deepshop/dain"), timeout=600)
     assert_success(entry, comfy)
     (path,) = output_files(entry, comfy)
-    got = probe(path)
+    got = probe_output(path)
     assert got["frames"] == 100 + 4 and got["rate"] == 25
 
 
-def run_until_progress(comfy, prompt: dict, node: str = "3", value: int = 2) -> tuple[str, object]:
-    """Queue ``prompt`` and return (prompt id, open websocket) once ``node`` reports ``value`` steps done."""
-    client_id = uuid.uuid4().hex
-    ws = comfy.websocket(client_id)
-    prompt_id = comfy.queue_prompt(prompt, client_id)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        message = ws.receive(timeout=120)
-        assert message is not None, f"no progress from the server; log:\n{comfy.log(4000)}"
-        data = message.get("data", {})
-        if message.get("type") == "progress" and data.get("node") == node and data.get("value", 0) >= value:
-            return prompt_id, ws
-        if message.get("type") in ("execution_success", "execution_error"):
-            ws.close()
-            pytest.fail(f"the job ended before the test could act: {message}")
-    ws.close()
-    pytest.fail("no progress within 300 s")
-
-
 @pytest.mark.parametrize("fault", ["interrupt", "worker killed"])
-@pytest.mark.comfyui_versions(comfy_harness.OLDEST)
+@pytest.mark.comfyui_versions(comfy_server.OLDEST)
 def test_dain_fault_in_the_server(comfy, example_clips, dain_standin, fault):
     """/interrupt during DAIN stops the worker (no process left) and writes nothing; a worker killed mid-job (as by
     the out-of-memory killer) fails the prompt with a clear error and writes nothing. Either way the same prompt
     then runs to the end in the same server."""
     prompt = dain_prompt(comfy, dain_standin, "0.2s:3.8s", f"deepshop/dain_{fault.replace(' ', '_')}")
     before = set(comfy.output_dir.rglob("*"))
-    prompt_id, ws = run_until_progress(comfy, prompt)
+    prompt_id, ws, _ = run_until_progress(comfy, prompt)
     try:
         workers = dain_workers(comfy)
         assert len(workers) == 1, [command_line(p) for p in descendants(comfy.pid)]
@@ -351,7 +291,7 @@ def test_dain_fault_in_the_server(comfy, example_clips, dain_standin, fault):
         entry = comfy.wait_history(prompt_id, timeout=120)
     finally:
         ws.close()
-    kinds = dict(comfy_harness.history_messages(entry))
+    kinds = dict(comfy_server.history_messages(entry))
     assert entry["status"]["status_str"] == "error", entry["status"]
     if fault == "interrupt":
         assert "execution_interrupted" in kinds
@@ -364,7 +304,7 @@ def test_dain_fault_in_the_server(comfy, example_clips, dain_standin, fault):
     entry = comfy.run(prompt, timeout=600)
     assert_success(entry, comfy)
     (path,) = output_files(entry, comfy)
-    assert probe(path)["frames"] == 100 + 4
+    assert probe_output(path)["frames"] == 100 + 4
 
 
 def test_uploaded_video_is_offered_and_loads(comfy, example_clips):
@@ -380,7 +320,7 @@ def test_uploaded_video_is_offered_and_loads(comfy, example_clips):
     entry = comfy.run(prompt, timeout=300)
     assert_success(entry, comfy)
     (path,) = output_files(entry, comfy)
-    got = probe(path)
+    got = probe_output(path)
     assert got["frames"] == 20 and got["rate"] == 50 and got["audio"] is None
 
 
@@ -406,6 +346,6 @@ def test_save_formats(comfy, example_clips, fmt, suffix, audio):
         with Image.open(path) as image:
             assert image.n_frames == 175
         return
-    got = probe(path)
+    got = probe_output(path)
     assert got["frames"] == 175 and got["rate"] == 25
     assert (got["audio"] is not None) == audio

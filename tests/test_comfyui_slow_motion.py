@@ -3,17 +3,14 @@ Motion (Deepshop) -> core Save Video, the clip streamed file to file through Com
 
 from __future__ import annotations
 
-import sys
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "comfyui"))
-
-from comfy_fixtures import EXAMPLE, SILENT, comfy, example_clips  # noqa: E402,F401
-import comfy_harness  # noqa: E402
-from tests.test_comfyui_server import assert_success, cancel_after_progress, probe  # noqa: E402
+from tests.comfyui.harness import SILENT, assert_success, cancel_after_progress, probe_output
+from tools.comfy_server import history_messages
+from tools.make_workflows import EXAMPLE
 
 pytestmark = pytest.mark.comfyui
 
@@ -44,7 +41,7 @@ def test_load_video_slow_motion_save_video(comfy, example_clips):
     prompt = one_node_prompt(comfy, EXAMPLE, "1.0s:2.0s", 4.0, "deepshop_one/highlight")
     entry = comfy.run(prompt, timeout=600)
     assert_success(entry, comfy)
-    got = probe(saved(comfy, "deepshop_one/highlight"))
+    got = probe_output(saved(comfy, "deepshop_one/highlight"))
     assert got["frames"] == 175 and got["rate"] == Fraction(25) and got["size"] == (640, 360)
     assert got["audio"] is not None, "the output lost its audio"
     assert got["audio"]["seconds"] == pytest.approx(7.0, abs=0.05)
@@ -55,7 +52,7 @@ def test_two_ranges_and_a_clip_without_audio(comfy, example_clips):
     prompt = one_node_prompt(comfy, SILENT, "10:20, 3.0s:3.4s", 2.0, "deepshop_one/silent")
     entry = comfy.run(prompt, timeout=600)
     assert_success(entry, comfy)
-    got = probe(saved(comfy, "deepshop_one/silent"))
+    got = probe_output(saved(comfy, "deepshop_one/silent"))
     assert got["frames"] == 120 and got["rate"] == Fraction(25) and got["audio"] is None
 
 
@@ -66,7 +63,7 @@ def test_progress_per_pair_and_cancel_leave_no_file(comfy, example_clips):
     prompt["2"]["inputs"]["engine"] = "flow (best)"  # 90 pairs with the slowest preset: long enough to cancel
     before = {p for d in (comfy.output_dir, comfy.temp_dir) for p in d.rglob("*")}
     entry, progressed, seconds = cancel_after_progress(comfy, prompt, "2", 30)
-    kinds = [kind for kind, _ in comfy_harness.history_messages(entry)]
+    kinds = [kind for kind, _ in history_messages(entry)]
     assert entry["status"]["status_str"] == "error" and "execution_interrupted" in kinds, entry["status"]
     assert progressed["value"] < progressed["max"]
     assert seconds < 30, f"the cancel took {seconds:.1f} s to take effect"

@@ -1,6 +1,6 @@
 """Soak in ComfyUI: 20 consecutive slow-motion prompts in one ComfyUI 0.3.75 server process must not make it grow.
 
-The slow-motion workflow from workflows/ (converted to the API format by tests/comfyui/workflow_api.py) is queued
+The slow-motion workflow from workflows/ (converted to the API format by tools/workflow_api.py) is queued
 20 times, one after the other. After the first and after the last job the server process's resident memory
 (/proc/<pid>/status VmRSS), open file descriptors (/proc/<pid>/fd) and child processes are read: memory within 10%,
 no descriptor and no child process more than after the first job. (The server's heap cannot be trimmed from
@@ -17,19 +17,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "comfyui"))
-
-from tests.support import procstats  # noqa: E402
-import workflow_api  # noqa: E402
-from comfy_harness import output_files  # noqa: E402
-from deepshop_core.media.probe import probe  # noqa: E402
-from comfy_fixtures import comfy, example_clips  # noqa: E402,F401
+from deepshop_core.media.probe import probe
+from tests.support import procstats
+from tools import workflow_api
+from tools.comfy_server import output_files
 
 pytestmark = pytest.mark.comfyui  # deselect with -m "not comfyui"
 

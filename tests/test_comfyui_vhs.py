@@ -8,25 +8,18 @@ VHS's AUDIO is a lazy Mapping, not a dict: Retime must take it as it is.
 
 from __future__ import annotations
 
-import json
-import os
-import sys
 from fractions import Fraction
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "comfyui"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import comfy_harness  # noqa: E402
-from comfy_harness import output_files  # noqa: E402
-from comfy_fixtures import EXAMPLE, comfy, example_clips  # noqa: E402,F401
-from test_comfyui_server import probe  # noqa: E402
+from tests.comfyui.harness import assert_success, probe_output
+from tests.support import under_ci
+from tools.comfy_server import VENDOR, output_files
+from tools.make_workflows import EXAMPLE
 
 pytestmark = [pytest.mark.comfyui, pytest.mark.comfyui_versions("0.33.0")]
 
-VHS_TAR = comfy_harness.VENDOR / "ComfyUI-VideoHelperSuite-1.7.9.tar.gz"
+VHS_TAR = VENDOR / "ComfyUI-VideoHelperSuite-1.7.9.tar.gz"
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +29,7 @@ def vhs(comfy):
     if "VHS_LoadVideo" not in info:
         where = "is absent" if not VHS_TAR.exists() else "is there: run tests/comfyui/setup_env.sh 0.33.0"
         reason = f"VideoHelperSuite is not in ComfyUI {comfy.version}'s custom_nodes ({VHS_TAR} {where})"
-        if os.environ.get("CI", "").lower() == "true":
+        if under_ci():
             pytest.fail(f"under CI the VideoHelperSuite test must run: {reason}")
         pytest.skip(reason)
     return info
@@ -66,11 +59,10 @@ def vhs_prompt(factor: int) -> dict:
 
 def test_vhs_load_video_deepshop_vhs_video_combine(comfy, example_clips, vhs):
     entry = comfy.run(vhs_prompt(4), timeout=600)
-    assert entry["status"]["status_str"] == "success", (
-        json.dumps(entry["status"].get("messages"), indent=1)[:4000] + "\n" + comfy.log(6000))
+    assert_success(entry, comfy)
     videos = [p for p in output_files(entry, comfy) if p.suffix == ".mp4" and "-audio" in p.name]
     assert len(videos) == 1, entry["outputs"]
-    got = probe(videos[0])
+    got = probe_output(videos[0])
     # the example clip: 100 frames at 25 fps with audio; frames 25..50 at 4x: 25 + 25 x 4 + 50 = 175 frames
     assert got["frames"] == 175 and got["rate"] == Fraction(25)
     assert got["audio"] is not None, "the audio was lost on the way"

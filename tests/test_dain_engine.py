@@ -16,7 +16,7 @@ from tools.dain_standin import build_standin, import_paddle
 paddle = import_paddle()
 
 # Paddle's static-graph API warns about its own deprecations on every op: not this project's business.
-pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning"),
               pytest.mark.filterwarnings("ignore::UserWarning")]
 
 from deepshop_core import engines  # noqa: E402

@@ -22,7 +22,7 @@ from deepshop_core.synthetic import write_clip  # noqa: E402
 from deepshop_core.media.probe import probe  # noqa: E402
 
 # Building the DAIN stand-in runs Paddle's static-graph API, which warns about its own deprecations.
-pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning"),
               pytest.mark.filterwarnings(r"ignore:The Attr\(force_cpu\):UserWarning")]
 
 

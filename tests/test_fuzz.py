@@ -35,6 +35,8 @@ from hypothesis import strategies as st
 
 from deepshop_core import synthetic
 
+pytestmark = pytest.mark.slow
+
 HERE = Path(__file__).resolve().parent
 WORKER = ["-m", "tests.support.fuzz_worker"]  # run from the project root (cwd)
 CASE_TIMEOUT = 30.0  # seconds: the hard bound for one case (about 0.03 s normally; generous for a loaded CI box)

@@ -19,7 +19,7 @@ from deepshop_core.media.decode import read_frames
 from deepshop_core.media.encode import VideoWriter
 from deepshop_core.media.formats import CONTAINERS, FORMATS, format_for_path
 from deepshop_core.media.probe import probe
-from deepshop_core.timeline import MAX_FACTOR, check_factor, exact_rate
+from deepshop_core.timeline import MAX_FACTOR, check_factor, exact_rate, seconds_to_frame
 
 
 def test_engines_describe_their_own_presets_options_and_devices():
@@ -62,6 +62,9 @@ def test_one_factor_limit_refuses_in_the_api_and_the_cli(value, clip, tmp_path, 
 ])
 def test_one_rate_normaliser(value, rate):
     assert exact_rate(value) == rate
+    # seconds become frames at that same rate: half a frame at 30000/1001 fps rounds up, given as a float too
+    assert seconds_to_frame("1001/60000", value) == seconds_to_frame("1001/60000", rate)
+    assert seconds_to_frame("1001/60000", Fraction(30000, 1001)) == 1
 
 
 @pytest.mark.parametrize("value", [0, -25, math.nan, math.inf, "fast", None])
@@ -70,6 +73,8 @@ def test_the_rate_normaliser_refuses_what_is_not_a_rate(value, tmp_path):
         exact_rate(value)
     with pytest.raises(InputError, match="frame rate must be a positive number"):
         VideoWriter(tmp_path / "out.mp4", value)
+    with pytest.raises(InputError, match="frame rate must be a positive number"):
+        seconds_to_frame(1.0, value)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -29,6 +29,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow
+
 HERE = Path(__file__).resolve().parent
 JOBS = 20
 MAX_GROWTH = 0.10

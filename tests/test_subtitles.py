@@ -5,7 +5,6 @@ from __future__ import annotations
 from fractions import Fraction
 
 import av
-import numpy as np
 import pytest
 
 from deepshop_core import slow_motion

@@ -1,9 +1,12 @@
 """Write the example workflows in workflows/ (UI format, "version": 0.4) from compact descriptions.
 
 The widget order of each node comes from a live ComfyUI's /object_info, so the files match what the editor
-expects. Run after changing a node's inputs (needs the test ComfyUI, see setup_env.sh):
+expects. Run from the project root after changing a node's inputs (needs the test ComfyUIs, ``make comfyui``):
 
-    .venv/bin/python tools/make_workflows.py [NAME.json ...]
+    .venv/bin/python -m tools.make_workflows [NAME.json ...]
+
+The tests read the descriptions from here too (the example clip's name, the model file a workflow names, the core
+nodes a workflow needs beyond the oldest supported ComfyUI).
 
 The example clip they load, ``deepshop_example.mp4``, is made by the project (``deepshop demo`` /
 ``deepshop_core.synthetic.write_clip``) and copied into ComfyUI's input folder; nothing is downloaded.
@@ -15,13 +18,10 @@ import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-# The live server comes from the test harness (it starts the test ComfyUI and reads /object_info), a folder of
-# scripts that also run inside ComfyUI's own venv, hence on the path rather than a package.
-sys.path.insert(0, str(ROOT / "tests" / "comfyui"))
+from tools.comfy_server import INSTALLS, ComfyServer
+from tools.workflow_api import UPLOAD_FLAGS, is_widget
 
-import comfy_harness  # noqa: E402
-from workflow_api import UPLOAD_FLAGS, _is_widget  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 WORKFLOWS = ROOT / "workflows"
 EXAMPLE = "deepshop_example.mp4"
@@ -156,6 +156,14 @@ FILES = {
     "deepshop_slowmo_core_nodes.json": (CORE_NODES, "0.3.75"),
     "deepshop_slowmo_core_model.json": (CORE_MODEL_SLOWMO, "0.33.0"),
 }
+# core nodes newer than the oldest supported ComfyUI (0.3.75) that a workflow may use
+NEWER_CORE_NODES = {"FrameInterpolationModelLoader"}
+
+
+def newer_core_nodes(name: str) -> set[str]:
+    """The core nodes workflow ``name`` uses that ComfyUI 0.3.75 lacks (that server must name exactly these)."""
+    desc, _ = FILES[name]
+    return {kind for _, kind, *_ in desc["nodes"]} & NEWER_CORE_NODES
 
 
 def build(desc: dict, object_info: dict) -> dict:
@@ -183,7 +191,7 @@ def build(desc: dict, object_info: dict) -> dict:
         for name in names:
             spec = {**req, **opt}[name]
             link = by_target.get((nid, name))
-            if _is_widget(spec):
+            if is_widget(spec):
                 widget_count += 1
                 default = spec[1].get("default") if len(spec) > 1 and isinstance(spec[1], dict) else None
                 if default is None and isinstance(spec[0], list) and spec[0]:
@@ -224,7 +232,7 @@ def build(desc: dict, object_info: dict) -> dict:
 
 
 def object_info(version: str) -> dict:
-    server = comfy_harness.ComfyServer.start(comfy_harness.INSTALLS[version])
+    server = ComfyServer.start(INSTALLS[version])
     try:
         (server.input_dir / EXAMPLE).write_bytes(b"")  # so LoadVideo's file list has it
         (server.frame_interpolation_dir / CORE_MODEL).write_bytes(b"")  # and the model loader's list
@@ -233,14 +241,18 @@ def object_info(version: str) -> dict:
         server.stop()
 
 
+def render(name: str, object_info: dict) -> str:
+    """The text of workflow file ``name`` for a ComfyUI whose /object_info is ``object_info``."""
+    return json.dumps(build(FILES[name][0], object_info), indent=2) + "\n"
+
+
 def main(names: list[str]) -> None:
     """Write the workflows ``names`` (all when none are named)."""
     chosen = {name: FILES[name] for name in (names or FILES)}
     infos = {version: object_info(version) for version in sorted({v for _, v in chosen.values()})}
     WORKFLOWS.mkdir(exist_ok=True)
-    for name, (desc, version) in chosen.items():
-        data = build(desc, infos[version])
-        (WORKFLOWS / name).write_text(json.dumps(data, indent=2) + "\n")
+    for name, (_, version) in chosen.items():
+        (WORKFLOWS / name).write_text(render(name, infos[version]))
         print("wrote", WORKFLOWS / name)
 
 

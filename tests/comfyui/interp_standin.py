@@ -70,7 +70,7 @@ def main() -> int:
     parser.add_argument("--channels", default="64,48,32,24,16",
                         help="RIFE block widths (the real 4.x: 192,128,96,64,32)")
     args = parser.parse_args()
-    sys.path.insert(0, str(args.comfy))
+    sys.path.insert(0, str(args.comfy))  # runs in ComfyUI's venv, where its tree is not installed (main.py does the same)
     import torch
     from comfy.cli_args import args as comfy_args
 

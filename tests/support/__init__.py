@@ -1,5 +1,5 @@
-"""What the test modules share besides fixtures (those are in ``tests/conftest.py``): the project's paths, the
-shared data's location and the rule for what is absent (skip here, fail under CI)."""
+"""What the test modules share besides fixtures (those are in ``tests/conftest.py`` and its plugin ``node_pack``):
+the project's paths, the shared data's location and the rule for what is absent (skip here, fail under CI)."""
 
 from __future__ import annotations
 

@@ -1,92 +1,22 @@
-"""The node classes called directly, without a server. They need torch, which only the test ComfyUI's venv has, so
-this file is not collected by the main run: tests/test_comfyui_server.py runs it in that venv
-(``.cache/comfyui/venv/bin/python -m pytest tests/comfyui/node_unit_tests.py``).
-
-The pack is imported the way ComfyUI imports it (its ``__init__.py`` by file location, as a package), with a small
-stand-in ``folder_paths`` so Save Video has an output folder.
+"""The node classes called directly, in this process, without a server: the pack imported as ComfyUI imports it
+(tests/support/node_pack.py), real torch tensors in and out (torch comes with the test extra). The Slow Motion node's
+tests, which need core ComfyUI's own VIDEO types, run in a test ComfyUI's venv: tests/comfyui/video_node_tests.py.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import sys
-import types
-from collections.abc import Mapping
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
+import torch
 
-torch = pytest.importorskip("torch", reason="the nodes need torch: run this file with .cache/comfyui/venv/bin/python "
-                                            "-m pytest tests/comfyui/node_unit_tests.py (tests/comfyui/setup_env.sh)")
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def dirs(tmp_path_factory):
-    base = tmp_path_factory.mktemp("comfy")
-    out = {name: base / name for name in ("input", "output", "models", "temp")}
-    for d in out.values():
-        d.mkdir()
-    return out
-
-
-@pytest.fixture(scope="module")
-def pack(dirs):
-    """The pack imported like ComfyUI does, with a stand-in folder_paths (restored afterwards)."""
-    fp = types.ModuleType("folder_paths")
-    fp.models_dir = str(dirs["models"])
-    fp._paths = {}
-    fp.add_model_folder_path = lambda name, path, is_default=False: fp._paths.setdefault(name, []).append(path)
-    fp.get_folder_paths = lambda name: fp._paths[name]
-    fp.get_input_directory = lambda: str(dirs["input"])
-    fp.get_output_directory = lambda: str(dirs["output"])
-    fp.get_temp_directory = lambda: str(dirs["temp"])
-    fp.get_annotated_filepath = lambda name: os.path.join(str(dirs["input"]), name)
-    fp.exists_annotated_filepath = lambda name: os.path.exists(os.path.join(str(dirs["input"]), name))
-    fp.filter_files_content_types = lambda files, kinds: [f for f in files if f.endswith((".mp4", ".webm", ".mkv"))]
-
-    def get_save_image_path(prefix, output_dir, width=0, height=0):
-        subfolder, filename = os.path.split(prefix)
-        folder = os.path.join(output_dir, subfolder)
-        os.makedirs(folder, exist_ok=True)
-        counter = 1 + sum(1 for f in os.listdir(folder) if f.startswith(filename + "_"))
-        return folder, filename, counter, subfolder, prefix
-
-    fp.get_save_image_path = get_save_image_path
-    saved = sys.modules.get("folder_paths")
-    sys.modules["folder_paths"] = fp
-    name = "deepshop_pack_under_test"
-    spec = importlib.util.spec_from_file_location(name, ROOT / "__init__.py", submodule_search_locations=[str(ROOT)])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    yield module
-    for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
-        del sys.modules[key]
-    if saved is None:
-        sys.modules.pop("folder_paths", None)
-    else:
-        sys.modules["folder_paths"] = saved
-
-
-@pytest.fixture(scope="module")
-def clips(pack, dirs):
-    synthetic = sys.modules["deepshop_pack_under_test.deepshop_core.synthetic"] if \
-        "deepshop_pack_under_test.deepshop_core.synthetic" in sys.modules else \
-        importlib.import_module("deepshop_pack_under_test.deepshop_core.synthetic")
-    audio = synthetic.write_clip(dirs["input"] / "clip.mp4", seconds=2.0, width=160, height=96)
-    silent = synthetic.write_clip(dirs["input"] / "silent.mp4", seconds=1.0, width=160, height=96, audio=False)
-    return {"audio": audio, "silent": silent}
-
-
-def node(pack, name):
-    return pack.NODE_CLASS_MAPPINGS[name]()
+from tests.support.node_pack import LazyAudio, core_module, node
 
 
 def test_mappings(pack):
@@ -101,15 +31,15 @@ def test_mappings(pack):
         cls.INPUT_TYPES()
 
 
-def test_models_dain_registered(pack, dirs):
+def test_models_dain_registered(pack, pack_dirs):
     fp = sys.modules["folder_paths"]
-    assert fp._paths["dain"] == [os.path.join(str(dirs["models"]), "dain")]
+    assert fp._paths["dain"] == [os.path.join(str(pack_dirs["models"]), "dain")]
     common = pack.nodes.common
-    weights = dirs["models"] / "dain" / "DAIN_weight"
+    weights = pack_dirs["models"] / "dain" / "DAIN_weight"
     weights.mkdir(parents=True)
     (weights / "model").write_bytes(b"x")
     (weights / "params").write_bytes(b"x")
-    (dirs["models"] / "dain" / "DAIN_weight.tar").write_bytes(b"x")
+    (pack_dirs["models"] / "dain" / "DAIN_weight.tar").write_bytes(b"x")
     choices = common.engine_choices()
     assert "dain: DAIN_weight" in choices and "dain: DAIN_weight.tar" in choices
     name, options = common.engine_spec("dain: DAIN_weight", "cpu")
@@ -117,7 +47,7 @@ def test_models_dain_registered(pack, dirs):
     assert common.engine_spec("flow (best)") == ("flow", {"preset": "best"})
 
 
-def test_load_window_with_audio(pack, clips):
+def test_load_window_with_audio(pack, pack_clips):
     images, rate, audio, count, source = node(pack, "DeepshopLoadVideoFrames").load(
         "clip.mp4", start_frame=10, frame_load_cap=20)
     assert images.shape == (20, 96, 160, 3) and images.dtype == torch.float32
@@ -129,12 +59,12 @@ def test_load_window_with_audio(pack, clips):
     assert source.frame_rate == Fraction(25)
 
 
-def test_load_clip_without_audio(pack, clips):
-    images, rate, audio, count, source = node(pack, "DeepshopLoadVideoFrames").load("x", path=str(clips["silent"]))
+def test_load_clip_without_audio(pack, pack_clips):
+    images, rate, audio, count, source = node(pack, "DeepshopLoadVideoFrames").load("x", path=str(pack_clips["silent"]))
     assert audio is None and count == 25 and not source.has_audio
 
 
-def test_load_past_the_end_is_a_clear_error(pack, clips):
+def test_load_past_the_end_is_a_clear_error(pack, pack_clips):
     with pytest.raises(ValueError, match="past the end"):
         node(pack, "DeepshopLoadVideoFrames").load("clip.mp4", start_frame=500)
 
@@ -190,7 +120,7 @@ def test_retime_stitches_and_stretches_audio(pack):
 
 
 @pytest.mark.parametrize("fmt", ["h264", "webp", "png"])
-def test_save_formats(pack, dirs, fmt):
+def test_save_formats(pack, pack_dirs, fmt):
     images = torch.rand(6, 32, 48, 3)
     audio = {"waveform": torch.zeros(1, 1, 9600), "sample_rate": 48000}
     result = node(pack, "DeepshopSaveVideo").save(images, 24.0, f"t/{fmt}", fmt, -1, audio=audio)
@@ -203,7 +133,7 @@ def test_save_formats(pack, dirs, fmt):
         assert result["ui"]["animated"] == (True,)
 
 
-def test_save_spliced_into_the_source(pack, clips):
+def test_save_spliced_into_the_source(pack, pack_clips):
     load, select, interp, retime, save = (node(pack, n) for n in (
         "DeepshopLoadVideoFrames", "DeepshopSelectRange", "DeepshopInterpolate", "DeepshopSlowMotionRetime",
         "DeepshopSaveVideo"))
@@ -215,14 +145,14 @@ def test_save_spliced_into_the_source(pack, clips):
     assert n == 25
     result = save.save(slowed, out_rate, "t/spliced", "h264", -1, audio=track, source=source)
     (path,) = result["result"]
-    video = importlib.import_module("deepshop_pack_under_test.deepshop_core.media.decode")
+    video = core_module(pack, "media.decode")
     info = pack.deepshop_core.probe(path)
     assert info.frame_count == 50 + 5 and info.frame_rate == 25
-    sound = importlib.import_module("deepshop_pack_under_test.deepshop_core.media.audio").read_audio(path)
+    sound = core_module(pack, "media.audio").read_audio(path)
     assert sound.duration == pytest.approx(55 / 25, abs=0.03)
     # the frames outside the window are the source's own (decoded again, so equal up to the codec)
     first = next(iter(video.read_frames(path, 0, 1)))
-    original = next(iter(video.read_frames(clips["audio"], 0, 1)))
+    original = next(iter(video.read_frames(pack_clips["audio"], 0, 1)))
     assert np.abs(first.astype(int) - original.astype(int)).mean() < 3
     with pytest.raises(ValueError, match="source's size"):
         save.save(slowed[:, :32, :32], out_rate, "t/bad", "h264", -1, source=source)
@@ -273,8 +203,8 @@ def _bad_file(kind: str, folder: Path, good: Path) -> Path:
 
 @pytest.mark.parametrize("kind, message", [("text", "not a video"), ("empty", "empty"), ("truncated", "truncated"),
                                            ("huge", "megapixels")])
-def test_load_refuses_bad_files_with_one_clear_error(pack, clips, dirs, kind, message):
-    path = _bad_file(kind, dirs["input"], clips["audio"])
+def test_load_refuses_bad_files_with_one_clear_error(pack, pack_clips, pack_dirs, kind, message):
+    path = _bad_file(kind, pack_dirs["input"], pack_clips["audio"])
     with pytest.raises(pack.deepshop_core.MediaError, match=message):
         node(pack, "DeepshopLoadVideoFrames").load("x", path=str(path))
 
@@ -315,10 +245,10 @@ def test_bad_factors_are_refused_by_the_nodes(pack, factor):
 
 
 @pytest.mark.parametrize("channels", [1, 4])
-def test_gray_and_rgba_batches_are_saved_and_retimed_as_rgb(pack, dirs, channels):
+def test_gray_and_rgba_batches_are_saved_and_retimed_as_rgb(pack, pack_dirs, channels):
     images = torch.rand(6, 8, 10, channels)
     (path,) = node(pack, "DeepshopSaveVideo").save(images, 25.0, f"t/c{channels}", "lossless")["result"]
-    video = importlib.import_module("deepshop_pack_under_test.deepshop_core.media.decode")
+    video = core_module(pack, "media.decode")
     saved = list(video.read_frames(path))
     expected = pack.nodes.common.to_uint8(images[2])
     assert len(saved) == 6 and np.array_equal(saved[2], expected)
@@ -332,34 +262,17 @@ def test_gray_and_rgba_batches_are_saved_and_retimed_as_rgb(pack, dirs, channels
 
 
 @pytest.mark.parametrize("prefix", ["../escape", "a/../../escape", "/tmp/deepshop_absolute", "", "   "])
-def test_save_refuses_a_prefix_outside_the_output_folder(pack, dirs, prefix):
-    before = set(dirs["output"].parent.rglob("*"))
+def test_save_refuses_a_prefix_outside_the_output_folder(pack, pack_dirs, prefix):
+    before = set(pack_dirs["output"].parent.rglob("*"))
     with pytest.raises(ValueError, match="filename_prefix"):
         node(pack, "DeepshopSaveVideo").save(torch.rand(2, 8, 10, 3), 25.0, prefix, "h264")
-    assert set(dirs["output"].parent.rglob("*")) == before
+    assert set(pack_dirs["output"].parent.rglob("*")) == before
     assert not Path("/tmp/deepshop_absolute_00001_.mp4").exists()
 
 
-def test_save_accepts_a_prefix_that_stays_inside(pack, dirs):
+def test_save_accepts_a_prefix_that_stays_inside(pack, pack_dirs):
     (path,) = node(pack, "DeepshopSaveVideo").save(torch.rand(2, 8, 10, 3), 25.0, "t/sub/../inside", "h264")["result"]
-    assert Path(path).resolve().is_relative_to(dirs["output"].resolve()) and Path(path).exists()
-
-
-class LazyAudio(Mapping):
-    """AUDIO as VideoHelperSuite's Load Video gives it: a Mapping that decodes on first access, not a dict."""
-
-    def __init__(self, waveform, sample_rate):
-        self._data, self.reads = {"waveform": waveform, "sample_rate": sample_rate}, 0
-
-    def __getitem__(self, key):
-        self.reads += 1
-        return self._data[key]
-
-    def __iter__(self):
-        return iter(self._data)
-
-    def __len__(self):
-        return len(self._data)
+    assert Path(path).resolve().is_relative_to(pack_dirs["output"].resolve()) and Path(path).exists()
 
 
 def test_retime_reads_core_frame_interpolate_batches(pack, caplog):
@@ -384,9 +297,9 @@ def test_retime_reads_core_frame_interpolate_batches(pack, caplog):
         retime.retime(images, ours[:18], rng, 10.0, 4.0, 0.0, "none", None)
 
 
-def test_audio_as_a_lazy_mapping_is_accepted_by_every_audio_input(pack, dirs, core_video):
-    """VideoHelperSuite's AUDIO is a lazy Mapping: Slow Motion Retime and Save Video (every node with an AUDIO
-    input) take it exactly as they take a dict."""
+def test_audio_as_a_lazy_mapping_is_accepted_by_every_audio_input(pack, pack_dirs):
+    """VideoHelperSuite's AUDIO is a lazy Mapping: Slow Motion Retime and Save Video take it exactly as they take a
+    dict (Slow Motion, the third node with an AUDIO input, in tests/comfyui/video_node_tests.py)."""
     audio_inputs = [name for name, cls in pack.NODE_CLASS_MAPPINGS.items()
                     if any(spec[0] == "AUDIO" for group in cls.INPUT_TYPES().values() for spec in group.values())]
     assert sorted(audio_inputs) == ["DeepshopSaveVideo", "DeepshopSlowMotion", "DeepshopSlowMotionRetime"]
@@ -403,14 +316,10 @@ def test_audio_as_a_lazy_mapping_is_accepted_by_every_audio_input(pack, dirs, co
     assert lazy.reads > 0 and from_lazy["sample_rate"] == 2400
     assert torch.equal(from_lazy["waveform"], from_dict["waveform"])
     (path,) = save.save(images, 10.0, "t/lazy_audio", "h264", -1, audio=LazyAudio(waveform, 2400))["result"]
-    sound = importlib.import_module("deepshop_pack_under_test.deepshop_core.media.audio").read_audio(path)
+    sound = core_module(pack, "media.audio").read_audio(path)
     assert sound.channels == 2 and sound.duration == pytest.approx(2.0, abs=0.05)
     with pytest.raises(ValueError, match="a mapping .*got list"):
         retime.retime(images, dense, rng, 10.0, 2.0, 0.0, "stretch", [waveform, 2400])
-    one = node(pack, "DeepshopSlowMotion")
-    kept = one.slow_motion("5:9", 2.0, 0.0, "stretch", "blend (cross-fade, no motion)", images=images,
-                           frame_rate=10.0, audio=LazyAudio(waveform, 2400))[2]
-    assert torch.equal(kept["waveform"], from_dict["waveform"])
 
 
 class LerpNet(torch.nn.Module):
@@ -435,12 +344,8 @@ class LerpNet(torch.nn.Module):
         return torch.lerp(img0, img1, timestep) * self.gain
 
 
-def core_module_of(pack, name):
-    return importlib.import_module(f"deepshop_pack_under_test.deepshop_core.{name}")
-
-
 def test_timestep_net_engine_calls_the_network_as_core_does(pack):
-    engine = core_module_of(pack, "engines.timestep_net").TimestepNetEngine(LerpNet())
+    engine = core_module(pack, "engines.timestep_net").TimestepNetEngine(LerpNet())
     rng = np.random.default_rng(3)
     f0, f1 = (rng.integers(0, 256, (70, 90, 3), dtype=np.uint8) for _ in range(2))
     mids = engine.interpolate(f0, f1, [0.25, 0.5, 0.7])
@@ -461,17 +366,17 @@ def test_timestep_net_engine_calls_the_network_as_core_does(pack):
     with pytest.raises(ValueError, match="strictly between 0 and 1"):
         engine.interpolate(f0, f1, [1.0])
     with pytest.raises(ValueError, match="torch network"):
-        core_module_of(pack, "engines.timestep_net").TimestepNetEngine(lambda a, b: a)
+        core_module(pack, "engines.timestep_net").TimestepNetEngine(lambda a, b: a)
 
 
 def test_timestep_net_engine_under_deepshops_planning(pack):
     """Through the pipeline: any factor (2.5x here), a scene cut held instead of morphed, progress after each pair
     and a cancel raised from the progress callback that stops before the next pair."""
-    pipeline, timeline, synthetic = (core_module_of(pack, n) for n in ("pipeline", "timeline", "synthetic"))
+    pipeline, timeline, synthetic = (core_module(pack, n) for n in ("pipeline", "timeline", "synthetic"))
     scene = synthetic.Scene.make(96, 64, seed=5)
     frames = [scene.frame(i / 25) for i in range(4)] + [np.full((64, 96, 3), (20, 200, 90), np.uint8)] * 2
     net = LerpNet()
-    engine = core_module_of(pack, "engines.timestep_net").TimestepNetEngine(net)
+    engine = core_module(pack, "engines.timestep_net").TimestepNetEngine(net)
     plan = timeline.smooth_timeline(len(frames), 2.5)
     out = list(pipeline.interpolate_frames(frames, plan, engine, scene_cuts=True, dedupe=True))
     assert len(out) == len(plan) == 15
@@ -509,90 +414,6 @@ def test_interpolation_model_input_only_where_core_has_one(pack, monkeypatch):
         interp.interpolate(torch.rand(3, 8, 8, 3), 2.0, "blend (cross-fade, no motion)", interpolation_model={})
 
 
-# -- Slow Motion (Deepshop): the one node --------------------------------------------------------------------------
-
-@pytest.fixture
-def core_video():
-    """Core ComfyUI's VideoFromFile, from the ComfyUI beside this venv (.cache/comfyui*/ComfyUI)."""
-    root = Path(sys.prefix).resolve().parent / "ComfyUI"
-    assert (root / "comfy_api").is_dir(), f"no ComfyUI at {root}: run this file with a test ComfyUI's venv python"
-    sys.path.insert(0, str(root))
-    try:
-        import comfy.cli_args  # the server's own --cpu, before comfy_api pulls in model_management
-        comfy.cli_args.args.cpu = True
-        from comfy_api.input_impl import VideoFromFile
-        yield VideoFromFile
-    finally:
-        sys.path.remove(str(root))
-
-
-def test_slow_motion_streams_a_file_backed_video(pack, clips, core_video, dirs):
-    """VIDEO in (core's VideoFromFile over the clip) -> a VIDEO over a new file in the temp folder: frames
-    10..20 slowed 4x (50 + 10 * 3 = 80 frames), at 25 fps, the audio stretched to the new length."""
-    one = node(pack, "DeepshopSlowMotion")
-    video, images, audio, rate = one.slow_motion("10:20", 4.0, 0.0, "stretch", "blend (cross-fade, no motion)",
-                                                 video=core_video(str(clips["audio"])))
-    assert images is None and audio is None and rate == 25.0
-    path = Path(video.get_stream_source())
-    assert path.parent == dirs["temp"] and path.is_file()
-    assert video.get_frame_count() == 80 and video.get_frame_rate() == 25
-    components = video.get_components()  # what core Get Video Components / Save Video read
-    assert components.images.shape == (80, 96, 160, 3)
-    assert components.audio["waveform"].shape[-1] / components.audio["sample_rate"] == pytest.approx(80 / 25, abs=0.05)
-
-
-def test_slow_motion_image_path_equals_the_video_path(pack, clips, core_video):
-    """The same request as IMAGE + frame rate + AUDIO gives the same frames (up to the codec) and audio length."""
-    load, one = node(pack, "DeepshopLoadVideoFrames"), node(pack, "DeepshopSlowMotion")
-    images, rate, audio, _, _ = load.load("clip.mp4")
-    video, out, track, out_rate = one.slow_motion("0.4s:0.8s, 30:35", 2.0, 2.0, "stretch",
-                                                  "blend (cross-fade, no motion)", images=images, frame_rate=rate,
-                                                  audio=audio)
-    streamed, _, _, _ = one.slow_motion("10:20, 30:35", 2.0, 2.0, "stretch", "blend (cross-fade, no motion)",
-                                        video=core_video(str(clips["audio"])))
-    frames = streamed.get_components().images
-    assert out.shape == frames.shape and out_rate == 25.0
-    assert float((out - frames).abs().mean()) < 3 / 255
-    assert track["waveform"].shape[-1] / track["sample_rate"] == pytest.approx(out.shape[0] / 25, abs=0.05)
-    assert video.get_frame_count() == out.shape[0]  # the IMAGE result is also given as a VIDEO
-
-
-def test_slow_motion_needs_exactly_one_input_and_valid_ranges(pack, clips, core_video):
-    one = node(pack, "DeepshopSlowMotion")
-    with pytest.raises(ValueError, match="either a VIDEO"):
-        one.slow_motion("10:20", 2.0, engine="blend (cross-fade, no motion)")
-    with pytest.raises(ValueError, match="ranges is empty"):
-        one.slow_motion(" , ", 2.0, engine="blend (cross-fade, no motion)", video=core_video(str(clips["audio"])))
-    with pytest.raises(ValueError, match="ends past the last frame"):
-        one.slow_motion("10:80", 2.0, engine="blend (cross-fade, no motion)", video=core_video(str(clips["audio"])))
-    with pytest.raises(ValueError, match="frame_rate"):
-        one.slow_motion("1:3", 2.0, engine="blend (cross-fade, no motion)", images=torch.zeros(5, 8, 8, 3))
-
-
-def test_separate_nodes_and_the_one_node_give_the_same_frames(pack, clips):
-    """Select Range -> DAIN Interpolate (range, factor 3, ramp 2) -> Slow Motion Retime (plan) gives exactly the
-    frames and audio length of Slow Motion (Deepshop) on the same request: the ramp is rendered at its eased times
-    by the engine in both, and Retime takes the factor and ramp from the plan (its own widgets say otherwise)."""
-    load, select, interp, retime, one = (node(pack, n) for n in (
-        "DeepshopLoadVideoFrames", "DeepshopSelectRange", "DeepshopInterpolate", "DeepshopSlowMotionRetime",
-        "DeepshopSlowMotion"))
-    engine = "flow (fast)"
-    images, rate, audio, _, source = load.load("clip.mp4")
-    segment, rng, _, _ = select.select(images, rate, "0.4s:1.2s", source)
-    dense, _, _, plan = interp.interpolate(segment, 3.0, engine, range=rng, ramp=2.0)
-    assert plan.factor == 3.0 and plan.ramp == 2.0 and len(plan.positions) == dense.shape[0]
-    parts, track, count, out_rate = retime.retime(images, dense, rng, rate, 7.0, 0.0, "stretch", audio, plan=plan)
-    _, whole, whole_track, whole_rate = one.slow_motion("10:30", 3.0, 2.0, "stretch", engine, images=images,
-                                                        frame_rate=rate, audio=audio)
-    assert count == whole.shape[0] and out_rate == whole_rate == 25.0
-    assert torch.equal(parts, whole)
-    assert track["waveform"].shape == whole_track["waveform"].shape
-    # the ramp's frames are in-betweens at their own times, not copies or cross-fades of neighbours
-    timeline = pack.deepshop_core.timeline.slow_timeline(50, [pack.deepshop_core.timeline.Segment(10, 30, 3.0, 2.0)])
-    eased = [i for i, p in enumerate(timeline.positions) if 10 < p < 12 and abs(p - round(p)) > 1e-6]
-    assert eased and len(set(np.round(np.diff(timeline.positions[eased[0]:eased[-1] + 1]), 6))) > 1
-
-
 def test_retime_without_a_plan_still_reads_old_batches(pack):
     """A saved workflow without the plan wire: Retime's own factor, the N x factor batch, as before."""
     images = torch.rand(12, 8, 8, 3)
@@ -603,47 +424,3 @@ def test_retime_without_a_plan_still_reads_old_batches(pack):
     assert plan is None and dense.shape[0] == 10
     out, _, count, _ = retime.retime(images, dense, rng, 25.0, 2.0, 0.0, "none", None)
     assert count == 12 + 4 and torch.equal(out[:2], images[:2]) and torch.equal(out[-6:], images[-6:])
-
-
-class TrimmedVideo:
-    """A VIDEO as 0.33's trimmed VideoFromFile presents itself: the file and its active trim window."""
-
-    def __init__(self, path, start, duration):
-        self.path, self.window = str(path), (start, duration)
-
-    def get_stream_source(self):
-        return self.path
-
-    def get_active_trim_window(self):
-        return self.window
-
-
-def test_slow_motion_of_a_trimmed_video_counts_ranges_from_its_first_frame(pack, clips, core_video):
-    """Trimmed to 1.0 s + 1.0 s (frames 25..49): range 0:10 is frames 25..35 of the file; 2x -> 25 + 10 frames,
-    the first one the file's frame 25, the audio 35 / 25 s."""
-    one = node(pack, "DeepshopSlowMotion")
-    video, _, _, rate = one.slow_motion("0:10", 2.0, 0.0, "stretch", "blend (cross-fade, no motion)",
-                                        video=TrimmedVideo(clips["audio"], 1.0, 1.0))
-    components = video.get_components()
-    assert components.images.shape[0] == 35 and rate == 25.0
-    decode = importlib.import_module("deepshop_pack_under_test.deepshop_core.media.decode")
-    frame25 = torch.from_numpy(next(iter(decode.read_frames(clips["audio"], 25, 26))).astype(np.float32) / 255)
-    assert float((components.images[0] - frame25).abs().mean()) < 3 / 255
-    assert components.audio["waveform"].shape[-1] / components.audio["sample_rate"] == pytest.approx(35 / 25, abs=0.05)
-
-
-def test_slow_motion_of_a_video_made_in_memory(pack, clips, core_video):
-    """Core's VideoFromComponents (a VIDEO from Create Video, no file): its frames, rate and audio are used as an
-    IMAGE batch would be, with the same result as the IMAGE inputs."""
-    from comfy_api.input_impl import VideoFromComponents
-    from comfy_api.util import VideoComponents
-
-    images, rate, audio, _, _ = node(pack, "DeepshopLoadVideoFrames").load("clip.mp4")
-    one = node(pack, "DeepshopSlowMotion")
-    made = VideoFromComponents(VideoComponents(images=images, frame_rate=Fraction(25), audio=audio))
-    video, out, track, out_rate = one.slow_motion("10:20", 2.0, 0.0, "stretch", "blend (cross-fade, no motion)",
-                                                  video=made)
-    _, same, _, _ = one.slow_motion("10:20", 2.0, 0.0, "stretch", "blend (cross-fade, no motion)", images=images,
-                                    frame_rate=rate, audio=audio)
-    assert out.shape[0] == 60 and torch.equal(out, same) and out_rate == 25.0
-    assert track["waveform"].shape[-1] / track["sample_rate"] == pytest.approx(60 / 25, abs=0.05)

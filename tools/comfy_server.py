@@ -1,20 +1,19 @@
-"""Real ComfyUI servers for the integration tests (prepared by ``tests/comfyui/setup_env.sh [VERSION]``): 0.3.75, the
-oldest supported, and 0.33.0, the newest obtainable (from ``../shared/vendor``).
+"""The test ComfyUIs (laid out by ``tests/comfyui/setup_env.sh [VERSION]``): 0.3.75, the oldest supported, and 0.33.0,
+the newest obtainable (from ``../shared/vendor``); a server started on its own port, and its HTTP and websocket API.
 
-Standard library only, so the tests run from the project's own venv: the server runs in its own venv
-(``.cache/comfyui/venv``), the browser check (Playwright) runs as a subprocess in that venv too.
+Standard library only, so the tests and ``tools/make_workflows.py`` run it from the project's own venv: the server
+runs in its own venv (``.cache/comfyui/venv``), the browser check (Playwright) runs as a subprocess in that venv too.
 
     server = ComfyServer.start()          # 0.3.75; own port, own temp input/output/temp/user dirs, in-memory database
     server = ComfyServer.start(INSTALLS["0.33.0"])
     server.post("/prompt", {...})
     server.stop()                         # terminates the whole process group; nothing is left running
 
-The test modules share one server per version per pytest session through ``acquire()`` / ``release()``.
+The tests share one server per version per pytest session (``tests/comfyui/harness.py``).
 """
 
 from __future__ import annotations
 
-import atexit
 import base64
 import json
 import os
@@ -31,7 +30,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 SETUP = ROOT / "tests" / "comfyui" / "setup_env.sh"
 VENDOR = ROOT.parent / "shared" / "vendor"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -91,16 +90,6 @@ INSTALLS = {
                       vendored=VENDOR / "ComfyUI-0.33.0.tar.gz", new_frontend="1.58.1"),
 }
 VERSIONS = tuple(INSTALLS)
-# the oldest server's layout, for the tools that need one venv with torch (node unit tests, DAIN stand-ins)
-BASE = INSTALLS[OLDEST].base
-COMFY = INSTALLS[OLDEST].comfy
-VENV_PYTHON = INSTALLS[OLDEST].venv_python
-STUBS = INSTALLS[OLDEST].stubs
-
-
-def missing(install: Install = INSTALLS[OLDEST]) -> str | None:
-    """Why the test ComfyUI cannot run here, or None when it can."""
-    return install.missing()
 
 
 def free_port() -> int:
@@ -357,48 +346,3 @@ class WebSocket:
             self.sock.close()
         except OSError:
             pass
-
-
-# --- one server per version per pytest session, shared by the test modules ----------------------------------------
-
-_shared: dict[str, ComfyServer] = {}
-_users: dict[str, int] = {}
-
-
-def acquire(version: str = OLDEST) -> ComfyServer:
-    if version not in _shared:
-        _shared[version] = ComfyServer.start(INSTALLS[version])
-    _users[version] = _users.get(version, 0) + 1
-    return _shared[version]
-
-
-def release(version: str = OLDEST) -> None:
-    _users[version] = _users.get(version, 0) - 1
-    if _users[version] <= 0:
-        _stop(version)
-
-
-def _stop(version: str) -> None:
-    server = _shared.pop(version, None)
-    _users.pop(version, None)
-    if server is not None:
-        server.stop()
-
-
-def _stop_all() -> None:
-    for version in list(_shared):
-        _stop(version)
-
-
-atexit.register(_stop_all)
-
-
-def require_or_skip(pytest, what: str = "the test ComfyUI", version: str = OLDEST) -> None:
-    """Skip when the environment is not set up; fail instead under CI=true (a skipped integration test must never
-    pass for a pass there)."""
-    reason = INSTALLS[version].missing()
-    if reason is None:
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"under CI the ComfyUI integration tests must run: {reason}")
-    pytest.skip(reason)

@@ -24,7 +24,7 @@ class ConversionError(ValueError):
     pass
 
 
-def _is_widget(spec) -> bool:
+def is_widget(spec) -> bool:
     """Whether the editor shows this input as a widget (and stores a value for it in ``widgets_values``):
     a COMBO or a primitive type, unless declared ``forceInput`` (a plain socket)."""
     kind = spec[0]
@@ -43,7 +43,7 @@ def _widget_specs(name: str, spec, value) -> list[tuple[str, object]]:
             if option.get("key") == value:
                 for group in ("required", "optional"):
                     for sub, sub_spec in option.get("inputs", {}).get(group, {}).items():
-                        if _is_widget(sub_spec):
+                        if is_widget(sub_spec):
                             widgets.append((f"{name}.{sub}", sub_spec))
     return widgets
 
@@ -115,7 +115,7 @@ def convert(workflow: dict, object_info: dict) -> dict:
         position = 0
         for name in [*order.get("required", []), *order.get("optional", [])]:
             spec = specs[name]
-            if _is_widget(spec):
+            if is_widget(spec):
                 first = (values.get(name) if isinstance(values, dict) else
                          values[position] if position < len(values) else None)
                 for widget, widget_spec in _widget_specs(name, spec, first):
