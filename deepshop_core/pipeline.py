@@ -224,8 +224,7 @@ def render(steps: Sequence[Step], get_frame: Callable[[int], np.ndarray], engine
             try:
                 progress(done, total)
             except BaseException:  # a cancel between two pairs: an engine with a worker stops it now
-                if hasattr(engine, "cancel"):
-                    engine.cancel()
+                engines.stop_on_cancel(engine)
                 raise
 
 

@@ -48,7 +48,8 @@ _REGISTRY: dict[str, str] = {
 
 @runtime_checkable
 class Engine(Protocol):
-    """What every engine provides."""
+    """What every engine provides. Optional beyond it: ``cancel()``, for an engine whose work outlives a call (a
+    worker process): the pipeline calls it when a job is cancelled between two pairs (see `stop_on_cancel`)."""
 
     name: str
 
@@ -119,6 +120,13 @@ def context_frames(name: str) -> int:
 def reads_neighbours(engine: Engine) -> bool:
     """Whether ``engine`` (an instance) takes the pair's neighbours (``before=``, ``after=``)."""
     return int(getattr(engine, "context_frames", 0)) > 0
+
+
+def stop_on_cancel(engine: Engine) -> None:
+    """Tell ``engine`` its job was cancelled, if it has anything to stop (``cancel()``; most engines do not)."""
+    cancel = getattr(engine, "cancel", None)
+    if cancel is not None:
+        cancel()
 
 
 def _factory(name: str):
