@@ -122,8 +122,11 @@ def _within(frames: Iterable[int], spans: Sequence[tuple[int, int]]) -> list[int
 class Neighbours:
     """The source frames an engine that reads neighbours (`engines.reads_neighbours`) sees around a pair: the one
     before its left frame and the one after its right frame, when the pair is consecutive and they are evenly
-    spaced pictures of the same shot. ``spans``: where cuts and held frames were looked for (the slowed ranges, one
-    frame around them included); ``breaks``: the cuts and held frames found there."""
+    spaced pictures of the same shot inside the same slowed range. ``spans``: the slowed ranges; ``breaks``: the
+    cuts and held frames found in them and one frame around them.
+
+    Never past a range's ends: a range rendered from its own frames alone (ComfyUI's Select Range -> Interpolate)
+    must give the frames it gets rendered from the whole clip (the one node, the command line)."""
 
     count: int
     spans: tuple[tuple[int, int], ...]
@@ -140,9 +143,10 @@ class Neighbours:
                 after if after < self.count and self._clear(right, after) else None)
 
     def _clear(self, a: int, b: int) -> bool:
-        """Frames a, a+1 = b: both analysed, neither a cut nor a held frame (a held frame's picture is older than
-        its place in time)."""
-        return all(any(start <= k <= end + 1 for start, end in self.spans) and k not in self.breaks for k in (a, b))
+        """Frames a, a+1 = b: both in one slowed range, neither a cut nor a held frame (a held frame's picture is
+        older than its place in time)."""
+        return any(start <= a and b <= end for start, end in self.spans) and a not in self.breaks \
+            and b not in self.breaks
 
 
 def neighbours_of(timeline: Timeline, cuts: Iterable[int], duplicates: Iterable[int]) -> Neighbours:
