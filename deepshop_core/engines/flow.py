@@ -57,6 +57,7 @@ so such an object can still show twice, faintly (with plain DIS it shows twice a
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -149,49 +150,45 @@ class FlowEngine:
         self.stats["pairs"] += 1
         frame0 = np.ascontiguousarray(frame0)
         frame1 = np.ascontiguousarray(frame1)
-        h, w = frame0.shape[:2]
         t_start = time.perf_counter()
         pair = self._pair(frame0, frame1)
-        t_flow = time.perf_counter() - t_start
-        grid = self._grid2(h, w)
-        buf = self._buffers(h, w)
-        sharp = self._sharp_warp(h, w)
-        out = []
-        t_warp = t_blend = 0.0
-        t0 = time.perf_counter()
-        # the times' trajectories are independent: on the pool's two threads (OpenCV releases the GIL)
+        self.stats["flow"] += time.perf_counter() - t_start
+        # the times are independent of each other: on the pool's two threads (OpenCV releases the GIL), each from
+        # its trajectories to its finished frame
         mapper = self._pool.map if self._pool is not None and len(times) > 1 else map
-        chosen = list(mapper(lambda t: self._intermediate(pair, t), times))
-        t_flow += time.perf_counter() - t0
-        for t, small in zip(times, chosen):
-            t0 = time.perf_counter()
-            ft0, ft1, w0, w1, soft = self._to_frame_size(small, h, w, buf)
-            cv2.add(grid, ft0, dst=buf["map0"])
-            cv2.add(grid, ft1, dst=buf["map1"])
-            t1 = time.perf_counter()
-            if sharp is not None:
-                cv2.remap(frame0, buf["map0"], None, sharp, dst=buf["warp0"], borderMode=_BORDER)
-                cv2.remap(frame1, buf["map1"], None, sharp, dst=buf["warp1"], borderMode=_BORDER)
-            else:  # fixed-point maps (1/32 px, what remap uses internally anyway) make bilinear remap ~2x faster
-                m0, m0f = cv2.convertMaps(buf["map0"], None, cv2.CV_16SC2)
-                m1, m1f = cv2.convertMaps(buf["map1"], None, cv2.CV_16SC2)
-                cv2.remap(frame0, m0, m0f, cv2.INTER_LINEAR, dst=buf["warp0"], borderMode=_BORDER)
-                cv2.remap(frame1, m1, m1f, cv2.INTER_LINEAR, dst=buf["warp1"], borderMode=_BORDER)
-            t2 = time.perf_counter()
-            mid = cv2.blendLinear(buf["warp0"], buf["warp1"], w0, w1)  # (w0 a + w1 b) / (w0 + w1)
-            if soft is not None:
-                # where no trajectory explains the pixels, a detail put in the wrong place costs more than a
-                # detail lost: blur there, in proportion (only the box that needs it: the blur is costly at 720p)
-                _soften_in_place(mid, soft, self.settings["soften"][2])
-            out.append(mid)
-            t3 = time.perf_counter()
-            t_flow += t1 - t0
-            t_warp += t2 - t1
-            t_blend += t3 - t2
-        self.stats["flow"] += t_flow
-        self.stats["warp"] += t_warp
-        self.stats["blend"] += t_blend
+        out = []
+        for frame, seconds in mapper(lambda t: self._frame_at(pair, frame0, frame1, t), times):
+            out.append(frame)
+            for stage, spent in seconds.items():
+                self.stats[stage] += spent
         return out
+
+    def _frame_at(self, pair: dict, frame0: np.ndarray, frame1: np.ndarray, t: float) -> tuple[np.ndarray, dict]:
+        """The frame at time t, and the seconds its stages took (flow, warp, blend)."""
+        h, w = frame0.shape[:2]
+        t0 = time.perf_counter()
+        buf = self._buffers(h, w)
+        ft0, ft1, w0, w1, soft = self._to_frame_size(self._intermediate(pair, t), h, w, buf)
+        grid = self._grid2(h, w)
+        cv2.add(grid, ft0, dst=buf["map0"])
+        cv2.add(grid, ft1, dst=buf["map1"])
+        t1 = time.perf_counter()
+        sharp = self._sharp_warp(h, w)
+        if sharp is not None:
+            cv2.remap(frame0, buf["map0"], None, sharp, dst=buf["warp0"], borderMode=_BORDER)
+            cv2.remap(frame1, buf["map1"], None, sharp, dst=buf["warp1"], borderMode=_BORDER)
+        else:  # fixed-point maps (1/32 px, what remap uses internally anyway) make bilinear remap ~2x faster
+            cv2.remap(frame0, *cv2.convertMaps(buf["map0"], None, cv2.CV_16SC2), cv2.INTER_LINEAR, dst=buf["warp0"],
+                      borderMode=_BORDER)
+            cv2.remap(frame1, *cv2.convertMaps(buf["map1"], None, cv2.CV_16SC2), cv2.INTER_LINEAR, dst=buf["warp1"],
+                      borderMode=_BORDER)
+        t2 = time.perf_counter()
+        mid = cv2.blendLinear(buf["warp0"], buf["warp1"], w0, w1)  # (w0 a + w1 b) / (w0 + w1)
+        if soft is not None:
+            # where no trajectory explains the pixels, a detail put in the wrong place costs more than a detail
+            # lost: blur there, in proportion
+            mid = _softened(mid, soft, self.settings["soften"][2])
+        return mid, {"flow": t1 - t0, "warp": t2 - t1, "blend": time.perf_counter() - t2}
 
     def close(self) -> None:
         if self._pool is not None:
@@ -248,8 +245,9 @@ class FlowEngine:
         return g
 
     def _buffers(self, h: int, w: int) -> dict[str, np.ndarray]:
-        """Full-size work arrays reused from call to call (fresh large arrays cost page faults every time)."""
-        key = ("buf", h, w)
+        """Full-size work arrays reused from call to call (fresh large arrays cost page faults every time), one set
+        per thread."""
+        key = ("buf", h, w, threading.get_ident())
         b = self._grids.get(key)
         if b is None:
             b = {name: np.empty((h, w, 2), np.float32) for name in ("ft0", "ft1", "map0", "map1")}
@@ -259,7 +257,7 @@ class FlowEngine:
         return b
 
     def _cache(self, key, value) -> None:
-        if len(self._grids) > 8:
+        if len(self._grids) > 16:
             self._grids.clear()
         self._grids[key] = value
 
@@ -350,19 +348,37 @@ class FlowEngine:
 
 
 # ---------------------------------------------------------------------- helpers
-def _soften_in_place(image: np.ndarray, amount: np.ndarray, sigma: float) -> None:
-    """image <- (1 - amount) image + amount blur(image), inside the bounding box of amount > 0 (plus the blur's
-    reach, so that the box's border does not change the blur)."""
-    rows, cols = np.flatnonzero(amount.any(axis=1)), np.flatnonzero(amount.any(axis=0))
-    if not len(rows):
-        return
-    reach = int(np.ceil(3 * sigma))
+def _softened(image: np.ndarray, amount: np.ndarray, sigma: float, tiles: int = 8) -> np.ndarray:
+    """(1 - amount) image + amount blur(image), blurred only where amount > 0: per tile of a ``tiles`` x ``tiles``
+    grid (runs of such tiles along a row as one box), each box blurred from ``image`` with the blur's reach around
+    it, so that the result equals blurring the whole image (the unexplained pixels are a few percent of the frame,
+    scattered: their bounding box is most of it)."""
     h, w = amount.shape
-    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    py0, py1, px0, px1 = max(0, y0 - reach), min(h, y1 + reach), max(0, x0 - reach), min(w, x1 + reach)
-    blurred = cv2.GaussianBlur(image[py0:py1, px0:px1], (0, 0), sigma)[y0 - py0: y1 - py0, x0 - px0: x1 - px0]
-    part = amount[y0:y1, x0:x1]
-    image[y0:y1, x0:x1] = cv2.blendLinear(image[y0:y1, x0:x1], blurred, 1.0 - part, np.ascontiguousarray(part))
+    ys = np.linspace(0, h, min(tiles, h) + 1).astype(int)
+    xs = np.linspace(0, w, min(tiles, w) + 1).astype(int)
+    some = cv2.compare(amount, 0.0, cv2.CMP_GT)
+    active = np.array([[cv2.countNonZero(some[y0:y1, x0:x1]) > 0 for x0, x1 in zip(xs[:-1], xs[1:])]
+                       for y0, y1 in zip(ys[:-1], ys[1:])])
+    if not active.any():
+        return image
+    out = image.copy()
+    reach = int(np.ceil(3 * sigma))  # cv2's 8-bit Gaussian kernel for sigma has radius round(3 sigma)
+    for r, c0, c1 in _runs(active):
+        y0, y1, x0, x1 = ys[r], ys[r + 1], xs[c0], xs[c1]
+        py0, py1, px0, px1 = max(0, y0 - reach), min(h, y1 + reach), max(0, x0 - reach), min(w, x1 + reach)
+        blurred = cv2.GaussianBlur(image[py0:py1, px0:px1], (0, 0), sigma)[y0 - py0: y1 - py0, x0 - px0: x1 - px0]
+        part = np.ascontiguousarray(amount[y0:y1, x0:x1])
+        out[y0:y1, x0:x1] = cv2.blendLinear(image[y0:y1, x0:x1], blurred, 1.0 - part, part)
+    return out
+
+
+def _runs(active: np.ndarray) -> list[tuple[int, int, int]]:
+    """(row, first column, end column) of each run of True along the rows of a 2-D bool array."""
+    runs = []
+    for r, row in enumerate(active):
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], row.astype(np.int8), [0]))))
+        runs += [(r, int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
+    return runs
 
 
 @dataclass
