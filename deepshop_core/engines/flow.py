@@ -470,13 +470,14 @@ def _choose_trajectory(samples: tuple[_Samples, _Samples], f01: np.ndarray, f10:
         g0, g1 = (cv2.copyMakeBorder(g, s, s, s, s, _BORDER) if s else g for g in (g0, g1))
         m0, m1 = _fixed_map(wide, g0), _fixed_map(wide, g1)
         d = cv2.subtract(_remap(samples[0].image, m0), _remap(samples[1].image, m1), dtype=cv2.CV_16S)
-        cands.append((g0[at_pixel], g1[at_pixel], anchor, _window_sum(d, window, depth)[at_pixel], d[at_pixel]))
+        cands.append((g0[at_pixel], g1[at_pixel], anchor, _window_sum(d[at_pixel], window, depth), d[at_pixel]))
         if s:
             d = cv2.subtract(_remap(samples[0].shifted, m0), _remap(samples[1].shifted, m1), dtype=cv2.CV_16S)
-            around.append((g0, g1, anchor, cv2.split(_window_sum(d, window, depth)), cv2.split(d)))
+            around.append((g0, g1, anchor, cv2.split(d)))
     for k, (dx, dy) in enumerate(_Samples.offsets(s)):
         at = (slice(s + dy, s + dy + h), slice(s + dx, s + dx + w))
-        cands += [(g0[at], g1[at], anchor, err[k][at], d[k][at]) for g0, g1, anchor, err, d in around]
+        cands += [(g0[at], g1[at], anchor, _window_sum(d[k][at], window, depth), d[k][at])
+                  for g0, g1, anchor, d in around]
     g0, g1, anchor, err, d = cands[0]
     best = Trajectories(g0.copy(), g1.copy(), np.full(err.shape, anchor), err.copy(), d.copy())
     for g0, g1, anchor, err, d in cands[1:]:
