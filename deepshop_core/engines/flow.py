@@ -414,17 +414,17 @@ def _upsampled(image: np.ndarray, n: int) -> np.ndarray:
     phases interleaved), its own samples kept: pixel (y, x) of the image is pixel (n y, n x) of the result; border
     replicated. Bilinear reads of it are sharper than cv2's bicubic and cost a fraction."""
     h, w = image.shape[:2]
-    rows = np.empty((h, n * w) + image.shape[2:], image.dtype)
-    rows[:, 0::n] = image
+    # along x: the phases as the channels of one image (cv2.merge), which is the interleaved row in memory
+    phases = [image] + [cv2.filter2D(image, -1, _lanczos_taps(p / n)[None, :], anchor=(_LANCZOS_A - 1, 0),
+                                     borderType=_BORDER) for p in range(1, n)]
+    rows = cv2.merge(phases).reshape((h, n * w) + image.shape[2:])
+    # along y: whole rows interleaved
+    out = np.empty((h, n, n * w) + image.shape[2:], image.dtype)
+    out[:, 0] = rows
     for p in range(1, n):
-        rows[:, p::n] = cv2.filter2D(image, -1, _lanczos_taps(p / n)[None, :], anchor=(_LANCZOS_A - 1, 0),
-                                     borderType=_BORDER)
-    out = np.empty((n * h, n * w) + image.shape[2:], image.dtype)
-    out[0::n] = rows
-    for p in range(1, n):
-        out[p::n] = cv2.filter2D(rows, -1, _lanczos_taps(p / n)[:, None], anchor=(0, _LANCZOS_A - 1),
+        out[:, p] = cv2.filter2D(rows, -1, _lanczos_taps(p / n)[:, None], anchor=(0, _LANCZOS_A - 1),
                                  borderType=_BORDER)
-    return out
+    return out.reshape((n * h, n * w) + image.shape[2:])
 
 
 class _LastFrame:
