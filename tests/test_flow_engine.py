@@ -356,3 +356,127 @@ def test_a_fade_is_blended_not_cut():
     m = 24
     assert abs(float(mid[m:-m, m:-m].mean()) - float(truth[m:-m, m:-m].mean())) < 3
     assert psnr(mid[m:-m, m:-m], truth[m:-m, m:-m]) > 28
+
+
+# ---------------------------------------------------------------------------------------------------- speed paths
+# The engine's faster paths claim to compute what the straightforward way computes; each is checked against it.
+def _two_motions(seed: int = 20) -> tuple[np.ndarray, np.ndarray]:
+    """A textured square moving 9 px right over a background moving 4 px up-left: a motion boundary all round."""
+    background = texture(120, 160, seed=seed)
+    square = texture(40, 40, seed=seed + 1)
+    frames = []
+    for t in (0.0, 1.0):
+        f = shifted(background, -4.0 * t, -4.0 * t)
+        x = int(50 + 9 * t)
+        f[40:80, x:x + 40] = square
+        frames.append(f)
+    return frames[0], frames[1]
+
+
+def _choice_one_by_one(pair: dict, t: float, e: FlowEngine):
+    """The trajectory choice the straightforward way: every candidate (the two anchors' trajectories at the pixel
+    and at its four neighbours) sampled with its own remaps, its error summed over the window, the first least
+    error kept. Returns (ft0, ft1, error)."""
+    from deepshop_core.engines import flow as F
+
+    s = e.settings
+    sh, sw, shift = pair["sh"], pair["sw"], pair["shift"]
+    grid = e._grid2(sh, sw)
+    small0, small1 = (smp.image[shift:shift + sh, shift:shift + sw] for smp in pair["samples"])
+    a0 = F._trajectory(pair["f01"], t, grid, s["fixed_point_iters"])
+    b1 = F._trajectory(pair["f10"], 1.0 - t, grid, s["fixed_point_iters"])
+    bases = [(a0, a0 * (-(1.0 - t) / t)), (b1 * (-t / (1.0 - t)), b1)]
+    cands = list(bases)
+    for dx, dy in ((shift, 0), (-shift, 0), (0, shift), (0, -shift)):
+        cands += [(F._shifted(g0, dx, dy), F._shifted(g1, dx, dy)) for g0, g1 in bases]
+    best = None
+    for g0, g1 in cands:
+        d = cv2.subtract(F._sample(small0, grid, g0), F._sample(small1, grid, g1), dtype=cv2.CV_16S)
+        err = cv2.boxFilter(np.abs(d).astype(np.float32), -1, (s["window"],) * 2, normalize=False)
+        if best is None:
+            best = [g0.copy(), g1.copy(), err]
+            continue
+        better = err < best[2]
+        best[0][better], best[1][better], best[2][better] = g0[better], g1[better], err[better]
+    return best
+
+
+@pytest.mark.parametrize("t", [0.25, 0.5, 0.8])
+def test_the_stacked_trajectory_choice_equals_evaluating_each_candidate(t):
+    # the engine samples each frame once per anchor (the neighbours as shifted copies in one 4-channel image, on
+    # the frame extended by the neighbour distance) and reads every candidate as a view: the same samples at the
+    # same positions, so the same choice (measured: identical at every pixel; swapping two neighbours' offsets
+    # gives 0.991); only the float rounding of a sample position, (x + o) + G vs x + G, could flip a 1/32-px
+    # fixed-point step at a rare pixel
+    from deepshop_core.engines import flow as F
+
+    f0, f1 = _two_motions()
+    e = FlowEngine("balanced", threads=1)
+    pair = e._pair(f0, f1)
+    assert pair["shift"] > 0
+    sh, sw, m = pair["sh"], pair["sw"], pair["shift"]
+    chosen = F._choose_trajectory(pair["samples"], pair["f01"], pair["f10"], t, e._grid2(sh, sw),
+                                  e._grid2(sh + 2 * m, sw + 2 * m), e.settings["fixed_point_iters"],
+                                  e.settings["window"])
+    ft0, ft1, error = _choice_one_by_one(pair, t, e)
+    same = (np.abs(chosen.error.astype(np.float32) - error) < 0.5) & np.all(chosen.ft0 == ft0, axis=2) \
+        & np.all(chosen.ft1 == ft1, axis=2)
+    assert same.mean() > 0.999, same.mean()
+    # and the neighbours matter on this pair (the test would not see a broken neighbour path otherwise)
+    alone = FlowEngine("fast", threads=1)
+    assert not np.array_equal(alone.interpolate(f0, f1, [t])[0], e.interpolate(f0, f1, [t])[0])
+
+
+def test_softening_per_tile_equals_softening_the_whole_frame():
+    from deepshop_core.engines import flow as F
+
+    image = texture(100, 150, seed=21)
+    amount = np.zeros((100, 150), np.float32)
+    amount[10:30, 20:60] = 0.7   # two separate patches: their bounding box would be most of the frame
+    amount[70:95, 100:140] = np.linspace(0.1, 1.0, 40, dtype=np.float32)
+    whole = cv2.blendLinear(image, cv2.GaussianBlur(image, (0, 0), 2.2), 1.0 - amount, amount)
+    tiled = F._softened(image, amount, 2.2)
+    assert np.array_equal(tiled, whole)
+    assert F._softened(image, np.zeros_like(amount), 2.2) is image  # nothing to soften: no work, no copy
+
+
+def test_upsampled_frame_keeps_its_samples_and_interpolates_like_lanczos():
+    from deepshop_core.engines import flow as F
+
+    h, w = 40, 60
+    yy, xx = np.mgrid[0:3 * h, 0:3 * w].astype(np.float64) / 3.0  # frame coordinates of the upsampled pixels
+    wave = lambda y, x: 128 + 60 * np.sin(0.45 * x + 0.2) * np.cos(0.3 * y)  # noqa: E731 - smooth, well sampled
+    frame = np.dstack([wave(*np.mgrid[0:h, 0:w].astype(np.float64))] * 3).round().astype(np.uint8)
+    up = F._upsampled(frame, 3)
+    assert up.shape == (3 * h, 3 * w, 3) and up.flags.c_contiguous
+    assert np.array_equal(up[::3, ::3], frame)  # the frame's own samples, untouched
+    inner = (slice(9, -9), slice(9, -9))  # away from the replicated border
+    err = np.abs(up[..., 0].astype(np.float64) - wave(yy, xx))[inner]
+    assert err.max() < 2.5, err.max()  # the in-between phases follow the signal (8-bit rounding of the input)
+
+
+def test_the_next_pair_reuses_the_shared_frame_exactly():
+    # consecutive pairs share a frame: what was derived from it is kept, recognised by content, so a caller that
+    # reuses its array for another frame still gets that frame's result
+    a, b, c = (texture(72, 96, seed=s) for s in (30, 31, 32))
+    times = [0.25, 0.5, 0.75]
+    e = FlowEngine("balanced")
+    e.interpolate(a, b, times)
+    assert all(np.array_equal(x, y) for x, y in zip(e.interpolate(b, c, times), FlowEngine().interpolate(b, c, times)))
+    buffer = b.copy()
+    e.interpolate(a, buffer, times)
+    buffer[:] = a  # the same array, now holding another frame
+    fresh = FlowEngine().interpolate(a, c, times)
+    assert all(np.array_equal(x, y) for x, y in zip(e.interpolate(buffer, c, times), fresh))
+
+
+@pytest.mark.parametrize("preset", PRESET_NAMES)
+def test_threads_do_not_change_the_output(preset):
+    # the chunked and Ray paths compare outputs bit for bit, and Ray runs the engine with threads=1
+    f0, f1 = _two_motions(seed=40)
+    times = [0.2, 0.4, 0.6, 0.8]
+    one = FlowEngine(preset, threads=1)
+    two = FlowEngine(preset, threads=2)
+    for x, y in zip(one.interpolate(f0, f1, times), two.interpolate(f0, f1, times)):
+        assert np.array_equal(x, y)
+    assert one._pool is None  # threads=1: nothing runs outside the calling thread
