@@ -480,3 +480,22 @@ def test_threads_do_not_change_the_output(preset):
     for x, y in zip(one.interpolate(f0, f1, times), two.interpolate(f0, f1, times)):
         assert np.array_equal(x, y)
     assert one._pool is None  # threads=1: nothing runs outside the calling thread
+
+
+@pytest.mark.parametrize("frame, small, scale", [((360, 640), (216, 384), 3), ((720, 1280), (216, 384), 1),
+                                                 ((100, 130), (61, 79), 3), ((50, 70), (50, 70), 1)])
+def test_maps_built_on_the_selection_grid_equal_grid_plus_upsampled_flow(frame, small, scale):
+    # the frame's pixel grid is added to the flow before the upsampling (no full-size pass); bilinear upsampling
+    # reproduces it exactly but where it clamps, at the outermost pixels, which the engine corrects
+    (h, w), (sh, sw) = frame, small
+    e = FlowEngine()
+    rng = np.random.default_rng(50)
+    ft = cv2.GaussianBlur(rng.normal(0, 3, (sh, sw, 2)).astype(np.float32), (0, 0), 3)
+    ones = np.ones((sh, sw), np.float32)
+    buf = e._buffers(h, w)
+    e._to_frame_size((ft, -ft, ones, ones, None), h, w, buf, scale)
+    upsampled = cv2.resize(ft * np.float32([w / sw * scale, h / sh * scale]), (w, h), interpolation=cv2.INTER_LINEAR)
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32) * scale, np.arange(h, dtype=np.float32) * scale)
+    grid = np.dstack([gx, gy])
+    assert np.abs(buf["map0"] - (grid + upsampled)).max() < 1e-3  # float rounding; the map's step is 1/32 px
+    assert np.abs(buf["map1"] - (grid - upsampled)).max() < 1e-3

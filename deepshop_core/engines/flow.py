@@ -181,10 +181,7 @@ class FlowEngine:
         scale = _UPSAMPLE if kind == "upsampled" else 1
         t0 = time.perf_counter()
         buf = self._buffers(h, w)
-        ft0, ft1, w0, w1, soft = self._to_frame_size(self._intermediate(pair, t), h, w, buf, scale)
-        grid = self._grid2(h, w, scale)
-        cv2.add(grid, ft0, dst=buf["map0"])
-        cv2.add(grid, ft1, dst=buf["map1"])
+        w0, w1, soft = self._to_frame_size(self._intermediate(pair, t), h, w, buf, scale)
         t1 = time.perf_counter()
         for source, name in zip(sources, ("0", "1")):
             if kind in ("cubic", "lanczos"):
@@ -269,7 +266,7 @@ class FlowEngine:
         key = ("buf", h, w, threading.get_ident())
         b = self._grids.get(key)
         if b is None:
-            b = {name: np.empty((h, w, 2), np.float32) for name in ("ft0", "ft1", "map0", "map1")}
+            b = {name: np.empty((h, w, 2), np.float32) for name in ("map0", "map1")}
             b.update({name: np.empty((h, w), np.float32) for name in ("w0", "w1")})
             b.update({name: np.empty((h, w, 3), np.uint8) for name in ("warp0", "warp1")})
             self._cache(key, b)
@@ -350,21 +347,46 @@ class FlowEngine:
                 soft = None
         return ft0, ft1, w0, w1, soft
 
-    @staticmethod
-    def _to_frame_size(small: tuple, h: int, w: int, buf: dict, scale: int = 1):
-        """What _intermediate made, upsampled (bilinear) to the frame size, flows rescaled to frame pixels (times
-        ``scale``: the pixels of the image the warp reads)."""
+    def _to_frame_size(self, small: tuple, h: int, w: int, buf: dict, scale: int = 1):
+        """What _intermediate made, at the frame size (bilinear): the warp's maps x + F_t0(x) and x + F_t1(x) in
+        pixels of the image the warp reads (``scale`` times the frame's) into buf["map0"], buf["map1"]; returns
+        the blend weights w0, w1 and the softening (or None)."""
         ft0, ft1, w0, w1, soft = small
         sh, sw = w0.shape
-        if (sh, sw) != (h, w) or scale != 1:
-            scale = np.array([w / sw * scale, h / sh * scale], np.float32)
-            ft0 = cv2.resize(ft0 * scale, (w, h), dst=buf["ft0"], interpolation=cv2.INTER_LINEAR)
-            ft1 = cv2.resize(ft1 * scale, (w, h), dst=buf["ft1"], interpolation=cv2.INTER_LINEAR)
+        base, corrections = self._map_base(sh, sw, h, w, scale)
+        to_frame = np.array([w / sw * scale, h / sh * scale], np.float32)
+        for ft, name in ((ft0, "map0"), (ft1, "map1")):
+            m = cv2.resize(cv2.add(ft * to_frame, base), (w, h), dst=buf[name], interpolation=cv2.INTER_LINEAR)
+            for where, channel, delta in corrections:
+                m[where + (channel,)] += delta
+        if (sh, sw) != (h, w):
             w0 = cv2.resize(w0, (w, h), dst=buf["w0"], interpolation=cv2.INTER_LINEAR)
             w1 = cv2.resize(w1, (w, h), dst=buf["w1"], interpolation=cv2.INTER_LINEAR)
             if soft is not None:
                 soft = cv2.resize(soft, (w, h), interpolation=cv2.INTER_LINEAR)
-        return ft0, ft1, w0, w1, soft
+        return w0, w1, soft
+
+    def _map_base(self, sh: int, sw: int, h: int, w: int, scale: int):
+        """The selection grid's own pixel coordinates in the warp's (frame pixels times ``scale``), and the
+        corrections that make their bilinear upsampling the frame's pixel grid exactly: it reproduces a linear
+        function except in the outermost pixels, where it clamps (a pixel or two wide). Added to the flow before
+        the upsampling, the grid costs no full-size pass. Corrections: (rows/columns, channel, amount) (cached per
+        size)."""
+        key = ("base", sh, sw, h, w, scale)
+        found = self._grids.get(key)
+        if found is None:
+            xs = ((np.arange(sw, dtype=np.float64) + 0.5) * (w / sw) - 0.5) * scale
+            ys = ((np.arange(sh, dtype=np.float64) + 0.5) * (h / sh) - 0.5) * scale
+            base = cv2.merge(np.meshgrid(xs.astype(np.float32), ys.astype(np.float32)))
+            off = self._grid2(h, w, scale) - cv2.resize(base, (w, h), interpolation=cv2.INTER_LINEAR)
+            corrections = []
+            for channel, line in ((0, off[0, :, 0]), (1, off[:, 0, 1])):  # x depends on the column, y on the row
+                for at in np.flatnonzero(np.abs(line) > 1e-3):
+                    where = (slice(None), int(at)) if channel == 0 else (int(at), slice(None))
+                    corrections.append((where, channel, np.float32(line[at])))
+            found = base, corrections
+            self._cache(key, found)
+        return found
 
 
 # ---------------------------------------------------------------------- helpers
