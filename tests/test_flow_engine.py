@@ -437,6 +437,13 @@ def test_softening_per_tile_equals_softening_the_whole_frame():
     whole = cv2.blendLinear(image, cv2.GaussianBlur(image, (0, 0), 2.2), 1.0 - amount, amount)
     tiled = F._softened(image, amount, 2.2)
     assert np.array_equal(tiled, whole)
+    # the tiles found on the coarse grid the amount was upsampled from (as the engine does)
+    coarse = np.zeros((40, 60), np.float32)
+    coarse[5:9, 10:15] = 0.8
+    coarse[30, 50] = 0.3
+    amount = cv2.resize(coarse, (150, 100), interpolation=cv2.INTER_LINEAR)
+    whole = cv2.blendLinear(image, cv2.GaussianBlur(image, (0, 0), 2.2), 1.0 - amount, amount)
+    assert np.array_equal(F._softened(image, amount, 2.2, coarse=coarse), whole)
     assert F._softened(image, np.zeros_like(amount), 2.2) is image  # nothing to soften: no work, no copy
 
 

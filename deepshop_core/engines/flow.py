@@ -181,7 +181,8 @@ class FlowEngine:
         scale = _UPSAMPLE if kind == "upsampled" else 1
         t0 = time.perf_counter()
         buf = self._buffers(h, w)
-        w0, w1, soft = self._to_frame_size(self._intermediate(pair, t), h, w, buf, scale)
+        small = self._intermediate(pair, t)
+        w0, w1, soft = self._to_frame_size(small, h, w, buf, scale)
         t1 = time.perf_counter()
         for source, name in zip(sources, ("0", "1")):
             if kind in ("cubic", "lanczos"):
@@ -194,7 +195,7 @@ class FlowEngine:
         if soft is not None:
             # where no trajectory explains the pixels, a detail put in the wrong place costs more than a detail
             # lost: blur there, in proportion
-            mid = _softened(mid, soft, self.settings["soften"][2])
+            mid = _softened(mid, soft, self.settings["soften"][2], coarse=small[4])
         return mid, {"flow": t1 - t0, "warp": t2 - t1, "blend": time.perf_counter() - t2}
 
     def _warp_sources(self, frame0: np.ndarray, frame1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -390,21 +391,32 @@ class FlowEngine:
 
 
 # ---------------------------------------------------------------------- helpers
-def _softened(image: np.ndarray, amount: np.ndarray, sigma: float, tiles: int = 8) -> np.ndarray:
+def _softened(image: np.ndarray, amount: np.ndarray, sigma: float, coarse: np.ndarray | None = None,
+              tiles: int = 16) -> np.ndarray:
     """(1 - amount) image + amount blur(image), blurred only where amount > 0: per tile of a ``tiles`` x ``tiles``
     grid (runs of such tiles along a row as one box), each box blurred from ``image`` with the blur's reach around
     it, so that the result equals blurring the whole image (the unexplained pixels are a few percent of the frame,
-    scattered: their bounding box is most of it)."""
+    scattered: their bounding box is most of it). ``coarse``: the amount on the grid ``amount`` was upsampled
+    (bilinear) from, where finding the tiles to blur is cheaper (a tile is taken when the coarse pixels around it,
+    one more each side, have any amount: every tile with amount > 0 and maybe a few without, which changes
+    nothing)."""
     h, w = amount.shape
     ys = np.linspace(0, h, min(tiles, h) + 1).astype(int)
     xs = np.linspace(0, w, min(tiles, w) + 1).astype(int)
-    some = cv2.compare(amount, 0.0, cv2.CMP_GT)
-    active = np.array([[cv2.countNonZero(some[y0:y1, x0:x1]) > 0 for x0, x1 in zip(xs[:-1], xs[1:])]
-                       for y0, y1 in zip(ys[:-1], ys[1:])])
+    if coarse is None:
+        some = cv2.compare(amount, 0.0, cv2.CMP_GT)
+        active = np.array([[cv2.countNonZero(some[y0:y1, x0:x1]) > 0 for x0, x1 in zip(xs[:-1], xs[1:])]
+                           for y0, y1 in zip(ys[:-1], ys[1:])])
+    else:
+        ch, cw = coarse.shape
+        cy = np.floor((ys + 0.5) * (ch / h) - 0.5).astype(int)  # the coarse row under each tile edge
+        cx = np.floor((xs + 0.5) * (cw / w) - 0.5).astype(int)
+        active = np.array([[coarse[max(0, y0 - 1): y1 + 2, max(0, x0 - 1): x1 + 2].any()
+                            for x0, x1 in zip(cx[:-1], cx[1:])] for y0, y1 in zip(cy[:-1], cy[1:])])
     if not active.any():
         return image
     out = image.copy()
-    reach = int(np.ceil(3 * sigma))  # cv2's 8-bit Gaussian kernel for sigma has radius round(3 sigma)
+    reach = int(np.ceil(3 * sigma))  # cv2's 8-bit Gaussian kernel for sigma reaches at most this far
     for r, c0, c1 in _runs(active):
         y0, y1, x0, x1 = ys[r], ys[r + 1], xs[c0], xs[c1]
         py0, py1, px0, px1 = max(0, y0 - reach), min(h, y1 + reach), max(0, x0 - reach), min(w, x1 + reach)
