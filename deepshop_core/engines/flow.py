@@ -144,7 +144,7 @@ class FlowEngine:
         self._dis = [self._make_dis(), self._make_dis()]
         self._pool = ThreadPoolExecutor(max_workers=2) if threads and threads > 1 else None
         self._grids: dict[tuple, object] = {}
-        self._last_source = _LastFrame()
+        self._last_frame = _LastFrame()
         self.stats: dict[str, float] = {"flow": 0.0, "warp": 0.0, "blend": 0.0, "pairs": 0}
 
     # ------------------------------------------------------------------ public
@@ -158,24 +158,21 @@ class FlowEngine:
         frame0 = np.ascontiguousarray(frame0)
         frame1 = np.ascontiguousarray(frame1)
         t_start = time.perf_counter()
+        warp_before = self.stats["warp"]
         pair = self._pair(frame0, frame1)
-        t_sources = time.perf_counter()
-        sources = self._warp_sources(frame0, frame1)
-        self.stats["flow"] += t_sources - t_start
-        self.stats["warp"] += time.perf_counter() - t_sources
+        self.stats["flow"] += time.perf_counter() - t_start - (self.stats["warp"] - warp_before)
         # the times are independent of each other: on the pool's two threads (OpenCV releases the GIL), each from
         # its trajectories to its finished frame
         mapper = self._pool.map if self._pool is not None and len(times) > 1 else map
         out = []
-        for frame, seconds in mapper(lambda t: self._frame_at(pair, sources, t), times):
+        for frame, seconds in mapper(lambda t: self._frame_at(pair, t), times):
             out.append(frame)
             for stage, spent in seconds.items():
                 self.stats[stage] += spent
         return out
 
-    def _frame_at(self, pair: dict, sources: tuple[np.ndarray, np.ndarray], t: float) -> tuple[np.ndarray, dict]:
-        """The frame at time t, and the seconds its stages took (flow, warp, blend). ``sources``: what the warp
-        reads from each frame (_warp_sources)."""
+    def _frame_at(self, pair: dict, t: float) -> tuple[np.ndarray, dict]:
+        """The frame at time t, and the seconds its stages took (flow, warp, blend)."""
         h, w = pair["size"]
         kind = self.warp_kind(h, w)
         scale = _UPSAMPLE if kind == "upsampled" else 1
@@ -184,7 +181,7 @@ class FlowEngine:
         small = self._intermediate(pair, t)
         w0, w1, soft = self._to_frame_size(small, h, w, buf, scale)
         t1 = time.perf_counter()
-        for source, name in zip(sources, ("0", "1")):
+        for source, name in zip(pair["sources"], ("0", "1")):
             if kind in ("cubic", "lanczos"):
                 cv2.remap(source, buf["map" + name], None, {"cubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4}[kind],
                           dst=buf["warp" + name], borderMode=_BORDER)
@@ -197,18 +194,6 @@ class FlowEngine:
             # lost: blur there, in proportion
             mid = _softened(mid, soft, self.settings["soften"][2], coarse=small[4])
         return mid, {"flow": t1 - t0, "warp": t2 - t1, "blend": time.perf_counter() - t2}
-
-    def _warp_sources(self, frame0: np.ndarray, frame1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """What the warp reads from each frame: the frame, or for the "upsampled" warp its upsampled copy (the
-        first frame's kept from the previous pair when it was that pair's second frame, as in a clip)."""
-        if self.warp_kind(*frame0.shape[:2]) != "upsampled":
-            return frame0, frame1
-        first = self._last_source.get(frame0)
-        if first is None:
-            first = _upsampled(frame0, _UPSAMPLE)
-        second = _upsampled(frame1, _UPSAMPLE)
-        self._last_source.keep(frame1, second)
-        return first, second
 
     def close(self) -> None:
         if self._pool is not None:
@@ -300,21 +285,43 @@ class FlowEngine:
 
     def _pair(self, frame0: np.ndarray, frame1: np.ndarray) -> dict:
         h, w = frame0.shape[:2]
-        fh, fw = self.flow_size(h, w)
-        f01, f10 = self._flows(self._luma(frame0, fh, fw), self._luma(frame1, fh, fw), fh, fw)
+        fh, fw, sh, sw, shift = self._geometry(h, w)
+        # what depends on one frame alone; the first frame's kept from the previous pair when it was that pair's
+        # second frame, as in a clip
+        work0 = self._last_frame.get(frame0)
+        if work0 is None:
+            work0 = self._frame_work(frame0)
+        work1 = self._frame_work(frame1)
+        self._last_frame.keep(frame1, work1)
+        f01, f10 = self._flows(work0.luma, work1.luma, fh, fw)
         # trajectories are followed and chosen on a coarser grid than the flow's (smooth at that scale anyway)
-        sel = self.settings["select_scale"]
-        sh, sw = (round(fh * sel), round(fw * sel)) if min(fh, fw) * sel >= _MIN_FLOW_SIDE else (fh, fw)
         if (sh, sw) != (fh, fw):
             to_select = np.array([sw / fw, sh / fh], np.float32)
             f01 = cv2.resize(f01, (sw, sh), interpolation=cv2.INTER_AREA) * to_select
             f10 = cv2.resize(f10, (sw, sh), interpolation=cv2.INTER_AREA) * to_select
-        small0, small1 = (cv2.cvtColor(cv2.resize(f, (sw, sh), interpolation=cv2.INTER_AREA)
-                                       if (sh, sw) != (h, w) else f, cv2.COLOR_RGB2GRAY) for f in (frame0, frame1))
-        shift = round(self.settings["neighbour_shift"] * sw / fw)
-        shift = shift if 2 * shift < min(sh, sw) else 0
         return {"size": (h, w), "f01": f01, "f10": f10, "sh": sh, "sw": sw, "shift": shift,
-                "samples": (_Samples.of(small0, shift), _Samples.of(small1, shift))}
+                "samples": (work0.samples, work1.samples),
+                "sources": (frame0 if work0.source is None else work0.source,
+                            frame1 if work1.source is None else work1.source)}
+
+    def _geometry(self, h: int, w: int) -> tuple[int, int, int, int, int]:
+        """For frames of this size: the flow's size (fh, fw), the selection grid's (sh, sw) and the neighbours'
+        distance on it (0: none)."""
+        fh, fw = self.flow_size(h, w)
+        sel = self.settings["select_scale"]
+        sh, sw = (round(fh * sel), round(fw * sel)) if min(fh, fw) * sel >= _MIN_FLOW_SIDE else (fh, fw)
+        shift = round(self.settings["neighbour_shift"] * sw / fw)
+        return fh, fw, sh, sw, shift if 2 * shift < min(sh, sw) else 0
+
+    def _frame_work(self, frame: np.ndarray) -> _FrameWork:
+        h, w = frame.shape[:2]
+        fh, fw, sh, sw, shift = self._geometry(h, w)
+        small = cv2.cvtColor(cv2.resize(frame, (sw, sh), interpolation=cv2.INTER_AREA) if (sh, sw) != (h, w)
+                             else frame, cv2.COLOR_RGB2GRAY)
+        t0 = time.perf_counter()
+        source = _upsampled(frame, _UPSAMPLE) if self.warp_kind(h, w) == "upsampled" else None
+        self.stats["warp"] += time.perf_counter() - t0
+        return _FrameWork(self._luma(frame, fh, fw), _Samples.of(small, shift), source)
 
     # ------------------------------------------------------------------ per time
     def _intermediate(self, pair: dict, t: float):
@@ -478,6 +485,15 @@ class _LastFrame:
 
     def keep(self, frame: np.ndarray, derived) -> None:
         self._frame, self._derived = frame.copy(), derived
+
+
+@dataclass
+class _FrameWork:
+    """What the engine derives from one frame alone (kept for the next pair, which in a clip starts with it)."""
+
+    luma: np.ndarray            # smoothed luma at the flow's size, what DIS reads
+    samples: _Samples           # small luma, what the trajectory choice samples
+    source: np.ndarray | None   # what the "upsampled" warp reads; None: the warp reads the frame itself
 
 
 @dataclass
