@@ -594,14 +594,18 @@ def _choose_trajectory(samples: tuple[_Samples, _Samples], f01: np.ndarray, f10:
         cands += [(g0[at], g1[at], anchor, _window_sum(d[k][at], window, depth), d[k][at])
                   for g0, g1, anchor, d in around]
     g0, g1, anchor, err, d = cands[0]
-    best = Trajectories(g0.copy(), g1.copy(), np.full(err.shape, anchor), err.copy(), d.copy())
+    best = Trajectories(g0.copy(), g1.copy(), np.full(err.shape, 255 * anchor, np.uint8), err.copy(), d.copy())
     for g0, g1, anchor, err, d in cands[1:]:
         better = cv2.compare(err, best.error, cv2.CMP_LT)
         cv2.copyTo(g0, better, best.ft0)
         cv2.copyTo(g1, better, best.ft1)
         cv2.copyTo(err, better, best.error)
         cv2.copyTo(d, better, best.unexplained)
-        best.anchor0[better > 0] = anchor
+        if anchor:  # anchor0 as a 0/255 mask meanwhile: cv2's bitwise operations are cheaper than numpy's indexing
+            cv2.bitwise_or(best.anchor0, better, dst=best.anchor0)
+        else:
+            cv2.bitwise_and(best.anchor0, cv2.bitwise_not(better), dst=best.anchor0)
+    best.anchor0 = best.anchor0 > 0
     d = best.unexplained.astype(np.float32)
     best.unexplained = cv2.blur(np.abs(d - float(np.median(d))), (window, window))
     return best
