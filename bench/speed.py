@@ -14,7 +14,9 @@ encode included, with the same x264 preset and CRF (Deepshop's defaults):
 The runs are interleaved (run 1 of every side, then run 2, ...) so that load from other processes hits all sides
 alike; the median of --runs runs is reported, with the ratio ffmpeg time / Deepshop time (> 1: Deepshop is faster),
 output frames per second, and Deepshop's per-stage breakdown (decode, analyse = scene-cut search, the engine's own
-stages, encode; encoding runs on a thread of its own, overlapping the interpolation, so stages overlap).
+stages, encode; encoding runs on a thread of its own, overlapping the interpolation, so stages overlap; the flow
+engine's stages are summed over its two threads). Every engine variant is measured unless --engines names some:
+``flow best`` included (slow at 720p: about 2 s a pair on 2 cores).
 Needs ../shared/testdata/videos. Writes bench/out/speed.json.
 """
 

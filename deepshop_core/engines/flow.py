@@ -6,9 +6,12 @@ Per pair (done once for all times):
    pixels on its long side than the preset's ``max_flow_side`` (720p with ``balanced`` -> 640x360), padded when tiny
    (DIS needs >= ~12 px a side);
 2. dense bidirectional flow F01, F10 with OpenCV's DIS (both directions in parallel threads), then downscaled to
-   the selection grid (``select_scale`` of the flow's size) with small luma copies of both frames.
+   the selection grid (``select_scale`` of the flow's size) with small luma copies of both frames. What depends on
+   one frame alone (its luma, its small luma, the upsampled copy the warp reads) is kept for the next pair, which in
+   a clip starts with the same frame (recognised by content, so the result never depends on what came before).
 
-Per time t (on the selection grid, then upsampled once to the frame size):
+Per time t (on the selection grid, then upsampled once to the frame size; with ``threads`` = 2 the times run on
+two threads, each from its trajectories to its finished frame):
 
 3. trajectories: for each pixel x at time t, the frame-0 pixel y whose motion carries it to x (x = y + t F01(y),
    solved by fixed-point iteration G <- -t F01(x + G)), and likewise the frame-1 pixel along F10. Super SloMo's
@@ -17,15 +20,22 @@ Per time t (on the selection grid, then upsampled once to the frame size):
 4. candidates: both trajectories at the pixel and, for ``balanced``/``best``, those found ``neighbour_shift`` flow
    pixels left, right, up and down (at a motion boundary the fixed point may land on the wrong side, and a
    neighbour's trajectory is the right one); per pixel the candidate whose two samples (frame 0 at its start,
-   frame 1 at its end) differ least, over a ``window`` square (11x11 for ``balanced``);
+   frame 1 at its end) differ least, over a ``window`` square (11x11 for ``balanced``). The neighbour at offset o
+   samples img(x + G(x + o)), which is img shifted by -o sampled along G itself at x + o: so each frame is sampled
+   once per anchor, its four shifted copies as one 4-channel image, and every candidate is a view of the result
+   (4 remaps and 4 maps per time instead of 20 and 20; the same samples, so the same choice);
 5. weights: a sample whose position falls outside its frame gets weight 0 (content entering at a border comes from
    the other frame); where even the best trajectory leaves the samples disagreeing (the disagreement less the
    frame's overall brightness change, so that fades and flicker still blend), only the sample of the frame the
    trajectory is anchored in is kept: a sharp frame, never two translucent copies;
-6. backward warp of the full-resolution frames with cv2.remap, BORDER_REPLICATE (Lanczos-4 for ``best``; bicubic
-   for ``balanced`` up to 600k pixels a frame; bilinear for ``fast`` and above), blend with weights (1-t) v0 and
-   t v1 (cv2.blendLinear), and where the disagreement (less the overall brightness change: a fade stays sharp)
-   stays high a Gaussian blur mixed in (``soften``): where nothing explains the motion, a detail in the wrong
+6. backward warp of the full-resolution frames, BORDER_REPLICATE, along maps made on the selection grid (the
+   grid's own coordinates added before the bilinear upsampling, the clamped border pixels corrected: no full-size
+   pass for them): Lanczos-4 remap for ``best``; for ``balanced`` up to 600k pixels a frame ("upsampled") a
+   fixed-point bilinear remap of a copy of the frame upsampled 3x with Lanczos-3 (made once per frame; sharper
+   than bicubic and a third of its cost per time); fixed-point bilinear for ``fast`` and above 600k pixels. Blend
+   with weights (1-t) v0 and t v1 (cv2.blendLinear), and where the disagreement (less the overall brightness change:
+   a fade stays sharp) stays high a Gaussian blur mixed in (``soften``, only in the tiles of a 16x16 grid that have
+   such pixels, exactly as a whole-frame blur would): where nothing explains the motion, a detail in the wrong
    place costs more than a detail lost.
 
 Nothing is cropped or resized in the output: the warp is at the input's resolution and shape, any size works.
@@ -40,6 +50,7 @@ Measured (t = 0.5, mean PSNR dB; bench/quality.py and a quick script over the sa
 | + soften where unexplained | 27.24 | 35.56 / 2.32 |
 | on the 0.6 grid, luma error, 9x9 window, single-frame fallback | 27.26 | 35.55 / 2.33 |
 | 3 fixed-point iterations, neighbours 12 px, 11x11 window, soften sigma 2.2 on the brightness-corrected disagreement | 27.30 | 35.51 / 2.35 |
+| the "upsampled" warp (bilinear from a 3x Lanczos-3 copy) instead of bicubic | 27.31 | 35.58 / 2.33 |
 
 What did not help: FB-occlusion weights with the new trajectories (lam 0.5: -0.03 dB davis22, lam 1: -0.13);
 extra DIS flows as candidates (full resolution unsmoothed, or half resolution: +0.03 for twice the flow time);
@@ -47,9 +58,21 @@ the quadratic approximation as a third candidate (0); more fixed-point iteration
 mixing of the candidates (+0.07 for twice the warps); a 3x3 or 5x5 error window (-0.1); a camera-motion
 (similarity fitted to the flow) candidate pair (0); the error computed once per pair in the anchor frame's
 coordinates (-0.12); DIS at 480 px instead of 640 (-0.08 davis22, -0.17 Middlebury); a 0.5 selection grid
-(-0.13 Middlebury); bilinear instead of bicubic warps at 640x360 (-1.0 Middlebury); fewer DIS refinement or
-descent iterations (-0.05 to -0.09). Speed: the choice's cost is in its ~20 small remaps per time, bound by pixels,
-not by call overhead (stacking the candidates into one tall remap or multi-channel remaps measured no faster).
+(-0.13 Middlebury; with the upsampled warp still -0.03 davis22, below 27.3); bilinear instead of bicubic warps at
+640x360 (-1.0 Middlebury); fewer DIS refinement or descent iterations (-0.05 to -0.09).
+
+Speed (issue 12; CPU per pair of 3 times, one thread, OpenCV single-threaded, on a 2-core machine shared with
+other jobs, same-run A/B): 640x360 135 -> 116 ms, 1280x720 256 -> 205 ms (issue 12's start -> now). Per pair at
+640x360 DIS medium both ways is ~27 ms of it on a quiet machine (unchanged: every cheaper setting measured loses
+quality), the choice ~7 ms a time (was ~12: the stacked candidates above; the neighbours now cost a third of it,
+so evaluating them only where the flow is not smooth would save little, and it is exact only where the flow is
+exactly constant), the full-size work ~6 ms a time (was ~13: the upsampled warp, maps built on the selection grid,
+soften per tile). What did not pay: a 2x upsampled copy read bilinearly (bicubic 2x: -0.23 dB Middlebury, IE
+2.49; Lanczos 2x: IE 2.41; with a sharpening pre-filter IE 2.38: each too soft); 4x (Lanczos: 35.65 dB / IE 2.31,
+but 12-34 ms to make per frame, more than it saves); cv2.remap with float maps for the flow sampling (same output,
+no faster). Left as it is: DIS (~40% of the engine at 640x360) and x264 (~20 ms of CPU per pair at 640x360, on
+the encoder's thread) bound the end-to-end speed: with the engine at ~70 ms of CPU per pair (estimate for a quiet
+machine), 2 fully used cores would give about 2x minterpolate at 640x360, short of issue 12's 2.5x.
 Known limit: an object smaller than its own motion between the frames (a ball crossing more than its diameter)
 is lost by DIS's coarse-to-fine search; the single-frame fallback fires only where the disagreement is strong,
 so such an object can still show twice, faintly (with plain DIS it shows twice at half strength).
@@ -117,9 +140,10 @@ class FlowEngine:
 
     One engine serves one caller at a time (it reuses work buffers between calls); use one engine per thread.
 
-    ``stats`` accumulates seconds per stage over all calls: ``flow`` (luma, DIS both ways, occlusion, intermediate
-    flows and their upsampling), ``warp`` (remapping the frames), ``blend`` (weights and the blend), plus ``pairs``
-    (number of calls that did work).
+    ``stats`` accumulates seconds per stage over all calls, summed over the engine's threads (with threads=2 the
+    times overlap, so the sum can exceed the wall time): ``flow`` (luma, DIS both ways, trajectories and their
+    choice, the maps at the frame size), ``warp`` (upsampling frames for the "upsampled" warp, remapping the frames),
+    ``blend`` (the blend and the softening), plus ``pairs`` (number of calls that did work).
     """
 
     name = "flow"
