@@ -452,7 +452,10 @@ def test_upsampled_frame_keeps_its_samples_and_interpolates_like_lanczos():
 
     h, w = 40, 60
     yy, xx = np.mgrid[0:3 * h, 0:3 * w].astype(np.float64) / 3.0  # frame coordinates of the upsampled pixels
-    wave = lambda y, x: 128 + 60 * np.sin(0.45 * x + 0.2) * np.cos(0.3 * y)  # noqa: E731 - smooth, well sampled
+
+    def wave(y, x):  # smooth, well sampled
+        return 128 + 60 * np.sin(0.45 * x + 0.2) * np.cos(0.3 * y)
+
     frame = np.dstack([wave(*np.mgrid[0:h, 0:w].astype(np.float64))] * 3).round().astype(np.uint8)
     up = F._upsampled(frame, 3)
     assert up.shape == (3 * h, 3 * w, 3) and up.flags.c_contiguous

@@ -85,6 +85,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import pairwise
 
 import cv2
 import numpy as np
@@ -436,14 +437,14 @@ def _softened(image: np.ndarray, amount: np.ndarray, sigma: float, coarse: np.nd
     xs = np.linspace(0, w, min(tiles, w) + 1).astype(int)
     if coarse is None:
         some = cv2.compare(amount, 0.0, cv2.CMP_GT)
-        active = np.array([[cv2.countNonZero(some[y0:y1, x0:x1]) > 0 for x0, x1 in zip(xs[:-1], xs[1:])]
-                           for y0, y1 in zip(ys[:-1], ys[1:])])
+        active = np.array([[cv2.countNonZero(some[y0:y1, x0:x1]) > 0 for x0, x1 in pairwise(xs)]
+                           for y0, y1 in pairwise(ys)])
     else:
         ch, cw = coarse.shape
         cy = np.floor((ys + 0.5) * (ch / h) - 0.5).astype(int)  # the coarse row under each tile edge
         cx = np.floor((xs + 0.5) * (cw / w) - 0.5).astype(int)
         active = np.array([[coarse[max(0, y0 - 1): y1 + 2, max(0, x0 - 1): x1 + 2].any()
-                            for x0, x1 in zip(cx[:-1], cx[1:])] for y0, y1 in zip(cy[:-1], cy[1:])])
+                            for x0, x1 in pairwise(cx)] for y0, y1 in pairwise(cy)])
     if not active.any():
         return image
     out = image.copy()
