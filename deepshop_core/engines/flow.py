@@ -125,6 +125,7 @@ _LUMA_SIGMA = 1.0      # Gaussian smoothing of the luma the flow is computed on
 _MIN_FLOW_SIDE = 32    # DIS refuses images smaller than ~12 px a side; pad up to this
 _MEAN3 = np.full((1, 3), 1.0 / 3.0, np.float32)  # cv2.transform matrix: mean of the three channels
 _EPS = 1e-3
+_SHARP = {"cubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4}  # warps by cv2.remap's own interpolation
 _UPSAMPLE = 3          # the "upsampled" warp reads the frame upsampled this many times (bilinear from it ~ Lanczos)
 _LANCZOS_A = 3         # ... with Lanczos-3 (6 taps)
 
@@ -207,9 +208,8 @@ class FlowEngine:
         w0, w1, soft = self._to_frame_size(small, h, w, buf, scale)
         t1 = time.perf_counter()
         for source, name in zip(pair["sources"], ("0", "1")):
-            if kind in ("cubic", "lanczos"):
-                cv2.remap(source, buf["map" + name], None, {"cubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4}[kind],
-                          dst=buf["warp" + name], borderMode=_BORDER)
+            if kind in _SHARP:
+                cv2.remap(source, buf["map" + name], None, _SHARP[kind], dst=buf["warp" + name], borderMode=_BORDER)
             else:  # fixed-point maps (1/32 px, what remap uses internally anyway) make bilinear remap ~2x faster
                 _remap(source, cv2.convertMaps(buf["map" + name], None, cv2.CV_16SC2), dst=buf["warp" + name])
         t2 = time.perf_counter()
