@@ -23,7 +23,7 @@ two threads, each from its trajectories to its finished frame):
    frame 1 at its end) differ least, over a ``window`` square (11x11 for ``balanced``). The neighbour at offset o
    samples img(x + G(x + o)), which is img shifted by -o sampled along G itself at x + o: so each frame is sampled
    once per anchor, its four shifted copies as one 4-channel image, and every candidate is a view of the result
-   (4 remaps and 4 maps per time instead of 20 and 20; the same samples, so the same choice);
+   (per time 4 maps and 8 remaps, 4 of them 4-channel, instead of 20 and 20; the same samples, the same choice);
 5. weights: a sample whose position falls outside its frame gets weight 0 (content entering at a border comes from
    the other frame); where even the best trajectory leaves the samples disagreeing (the disagreement less the
    frame's overall brightness change, so that fades and flicker still blend), only the sample of the frame the
@@ -61,18 +61,19 @@ coordinates (-0.12); DIS at 480 px instead of 640 (-0.08 davis22, -0.17 Middlebu
 (-0.13 Middlebury; with the upsampled warp still -0.03 davis22, below 27.3); bilinear instead of bicubic warps at
 640x360 (-1.0 Middlebury); fewer DIS refinement or descent iterations (-0.05 to -0.09).
 
-Speed (issue 12; CPU per pair of 3 times, one thread, OpenCV single-threaded, on a 2-core machine shared with
-other jobs, same-run A/B): 640x360 135 -> 116 ms, 1280x720 256 -> 205 ms (issue 12's start -> now). Per pair at
-640x360 DIS medium both ways is ~27 ms of it on a quiet machine (unchanged: every cheaper setting measured loses
-quality), the choice ~7 ms a time (was ~12: the stacked candidates above; the neighbours now cost a third of it,
-so evaluating them only where the flow is not smooth would save little, and it is exact only where the flow is
-exactly constant), the full-size work ~6 ms a time (was ~13: the upsampled warp, maps built on the selection grid,
-soften per tile). What did not pay: a 2x upsampled copy read bilinearly (bicubic 2x: -0.23 dB Middlebury, IE
-2.49; Lanczos 2x: IE 2.41; with a sharpening pre-filter IE 2.38: each too soft); 4x (Lanczos: 35.65 dB / IE 2.31,
-but 12-34 ms to make per frame, more than it saves); cv2.remap with float maps for the flow sampling (same output,
-no faster). Left as it is: DIS (~40% of the engine at 640x360) and x264 (~20 ms of CPU per pair at 640x360, on
-the encoder's thread) bound the end-to-end speed: with the engine at ~70 ms of CPU per pair (estimate for a quiet
-machine), 2 fully used cores would give about 2x minterpolate at 640x360, short of issue 12's 2.5x.
+Speed (issue 12's start, git 464f7ca -> now; a 2-core machine shared with other jobs, same-run comparisons): end
+to end, bench/speed.py --against 464f7ca (4x slow motion of 60 frames, medians of 3): 640x360 5.9 -> 4.8 s (0.97x
+-> 1.20x minterpolate), 1280x720 11.7 -> 9.1 s (2.93x -> 3.74x); CPU per pair of 3 times on one thread (threads=1,
+OpenCV single-threaded) at 640x360: 135 -> 116 ms. Of a pair at 640x360, DIS medium both ways is ~27 ms on a quiet
+machine (unchanged: every cheaper setting measured loses quality), the choice ~7 ms a time (was ~12: the stacked
+candidates above; the neighbours now cost about a third of it, so evaluating them only where the flow is not smooth
+would save little, and it is exact only where the flow is exactly constant), the full-size work ~6 ms a time (was
+~13: the upsampled warp, maps built on the selection grid, soften per tile). What did not pay: a 2x upsampled copy
+read bilinearly (bicubic 2x: -0.23 dB Middlebury, IE 2.49; Lanczos 2x: IE 2.41; with a sharpening pre-filter IE
+2.38: each too soft); 4x (Lanczos: 35.65 dB / IE 2.31, but 12-34 ms to make per frame, more than it saves);
+cv2.remap with float maps for the flow sampling (same output, no faster). What bounds it now: DIS (~40% of the
+engine at 640x360) and x264 (~20 ms of CPU a pair at 640x360, on the encoder's thread): 59 pairs take ~8 s of CPU
+on this machine, ~4 s on 2 fully used cores, while 2.5x minterpolate means the whole job in ~2.3 s.
 Known limit: an object smaller than its own motion between the frames (a ball crossing more than its diameter)
 is lost by DIS's coarse-to-fine search; the single-frame fallback fires only where the disagreement is strong,
 so such an object can still show twice, faintly (with plain DIS it shows twice at half strength).
@@ -593,8 +594,9 @@ def _choose_trajectory(samples: tuple[_Samples, _Samples], f01: np.ndarray, f10:
     How: the neighbour at offset o has trajectory G(x + o), and its samples along it, img(x + G(x + o)), are those
     of img shifted by -o along the trajectory G, read at x + o. So each frame is sampled once per anchor, as its
     four shifted copies in one 4-channel image (_Samples), on the frame extended by the margin (G replicated, as a
-    neighbour past the border is the border's), and every candidate is a view of the result at its offset: 4
-    remaps per time instead of 20. The errors are integer sums of 8-bit differences, exact in any order.
+    neighbour past the border is the border's), and every candidate is a view of the result at its offset: 4 maps
+    and 8 remaps per time instead of 20 and 20. The errors are integer sums of 8-bit differences, exact in any
+    order; each candidate's error is summed on the frame (reflected at its border), as for a candidate alone.
     """
     a0 = _trajectory(f01, t, grid, iters)
     b1 = _trajectory(f10, 1.0 - t, grid, iters)
