@@ -218,7 +218,7 @@ class FlowEngine:
         if soft is not None:
             # where no trajectory explains the pixels, a detail put in the wrong place costs more than a detail
             # lost: blur there, in proportion
-            mid = _softened(mid, soft, self.settings["soften"][2], coarse=small[4])
+            _soften_in_place(mid, soft, self.settings["soften"][2], coarse=small[4])
         return mid, {"flow": t1 - t0, "warp": t2 - t1, "blend": time.perf_counter() - t2}
 
     def close(self) -> None:
@@ -424,9 +424,9 @@ class FlowEngine:
 
 
 # ---------------------------------------------------------------------- helpers
-def _softened(image: np.ndarray, amount: np.ndarray, sigma: float, coarse: np.ndarray | None = None,
-              tiles: int = 16) -> np.ndarray:
-    """(1 - amount) image + amount blur(image), blurred only where amount > 0: per tile of a ``tiles`` x ``tiles``
+def _soften_in_place(image: np.ndarray, amount: np.ndarray, sigma: float, coarse: np.ndarray | None = None,
+                     tiles: int = 16) -> None:
+    """image <- (1 - amount) image + amount blur(image), blurred only where amount > 0: per tile of a ``tiles`` x ``tiles``
     grid (runs of such tiles along a row as one box), each box blurred from ``image`` with the blur's reach around
     it, so that the result equals blurring the whole image (the unexplained pixels are a few percent of the frame,
     scattered: their bounding box is most of it). ``coarse``: the amount on the grid ``amount`` was upsampled
@@ -446,17 +446,16 @@ def _softened(image: np.ndarray, amount: np.ndarray, sigma: float, coarse: np.nd
         cx = np.floor((xs + 0.5) * (cw / w) - 0.5).astype(int)
         active = np.array([[coarse[max(0, y0 - 1): y1 + 2, max(0, x0 - 1): x1 + 2].any()
                             for x0, x1 in pairwise(cx)] for y0, y1 in pairwise(cy)])
-    if not active.any():
-        return image
-    out = image.copy()
     reach = int(np.ceil(3 * sigma))  # cv2's 8-bit Gaussian kernel for sigma reaches at most this far
+    boxes = []  # every box blurred before any is written: each blur reads the image as it was
     for r, c0, c1 in _runs(active):
         y0, y1, x0, x1 = ys[r], ys[r + 1], xs[c0], xs[c1]
         py0, py1, px0, px1 = max(0, y0 - reach), min(h, y1 + reach), max(0, x0 - reach), min(w, x1 + reach)
-        blurred = cv2.GaussianBlur(image[py0:py1, px0:px1], (0, 0), sigma)[y0 - py0: y1 - py0, x0 - px0: x1 - px0]
+        blurred = cv2.GaussianBlur(image[py0:py1, px0:px1], (0, 0), sigma)
+        boxes.append((y0, y1, x0, x1, blurred[y0 - py0: y1 - py0, x0 - px0: x1 - px0]))
+    for y0, y1, x0, x1, blurred in boxes:
         part = np.ascontiguousarray(amount[y0:y1, x0:x1])
-        out[y0:y1, x0:x1] = cv2.blendLinear(image[y0:y1, x0:x1], blurred, 1.0 - part, part)
-    return out
+        image[y0:y1, x0:x1] = cv2.blendLinear(image[y0:y1, x0:x1], blurred, 1.0 - part, part)
 
 
 def _runs(active: np.ndarray) -> list[tuple[int, int, int]]:
