@@ -63,7 +63,8 @@ coordinates (-0.12); DIS at 480 px instead of 640 (-0.08 davis22, -0.17 Middlebu
 
 Speed (issue 12's start, git 464f7ca -> now; a 2-core machine shared with other jobs, same-run comparisons): end
 to end, bench/speed.py --against 464f7ca (4x slow motion of 60 frames, medians of 3): 640x360 5.9 -> 4.8 s (0.97x
--> 1.20x minterpolate), 1280x720 11.7 -> 9.1 s (2.93x -> 3.74x); CPU per pair of 3 times on one thread (threads=1,
+-> 1.20x minterpolate), 1280x720 11.7 -> 9.1 s (2.93x -> 3.74x); under heavier load 9.7 -> 7.7 s and 19.4 -> 15.1
+s (minterpolate, single-threaded, suffers less from the load: 0.71x -> 0.90x, 1.91x -> 2.45x); CPU per pair of 3 times on one thread (threads=1,
 OpenCV single-threaded) at 640x360: 135 -> 116 ms. Of a pair at 640x360, DIS medium both ways is ~27 ms on a quiet
 machine (unchanged: every cheaper setting measured loses quality), the choice ~7 ms a time (was ~12: the stacked
 candidates above; the neighbours now cost about a third of it, so evaluating them only where the flow is not smooth
