@@ -14,7 +14,12 @@ encode included, with the same x264 preset and CRF (Deepshop's defaults):
 The runs are interleaved (run 1 of every side, then run 2, ...) so that load from other processes hits all sides
 alike; the median of --runs runs is reported, with the ratio ffmpeg time / Deepshop time (> 1: Deepshop is faster),
 output frames per second, and Deepshop's per-stage breakdown (decode, analyse = scene-cut search, the engine's own
-stages, encode; encoding runs on a thread of its own, overlapping the interpolation, so stages overlap).
+stages, encode; encoding runs on a thread of its own, overlapping the interpolation, so stages overlap; the flow
+engine's stages are summed over its two threads). Every engine variant is measured unless --engines names some:
+``flow best`` included (slow at 720p: about 1 s a pair on 2 cores).
+``--against REV`` adds the flow engine's default preset as it was at git revision REV (its flow.py loaded into a
+temporary module), run the same way in the same rounds: the engine's own progress, whatever the load of the machine.
+
 Needs ../shared/testdata/videos. Writes bench/out/speed.json.
 """
 
@@ -23,11 +28,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import OUT, TESTDATA, dain_weights, describe, engine_variants, machine, table, write_results
+from common import OUT, ROOT, TESTDATA, dain_weights, describe, engine_variants, machine, table, write_results
 
 from deepshop_core import probe, slow_motion
 from deepshop_core.media.formats import FORMATS
@@ -51,7 +57,27 @@ def ffmpeg_minterpolate(src: Path, out: Path, frames: int, rate, x264: dict) -> 
     return seconds, {}
 
 
-def deepshop(src: Path, out: Path, count: int, engine: str, options: dict) -> tuple[float, dict]:
+def flow_at(rev: str):
+    """A ``balanced`` FlowEngine from deepshop_core/engines/flow.py as it was at git revision ``rev``."""
+    import importlib.util
+
+    source = subprocess.run(["git", "show", f"{rev}:deepshop_core/engines/flow.py"], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "flow_at.py"
+        path.write_text(source)
+        # a submodule name of deepshop_core.engines, so that its relative imports resolve
+        spec = importlib.util.spec_from_file_location(f"deepshop_core.engines._flow_{rev}", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up
+        spec.loader.exec_module(module)
+    return module.FlowEngine("balanced")
+
+
+def deepshop(src: Path, out: Path, count: int, engine, options: dict) -> tuple[float, dict]:
+    """Deepshop's slow motion of the first ``count`` frames; ``engine``: a name (with ``options``) or an engine."""
+    if not isinstance(engine, str):
+        engine.reset_stats()  # an engine kept from run to run: its stages are this run's
     started = time.perf_counter()
     result = slow_motion(src, out, ranges=[(0, count - 1)], factor=FACTOR, engine=engine, engine_options=options,
                          crop=(0, count - 1), audio="none", overwrite=True)
@@ -107,6 +133,7 @@ def main(argv=None) -> int:
     parser.add_argument("--frames", type=int, default=60, help="the first N frames of each clip (0: all)")
     parser.add_argument("--quick", action="store_true", help="development: --runs 1 --frames 30")
     parser.add_argument("--dain-weights", help="DAIN weights (archive or folder); default: deepshop's search order")
+    parser.add_argument("--against", metavar="REV", help="also the flow engine's balanced preset at git revision REV")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     if args.quick:
@@ -118,6 +145,8 @@ def main(argv=None) -> int:
     x264 = {"preset": h264.preset_default, "crf": h264.quality_default}
     dain, dain_note = dain_weights(args.dain_weights)
     variants = [v for v in engine_variants(dain) if not args.engines or v[0] in args.engines]
+    if args.against:
+        variants.append((f"flow balanced at {args.against}", flow_at(args.against), {}))
     span = f"the first {args.frames} frames of " if args.frames else ""
     print(f"4x slow motion of {span}each clip, median of {args.runs} run(s); {describe(machine())}\n{dain_note}")
 
@@ -128,7 +157,7 @@ def main(argv=None) -> int:
     print(f"\nx264 preset {x264['preset']} crf {x264['crf']} on every side, median of {args.runs} run(s)")
     print(markdown(rows))
     write_results("speed", rows, args.out, runs=args.runs, factor=FACTOR, x264=x264, quick=args.quick,
-                  frames_limit=args.frames, dain_note=dain_note)
+                  frames_limit=args.frames, dain_note=dain_note, against=args.against)
     return 0
 
 

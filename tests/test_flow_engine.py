@@ -198,12 +198,12 @@ def test_bad_options():
         engines.load("flow", warp="nearest")
 
 
-@pytest.mark.parametrize("warp", ["lanczos", "cubic", "linear", "auto"])
+@pytest.mark.parametrize("warp", ["lanczos", "cubic", "upsampled", "linear", "auto"])
 def test_warp_override(warp):
     base = texture(64, 96, seed=13)
     f1 = shifted(base, 4.0, 2.0)
     e = engines.load("flow", warp=warp)
-    assert e.warp_kind(64, 96) == ("cubic" if warp == "auto" else warp)
+    assert e.warp_kind(64, 96) == ("upsampled" if warp == "auto" else warp)
     assert e.warp_kind(720, 1280) == ("linear" if warp == "auto" else warp)
     mid = e.interpolate(base, f1, [0.5])[0]
     assert psnr(mid[12:-12, 12:-12], shifted(base, 2.0, 1.0)[12:-12, 12:-12]) > 30
@@ -358,15 +358,158 @@ def test_a_fade_is_blended_not_cut():
     assert psnr(mid[m:-m, m:-m], truth[m:-m, m:-m]) > 28
 
 
+# ---------------------------------------------------------------------------------------------------- speed paths
+# The engine's faster paths claim to compute what the straightforward way computes; each is checked against it.
+def _two_motions(seed: int = 20) -> tuple[np.ndarray, np.ndarray]:
+    """A textured square moving 9 px right over a background moving 4 px up-left: a motion boundary all round."""
+    background = texture(120, 160, seed=seed)
+    square = texture(40, 40, seed=seed + 1)
+    frames = []
+    for t in (0.0, 1.0):
+        f = shifted(background, -4.0 * t, -4.0 * t)
+        x = int(50 + 9 * t)
+        f[40:80, x:x + 40] = square
+        frames.append(f)
+    return frames[0], frames[1]
+
+
+def _choice_one_by_one(pair: dict, t: float, e: FlowEngine):
+    """The trajectory choice the straightforward way: every candidate (the two anchors' trajectories at the pixel
+    and at its four neighbours) sampled with its own remaps, its error summed over the window, the first least
+    error kept. Returns (ft0, ft1, error)."""
+    from deepshop_core.engines import flow as F
+
+    s = e.settings
+    sh, sw, shift = pair["sh"], pair["sw"], pair["shift"]
+    grid = e._grid2(sh, sw)
+    small0, small1 = (smp.image[shift:shift + sh, shift:shift + sw] for smp in pair["samples"])
+    a0 = F._trajectory(pair["f01"], t, grid, s["fixed_point_iters"])
+    b1 = F._trajectory(pair["f10"], 1.0 - t, grid, s["fixed_point_iters"])
+    bases = [(a0, a0 * (-(1.0 - t) / t)), (b1 * (-t / (1.0 - t)), b1)]
+    cands = list(bases)
+    for dx, dy in ((shift, 0), (-shift, 0), (0, shift), (0, -shift)):
+        cands += [(F._shifted(g0, dx, dy), F._shifted(g1, dx, dy)) for g0, g1 in bases]
+    best = None
+    for g0, g1 in cands:
+        d = cv2.subtract(F._sample(small0, grid, g0), F._sample(small1, grid, g1), dtype=cv2.CV_16S)
+        err = cv2.boxFilter(np.abs(d).astype(np.float32), -1, (s["window"],) * 2, normalize=False)
+        if best is None:
+            best = [g0.copy(), g1.copy(), err]
+            continue
+        better = err < best[2]
+        best[0][better], best[1][better], best[2][better] = g0[better], g1[better], err[better]
+    return best
+
+
+@pytest.mark.parametrize("t", [0.25, 0.5, 0.8])
+def test_the_stacked_trajectory_choice_equals_evaluating_each_candidate(t):
+    # the engine samples each frame once per anchor (the neighbours as shifted copies in one 4-channel image, on
+    # the frame extended by the neighbour distance) and reads every candidate as a view: the same samples at the
+    # same positions, so the same choice (measured: identical at every pixel; swapping two neighbours' offsets
+    # gives 0.991); only the float rounding of a sample position, (x + o) + G vs x + G, could flip a 1/32-px
+    # fixed-point step at a rare pixel
+    from deepshop_core.engines import flow as F
+
+    f0, f1 = _two_motions()
+    e = FlowEngine("balanced", threads=1)
+    pair = e._pair(f0, f1)
+    assert pair["shift"] > 0
+    sh, sw, m = pair["sh"], pair["sw"], pair["shift"]
+    chosen = F._choose_trajectory(pair["samples"], pair["f01"], pair["f10"], t, e._grid2(sh, sw),
+                                  e._grid2(sh + 2 * m, sw + 2 * m), e.settings["fixed_point_iters"],
+                                  e.settings["window"])
+    ft0, ft1, error = _choice_one_by_one(pair, t, e)
+    same = (np.abs(chosen.error.astype(np.float32) - error) < 0.5) & np.all(chosen.ft0 == ft0, axis=2) \
+        & np.all(chosen.ft1 == ft1, axis=2)
+    assert same.mean() > 0.999, same.mean()
+    # and the neighbours matter on this pair (the test would not see a broken neighbour path otherwise)
+    alone = FlowEngine("fast", threads=1)
+    assert not np.array_equal(alone.interpolate(f0, f1, [t])[0], e.interpolate(f0, f1, [t])[0])
+
+
+def test_softening_per_tile_equals_softening_the_whole_frame():
+    from deepshop_core.engines import flow as F
+
+    def softened(image, amount, coarse=None):
+        out = image.copy()
+        F._soften_in_place(out, amount, 2.2, coarse=coarse)
+        return out
+
+    image = texture(100, 150, seed=21)
+    amount = np.zeros((100, 150), np.float32)
+    amount[10:30, 20:60] = 0.7   # two separate patches: their bounding box would be most of the frame
+    amount[70:95, 100:140] = np.linspace(0.1, 1.0, 40, dtype=np.float32)
+    whole = cv2.blendLinear(image, cv2.GaussianBlur(image, (0, 0), 2.2), 1.0 - amount, amount)
+    assert np.array_equal(softened(image, amount), whole)
+    assert np.array_equal(softened(image, np.zeros_like(amount)), image)
+    # the tiles found on the coarse grid the amount was upsampled from (as the engine does)
+    coarse = np.zeros((40, 60), np.float32)
+    coarse[5:9, 10:15] = 0.8
+    coarse[30, 50] = 0.3
+    amount = cv2.resize(coarse, (150, 100), interpolation=cv2.INTER_LINEAR)
+    whole = cv2.blendLinear(image, cv2.GaussianBlur(image, (0, 0), 2.2), 1.0 - amount, amount)
+    assert np.array_equal(softened(image, amount, coarse), whole)
+
+
+def test_upsampled_frame_keeps_its_samples_and_interpolates_like_lanczos():
+    from deepshop_core.engines import flow as F
+
+    h, w = 40, 60
+    yy, xx = np.mgrid[0:3 * h, 0:3 * w].astype(np.float64) / 3.0  # frame coordinates of the upsampled pixels
+
+    def wave(y, x):  # smooth, well sampled
+        return 128 + 60 * np.sin(0.45 * x + 0.2) * np.cos(0.3 * y)
+
+    frame = np.dstack([wave(*np.mgrid[0:h, 0:w].astype(np.float64))] * 3).round().astype(np.uint8)
+    up = F._upsampled(frame, 3)
+    assert up.shape == (3 * h, 3 * w, 3) and up.flags.c_contiguous
+    assert np.array_equal(up[::3, ::3], frame)  # the frame's own samples, untouched
+    inner = (slice(9, -9), slice(9, -9))  # away from the replicated border
+    err = np.abs(up[..., 0].astype(np.float64) - wave(yy, xx))[inner]
+    assert err.max() < 2.5, err.max()  # the in-between phases follow the signal (8-bit rounding of the input)
+
+
+def test_the_next_pair_reuses_the_shared_frame_exactly():
+    # consecutive pairs share a frame: what was derived from it is kept, recognised by content, so a caller that
+    # reuses its array for another frame still gets that frame's result
+    a, b, c = (texture(72, 96, seed=s) for s in (30, 31, 32))
+    times = [0.25, 0.5, 0.75]
+    e = FlowEngine("balanced")
+    e.interpolate(a, b, times)
+    assert all(np.array_equal(x, y) for x, y in zip(e.interpolate(b, c, times), FlowEngine().interpolate(b, c, times)))
+    buffer = b.copy()
+    e.interpolate(a, buffer, times)
+    buffer[:] = a  # the same array, now holding another frame
+    fresh = FlowEngine().interpolate(a, c, times)
+    assert all(np.array_equal(x, y) for x, y in zip(e.interpolate(buffer, c, times), fresh))
+
+
 @pytest.mark.parametrize("preset", PRESET_NAMES)
-def test_one_thread_gives_the_frames_of_two(preset):
-    """A Ray task runs the engine with ``threads=1`` and its chunks are stitched to a single run's frames: the
-    threads may change the speed, never a pixel."""
-    frame0 = texture(96, 128, seed=3)
-    frame1 = shifted(frame0, 6.5, -3.0)
-    made = []
-    for threads in (1, 2):
-        e = FlowEngine(preset, threads=threads)
-        made.append(e.interpolate(frame0, frame1, [0.25, 0.5, 0.75]))
-        e.close()
-    assert all(np.array_equal(a, b) for a, b in zip(*made))
+def test_threads_do_not_change_the_output(preset):
+    # the chunked and Ray paths compare outputs bit for bit, and Ray runs the engine with threads=1
+    f0, f1 = _two_motions(seed=40)
+    times = [0.2, 0.4, 0.6, 0.8]
+    one = FlowEngine(preset, threads=1)
+    two = FlowEngine(preset, threads=2)
+    for x, y in zip(one.interpolate(f0, f1, times), two.interpolate(f0, f1, times)):
+        assert np.array_equal(x, y)
+    assert one._pool is None  # threads=1: nothing runs outside the calling thread
+
+
+@pytest.mark.parametrize("frame, small, scale", [((360, 640), (216, 384), 3), ((720, 1280), (216, 384), 1),
+                                                 ((100, 130), (61, 79), 3), ((50, 70), (50, 70), 1)])
+def test_maps_built_on_the_selection_grid_equal_grid_plus_upsampled_flow(frame, small, scale):
+    # the frame's pixel grid is added to the flow before the upsampling (no full-size pass); bilinear upsampling
+    # reproduces it exactly but where it clamps, at the outermost pixels, which the engine corrects
+    (h, w), (sh, sw) = frame, small
+    e = FlowEngine()
+    rng = np.random.default_rng(50)
+    ft = cv2.GaussianBlur(rng.normal(0, 3, (sh, sw, 2)).astype(np.float32), (0, 0), 3)
+    ones = np.ones((sh, sw), np.float32)
+    buf = e._buffers(h, w)
+    e._to_frame_size((ft, -ft, ones, ones, None), h, w, buf, scale)
+    upsampled = cv2.resize(ft * np.float32([w / sw * scale, h / sh * scale]), (w, h), interpolation=cv2.INTER_LINEAR)
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32) * scale, np.arange(h, dtype=np.float32) * scale)
+    grid = np.dstack([gx, gy])
+    assert np.abs(buf["map0"] - (grid + upsampled)).max() < 1e-3  # float rounding; the map's step is 1/32 px
+    assert np.abs(buf["map1"] - (grid - upsampled)).max() < 1e-3

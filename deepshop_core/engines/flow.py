@@ -6,9 +6,12 @@ Per pair (done once for all times):
    pixels on its long side than the preset's ``max_flow_side`` (720p with ``balanced`` -> 640x360), padded when tiny
    (DIS needs >= ~12 px a side);
 2. dense bidirectional flow F01, F10 with OpenCV's DIS (both directions in parallel threads), then downscaled to
-   the selection grid (``select_scale`` of the flow's size) with small luma copies of both frames.
+   the selection grid (``select_scale`` of the flow's size) with small luma copies of both frames. What depends on
+   one frame alone (its luma, its small luma, the upsampled copy the warp reads) is kept for the next pair, which in
+   a clip starts with the same frame (recognised by content, so the result never depends on what came before).
 
-Per time t (on the selection grid, then upsampled once to the frame size):
+Per time t (on the selection grid, then upsampled once to the frame size; with ``threads`` = 2 the times run on
+two threads, each from its trajectories to its finished frame):
 
 3. trajectories: for each pixel x at time t, the frame-0 pixel y whose motion carries it to x (x = y + t F01(y),
    solved by fixed-point iteration G <- -t F01(x + G)), and likewise the frame-1 pixel along F10. Super SloMo's
@@ -17,15 +20,22 @@ Per time t (on the selection grid, then upsampled once to the frame size):
 4. candidates: both trajectories at the pixel and, for ``balanced``/``best``, those found ``neighbour_shift`` flow
    pixels left, right, up and down (at a motion boundary the fixed point may land on the wrong side, and a
    neighbour's trajectory is the right one); per pixel the candidate whose two samples (frame 0 at its start,
-   frame 1 at its end) differ least, over a ``window`` square (11x11 for ``balanced``);
+   frame 1 at its end) differ least, over a ``window`` square (11x11 for ``balanced``). The neighbour at offset o
+   samples img(x + G(x + o)), which is img shifted by -o sampled along G itself at x + o: so each frame is sampled
+   once per anchor, its four shifted copies as one 4-channel image, and every candidate is a view of the result
+   (per time 4 maps and 8 remaps, 4 of them 4-channel, instead of 20 and 20; the same samples, the same choice);
 5. weights: a sample whose position falls outside its frame gets weight 0 (content entering at a border comes from
    the other frame); where even the best trajectory leaves the samples disagreeing (the disagreement less the
    frame's overall brightness change, so that fades and flicker still blend), only the sample of the frame the
    trajectory is anchored in is kept: a sharp frame, never two translucent copies;
-6. backward warp of the full-resolution frames with cv2.remap, BORDER_REPLICATE (Lanczos-4 for ``best``; bicubic
-   for ``balanced`` up to 600k pixels a frame; bilinear for ``fast`` and above), blend with weights (1-t) v0 and
-   t v1 (cv2.blendLinear), and where the disagreement (less the overall brightness change: a fade stays sharp)
-   stays high a Gaussian blur mixed in (``soften``): where nothing explains the motion, a detail in the wrong
+6. backward warp of the full-resolution frames, BORDER_REPLICATE, along maps made on the selection grid (the
+   grid's own coordinates added before the bilinear upsampling, the clamped border pixels corrected: no full-size
+   pass for them): Lanczos-4 remap for ``best``; for ``balanced`` up to 600k pixels a frame ("upsampled") a
+   fixed-point bilinear remap of a copy of the frame upsampled 3x with Lanczos-3 (made once per frame; sharper
+   than bicubic and a third of its cost per time); fixed-point bilinear for ``fast`` and above 600k pixels. Blend
+   with weights (1-t) v0 and t v1 (cv2.blendLinear), and where the disagreement (less the overall brightness change:
+   a fade stays sharp) stays high a Gaussian blur mixed in (``soften``, only in the tiles of a 16x16 grid that have
+   such pixels, exactly as a whole-frame blur would): where nothing explains the motion, a detail in the wrong
    place costs more than a detail lost.
 
 Nothing is cropped or resized in the output: the warp is at the input's resolution and shape, any size works.
@@ -40,6 +50,7 @@ Measured (t = 0.5, mean PSNR dB; bench/quality.py and a quick script over the sa
 | + soften where unexplained | 27.24 | 35.56 / 2.32 |
 | on the 0.6 grid, luma error, 9x9 window, single-frame fallback | 27.26 | 35.55 / 2.33 |
 | 3 fixed-point iterations, neighbours 12 px, 11x11 window, soften sigma 2.2 on the brightness-corrected disagreement | 27.30 | 35.51 / 2.35 |
+| the "upsampled" warp (bilinear from a 3x Lanczos-3 copy) instead of bicubic | 27.31 | 35.58 / 2.33 |
 
 What did not help: FB-occlusion weights with the new trajectories (lam 0.5: -0.03 dB davis22, lam 1: -0.13);
 extra DIS flows as candidates (full resolution unsmoothed, or half resolution: +0.03 for twice the flow time);
@@ -47,9 +58,23 @@ the quadratic approximation as a third candidate (0); more fixed-point iteration
 mixing of the candidates (+0.07 for twice the warps); a 3x3 or 5x5 error window (-0.1); a camera-motion
 (similarity fitted to the flow) candidate pair (0); the error computed once per pair in the anchor frame's
 coordinates (-0.12); DIS at 480 px instead of 640 (-0.08 davis22, -0.17 Middlebury); a 0.5 selection grid
-(-0.13 Middlebury); bilinear instead of bicubic warps at 640x360 (-1.0 Middlebury); fewer DIS refinement or
-descent iterations (-0.05 to -0.09). Speed: the choice's cost is in its ~20 small remaps per time, bound by pixels,
-not by call overhead (stacking the candidates into one tall remap or multi-channel remaps measured no faster).
+(-0.13 Middlebury; with the upsampled warp still -0.03 davis22, below 27.3); bilinear instead of bicubic warps at
+640x360 (-1.0 Middlebury); fewer DIS refinement or descent iterations (-0.05 to -0.09).
+
+Speed (issue 12's start, git 464f7ca -> now; a 2-core machine shared with other jobs, same-run comparisons): end
+to end, bench/speed.py --against 464f7ca (4x slow motion of 60 frames, medians of 3): 640x360 5.9 -> 4.8 s (0.97x
+-> 1.20x minterpolate), 1280x720 11.7 -> 9.1 s (2.93x -> 3.74x); under heavier load 9.7 -> 7.7 s and 19.4 -> 15.1
+s (minterpolate, single-threaded, suffers less from the load: 0.71x -> 0.90x, 1.91x -> 2.45x); CPU per pair of 3 times on one thread (threads=1,
+OpenCV single-threaded) at 640x360: 135 -> 116 ms. Of a pair at 640x360, DIS medium both ways is ~27 ms on a quiet
+machine (unchanged: every cheaper setting measured loses quality), the choice ~7 ms a time (was ~12: the stacked
+candidates above; the neighbours now cost about a third of it, so evaluating them only where the flow is not smooth
+would save little, and it is exact only where the flow is exactly constant), the full-size work ~6 ms a time (was
+~13: the upsampled warp, maps built on the selection grid, soften per tile). What did not pay: a 2x upsampled copy
+read bilinearly (bicubic 2x: -0.23 dB Middlebury, IE 2.49; Lanczos 2x: IE 2.41; with a sharpening pre-filter IE
+2.38: each too soft); 4x (Lanczos: 35.65 dB / IE 2.31, but 12-34 ms to make per frame, more than it saves);
+cv2.remap with float maps for the flow sampling (same output, no faster). What bounds it now: DIS (~40% of the
+engine at 640x360) and x264 (~20 ms of CPU a pair at 640x360, on the encoder's thread): 59 pairs take ~8 s of CPU
+on this machine, ~4 s on 2 fully used cores, while 2.5x minterpolate means the whole job in ~2.3 s.
 Known limit: an object smaller than its own motion between the frames (a ball crossing more than its diameter)
 is lost by DIS's coarse-to-fine search; the single-frame fallback fires only where the disagreement is strong,
 so such an object can still show twice, faintly (with plain DIS it shows twice at half strength).
@@ -61,10 +86,12 @@ footage at half rate, balanced, 31.94 -> 32.10 dB); the neighbour flows are the 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import pairwise
 
 import cv2
 import numpy as np
@@ -81,26 +108,32 @@ from . import check_pair, flow_motion
 # a trajectory's error is averaged over; ``unexplained``: (lo, hi) disagreement (0..255, less
 # the overall brightness change) over which a pixel goes from a blend of both frames to the anchor frame alone;
 # ``soften``: (lo, hi, sigma) disagreement over which a pixel goes from sharp to blurred by sigma, or None;
-# ``warp``: "lanczos", "cubic" or "linear" interpolation of the frames, "auto" = cubic up to ``cubic_max_pixels``
-# per frame and linear above (bicubic costs ~4x fixed-point bilinear and measured no better on 720p footage).
+# ``warp``: how the frames are interpolated: "lanczos" or "cubic" (cv2.remap's), "upsampled" (bilinear from a copy
+# of the frame upsampled 3x with Lanczos-3, made once per frame: sharper than bicubic and cheaper), "linear", or
+# "auto" = upsampled up to ``sharp_max_pixels`` per frame and linear above (a sharp warp costs ~2-4x fixed-point
+# bilinear and measured no better on 720p footage).
 PRESETS: dict[str, dict] = {
     "fast": {"dis": cv2.DISOPTICAL_FLOW_PRESET_FAST, "finest_scale": None, "max_flow_side": 640,
              "select_scale": 0.5, "fixed_point_iters": 2, "neighbour_shift": 0, "window": 9,
              "unexplained": (30.0, 80.0), "soften": None, "warp": "linear"},
     "balanced": {"dis": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, "finest_scale": None, "max_flow_side": 640,
                  "select_scale": 0.6, "fixed_point_iters": 3, "neighbour_shift": 12, "window": 11,
-                 "unexplained": (30.0, 80.0), "soften": (5.0, 30.0, 2.2), "warp": "auto", "cubic_max_pixels": 600_000},
+                 "unexplained": (30.0, 80.0), "soften": (5.0, 30.0, 2.2), "warp": "auto", "sharp_max_pixels": 600_000},
     "best": {"dis": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, "finest_scale": 0, "max_flow_side": 1280,
              "select_scale": 1.0, "fixed_point_iters": 6, "neighbour_shift": 8, "window": 9,
              "unexplained": (30.0, 80.0), "soften": (5.0, 30.0, 1.5), "warp": "lanczos"},
 }
 DEFAULT_PRESET = "balanced"
+WARPS = ("lanczos", "cubic", "upsampled", "linear", "auto")
 
 _BORDER = cv2.BORDER_REPLICATE
 _LUMA_SIGMA = 1.0      # Gaussian smoothing of the luma the flow is computed on
 _MIN_FLOW_SIDE = 32    # DIS refuses images smaller than ~12 px a side; pad up to this
 _MEAN3 = np.full((1, 3), 1.0 / 3.0, np.float32)  # cv2.transform matrix: mean of the three channels
 _EPS = 1e-3
+_SHARP = {"cubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4}  # warps by cv2.remap's own interpolation
+_UPSAMPLE = 3          # the "upsampled" warp reads the frame upsampled this many times (bilinear from it ~ Lanczos)
+_LANCZOS_A = 3         # ... with Lanczos-3 (6 taps)
 
 
 class FlowEngine:
@@ -108,15 +141,17 @@ class FlowEngine:
 
     ``flow_scale`` (0 < s <= 1) forces the resolution the flow is computed at (as a fraction of the frame size);
     by default it is 1 up to the preset's ``max_flow_side`` (long side, pixels) and shrinks above. ``warp``
-    overrides the preset's frame interpolation: "lanczos", "cubic", "linear", or "auto" (cubic up to 600k pixels a
-    frame, linear above). ``threads`` computes the two flow directions concurrently (OpenCV releases the GIL);
-    1 disables it.
+    overrides the preset's frame interpolation: "lanczos", "cubic", "upsampled" (bilinear from the frame upsampled
+    3x with Lanczos-3), "linear", or "auto" (upsampled up to 600k pixels a frame, linear above). ``threads``: 2 (the
+    default) computes the two flow directions, and then the times, on two threads (OpenCV releases the GIL); 1
+    keeps all of the engine's work on the calling thread. The output does not depend on it.
 
     One engine serves one caller at a time (it reuses work buffers between calls); use one engine per thread.
 
-    ``stats`` accumulates seconds per stage over all calls: ``flow`` (luma, DIS both ways, occlusion, intermediate
-    flows and their upsampling), ``warp`` (remapping the frames), ``blend`` (weights and the blend), plus ``pairs``
-    (number of calls that did work).
+    ``stats`` accumulates seconds per stage over all calls, summed over the engine's threads (with threads=2 the
+    times overlap, so the sum can exceed the wall time): ``flow`` (luma, DIS both ways, trajectories and their
+    choice, the maps at the frame size), ``warp`` (upsampling frames for the "upsampled" warp, remapping the frames),
+    ``blend`` (the blend and the softening), plus ``pairs`` (number of calls that did work).
     """
 
     name = "flow"
@@ -130,19 +165,20 @@ class FlowEngine:
                  threads: int = 2):
         if preset not in PRESETS:
             raise InputError(f"unknown flow preset {preset!r}: choose one of {', '.join(PRESETS)}")
-        if warp is not None and warp not in ("lanczos", "cubic", "linear", "auto"):
-            raise InputError(f"warp must be 'lanczos', 'cubic', 'linear' or 'auto', got {warp!r}")
+        if warp is not None and warp not in WARPS:
+            raise InputError(f"warp must be one of {', '.join(map(repr, WARPS))}, got {warp!r}")
         if flow_scale is not None and not 0.0 < float(flow_scale) <= 1.0:
             raise InputError(f"flow_scale must be in (0, 1], got {flow_scale!r}")
         self.preset = preset
         self.settings = dict(PRESETS[preset])
         if warp is not None:
             self.settings["warp"] = warp
-            self.settings.setdefault("cubic_max_pixels", 600_000)
+            self.settings.setdefault("sharp_max_pixels", 600_000)
         self.flow_scale = None if flow_scale is None else float(flow_scale)
         self._dis = [self._make_dis(), self._make_dis()]
         self._pool = ThreadPoolExecutor(max_workers=2) if threads and threads > 1 else None
-        self._grids: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._grids: dict[tuple, object] = {}
+        self._last_frame = _LastFrame()
         self._recent: list[tuple[np.ndarray, np.ndarray, dict]] = []  # the last pairs' flows, for four-frame calls
         self.stats: dict[str, float] = {"flow": 0.0, "warp": 0.0, "blend": 0.0, "pairs": 0}
 
@@ -164,49 +200,42 @@ class FlowEngine:
         self.stats["pairs"] += 1
         frame0, frame1, before, after = (None if f is None else np.ascontiguousarray(f)
                                          for f in (frame0, frame1, before, after))
-        h, w = frame0.shape[:2]
         t_start = time.perf_counter()
+        warp_before = self.stats["warp"]
         pair = self._four_frame_pair(before, frame0, frame1, after) if four else self._pair(frame0, frame1)
-        t_flow = time.perf_counter() - t_start
-        grid = self._grid2(h, w)
-        buf = self._buffers(h, w)
-        sharp = self._sharp_warp(h, w)
-        out = []
-        t_warp = t_blend = 0.0
-        t0 = time.perf_counter()
-        # the times' trajectories are independent: on the pool's two threads (OpenCV releases the GIL)
+        self.stats["flow"] += time.perf_counter() - t_start - (self.stats["warp"] - warp_before)
+        # the times are independent of each other: on the pool's two threads (OpenCV releases the GIL), each from
+        # its trajectories to its finished frame
         mapper = self._pool.map if self._pool is not None and len(times) > 1 else map
-        chosen = list(mapper(lambda t: self._intermediate(pair, t), times))
-        t_flow += time.perf_counter() - t0
-        for t, small in zip(times, chosen):
-            t0 = time.perf_counter()
-            ft0, ft1, w0, w1, soft = self._to_frame_size(small, h, w, buf)
-            cv2.add(grid, ft0, dst=buf["map0"])
-            cv2.add(grid, ft1, dst=buf["map1"])
-            t1 = time.perf_counter()
-            if sharp is not None:
-                cv2.remap(frame0, buf["map0"], None, sharp, dst=buf["warp0"], borderMode=_BORDER)
-                cv2.remap(frame1, buf["map1"], None, sharp, dst=buf["warp1"], borderMode=_BORDER)
-            else:  # fixed-point maps (1/32 px, what remap uses internally anyway) make bilinear remap ~2x faster
-                m0, m0f = cv2.convertMaps(buf["map0"], None, cv2.CV_16SC2)
-                m1, m1f = cv2.convertMaps(buf["map1"], None, cv2.CV_16SC2)
-                cv2.remap(frame0, m0, m0f, cv2.INTER_LINEAR, dst=buf["warp0"], borderMode=_BORDER)
-                cv2.remap(frame1, m1, m1f, cv2.INTER_LINEAR, dst=buf["warp1"], borderMode=_BORDER)
-            t2 = time.perf_counter()
-            mid = cv2.blendLinear(buf["warp0"], buf["warp1"], w0, w1)  # (w0 a + w1 b) / (w0 + w1)
-            if soft is not None:
-                # where no trajectory explains the pixels, a detail put in the wrong place costs more than a
-                # detail lost: blur there, in proportion (only the box that needs it: the blur is costly at 720p)
-                _soften_in_place(mid, soft, self.settings["soften"][2])
-            out.append(mid)
-            t3 = time.perf_counter()
-            t_flow += t1 - t0
-            t_warp += t2 - t1
-            t_blend += t3 - t2
-        self.stats["flow"] += t_flow
-        self.stats["warp"] += t_warp
-        self.stats["blend"] += t_blend
+        out = []
+        for frame, seconds in mapper(lambda t: self._frame_at(pair, t), times):
+            out.append(frame)
+            for stage, spent in seconds.items():
+                self.stats[stage] += spent
         return out
+
+    def _frame_at(self, pair: dict, t: float) -> tuple[np.ndarray, dict]:
+        """The frame at time t, and the seconds its stages took (flow, warp, blend)."""
+        h, w = pair["size"]
+        kind = self.warp_kind(h, w)
+        scale = _UPSAMPLE if kind == "upsampled" else 1
+        t0 = time.perf_counter()
+        buf = self._buffers(h, w)
+        small = self._intermediate(pair, t)
+        w0, w1, soft = self._to_frame_size(small, h, w, buf, scale)
+        t1 = time.perf_counter()
+        for source, name in zip(pair["sources"], ("0", "1")):
+            if kind in _SHARP:
+                cv2.remap(source, buf["map" + name], None, _SHARP[kind], dst=buf["warp" + name], borderMode=_BORDER)
+            else:  # fixed-point maps (1/32 px, what remap uses internally anyway) make bilinear remap ~2x faster
+                _remap(source, cv2.convertMaps(buf["map" + name], None, cv2.CV_16SC2), dst=buf["warp" + name])
+        t2 = time.perf_counter()
+        mid = cv2.blendLinear(buf["warp0"], buf["warp1"], w0, w1)  # (w0 a + w1 b) / (w0 + w1)
+        if soft is not None:
+            # where no trajectory explains the pixels, a detail put in the wrong place costs more than a detail
+            # lost: blur there, in proportion
+            _soften_in_place(mid, soft, self.settings["soften"][2], coarse=small[4])
+        return mid, {"flow": t1 - t0, "warp": t2 - t1, "blend": time.perf_counter() - t2}
 
     def close(self) -> None:
         self._recent = []
@@ -214,16 +243,12 @@ class FlowEngine:
             self._pool.shutdown(wait=False)
             self._pool = None
 
-    def _sharp_warp(self, h: int, w: int) -> int | None:
-        """The cv2 interpolation of the frame warp at this size, or None for (fixed-point) bilinear."""
+    def warp_kind(self, height: int, width: int) -> str:
+        """"lanczos", "cubic", "upsampled" or "linear": how frames of this size are warped."""
         warp = self.settings["warp"]
         if warp == "auto":
-            warp = "cubic" if h * w <= self.settings["cubic_max_pixels"] else "linear"
-        return {"cubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4}.get(warp)
-
-    def warp_kind(self, height: int, width: int) -> str:
-        """"lanczos", "cubic" or "linear": how frames of this size are warped."""
-        return {cv2.INTER_CUBIC: "cubic", cv2.INTER_LANCZOS4: "lanczos"}.get(self._sharp_warp(height, width), "linear")
+            warp = "upsampled" if height * width <= self.settings["sharp_max_pixels"] else "linear"
+        return warp
 
     def reset_stats(self) -> None:
         self.stats = {"flow": 0.0, "warp": 0.0, "blend": 0.0, "pairs": 0}
@@ -254,28 +279,30 @@ class FlowEngine:
             self._cache(key, g)
         return g
 
-    def _grid2(self, h: int, w: int) -> np.ndarray:
-        """Pixel coordinates as one HxWx2 float32 array, the form cv2.remap takes as a single map."""
-        key = ("xy2", h, w)
+    def _grid2(self, h: int, w: int, scale: int = 1) -> np.ndarray:
+        """Pixel coordinates (times ``scale``) as one HxWx2 float32 array, the form cv2.remap takes as a single
+        map."""
+        key = ("xy2", h, w, scale)
         g = self._grids.get(key)
         if g is None:
-            g = cv2.merge(self._grid(h, w))
+            g = cv2.merge(self._grid(h, w)) * np.float32(scale)
             self._cache(key, g)
         return g
 
     def _buffers(self, h: int, w: int) -> dict[str, np.ndarray]:
-        """Full-size work arrays reused from call to call (fresh large arrays cost page faults every time)."""
-        key = ("buf", h, w)
+        """Full-size work arrays reused from call to call (fresh large arrays cost page faults every time), one set
+        per thread."""
+        key = ("buf", h, w, threading.get_ident())
         b = self._grids.get(key)
         if b is None:
-            b = {name: np.empty((h, w, 2), np.float32) for name in ("ft0", "ft1", "map0", "map1")}
+            b = {name: np.empty((h, w, 2), np.float32) for name in ("map0", "map1")}
             b.update({name: np.empty((h, w), np.float32) for name in ("w0", "w1")})
             b.update({name: np.empty((h, w, 3), np.uint8) for name in ("warp0", "warp1")})
             self._cache(key, b)
         return b
 
     def _cache(self, key, value) -> None:
-        if len(self._grids) > 8:
+        if len(self._grids) > 16:
             self._grids.clear()
         self._grids[key] = value
 
@@ -301,20 +328,43 @@ class FlowEngine:
 
     def _pair(self, frame0: np.ndarray, frame1: np.ndarray) -> dict:
         h, w = frame0.shape[:2]
-        fh, fw = self.flow_size(h, w)
-        f01, f10 = self._flows(self._luma(frame0, fh, fw), self._luma(frame1, fh, fw), fh, fw)
+        fh, fw, sh, sw, shift = self._geometry(h, w)
+        # what depends on one frame alone; the first frame's kept from the previous pair when it was that pair's
+        # second frame, as in a clip
+        work0 = self._last_frame.get(frame0)
+        if work0 is None:
+            work0 = self._frame_work(frame0)
+        work1 = self._frame_work(frame1)
+        self._last_frame.keep(frame1, work1)
+        f01, f10 = self._flows(work0.luma, work1.luma, fh, fw)
         # trajectories are followed and chosen on a coarser grid than the flow's (smooth at that scale anyway)
-        sel = self.settings["select_scale"]
-        sh, sw = (round(fh * sel), round(fw * sel)) if min(fh, fw) * sel >= _MIN_FLOW_SIDE else (fh, fw)
         if (sh, sw) != (fh, fw):
             to_select = np.array([sw / fw, sh / fh], np.float32)
             f01 = cv2.resize(f01, (sw, sh), interpolation=cv2.INTER_AREA) * to_select
             f10 = cv2.resize(f10, (sw, sh), interpolation=cv2.INTER_AREA) * to_select
-        small0, small1 = (cv2.cvtColor(cv2.resize(f, (sw, sh), interpolation=cv2.INTER_AREA)
-                                       if (sh, sw) != (h, w) else f, cv2.COLOR_RGB2GRAY) for f in (frame0, frame1))
+        return {"size": (h, w), "f01": f01, "f10": f10, "sh": sh, "sw": sw, "shift": shift,
+                "samples": (work0.samples, work1.samples),
+                "sources": (frame0 if work0.source is None else work0.source,
+                            frame1 if work1.source is None else work1.source)}
+
+    def _geometry(self, h: int, w: int) -> tuple[int, int, int, int, int]:
+        """For frames of this size: the flow's size (fh, fw), the selection grid's (sh, sw) and the neighbours'
+        distance on it (0: none)."""
+        fh, fw = self.flow_size(h, w)
+        sel = self.settings["select_scale"]
+        sh, sw = (round(fh * sel), round(fw * sel)) if min(fh, fw) * sel >= _MIN_FLOW_SIDE else (fh, fw)
         shift = round(self.settings["neighbour_shift"] * sw / fw)
-        return {"f01": f01, "f10": f10, "sh": sh, "sw": sw, "small0": small0, "small1": small1,
-                "shift": shift if 2 * shift < min(sh, sw) else 0}
+        return fh, fw, sh, sw, shift if 2 * shift < min(sh, sw) else 0
+
+    def _frame_work(self, frame: np.ndarray) -> _FrameWork:
+        h, w = frame.shape[:2]
+        fh, fw, sh, sw, shift = self._geometry(h, w)
+        small = cv2.cvtColor(cv2.resize(frame, (sw, sh), interpolation=cv2.INTER_AREA) if (sh, sw) != (h, w)
+                             else frame, cv2.COLOR_RGB2GRAY)
+        t0 = time.perf_counter()
+        source = _upsampled(frame, _UPSAMPLE) if self.warp_kind(h, w) == "upsampled" else None
+        self.stats["warp"] += time.perf_counter() - t0
+        return _FrameWork(self._luma(frame, fh, fw), _Samples.of(small, shift), source)
 
     def _recent_pair(self, frame0: np.ndarray, frame1: np.ndarray) -> dict:
         """``_pair`` of these very frame objects, kept for the last three pairs: in a clip a pair's neighbour
@@ -346,8 +396,10 @@ class FlowEngine:
         motion = pair.get("motion")  # four frames: quadratic trajectories instead of the linear ones
         bases = None if motion is None else flow_motion.quadratic_bases(pair["f01"], pair["f10"], motion, t, grid,
                                                                           s["fixed_point_iters"])
-        choice = _choose_trajectory(pair["small0"], pair["small1"], pair["f01"], pair["f10"], t, grid,
-                                    s["fixed_point_iters"], pair["shift"], s["window"], bases)
+        margin = pair["shift"]
+        choice = _choose_trajectory(pair["samples"], pair["f01"], pair["f10"], t, grid,
+                                    self._grid2(sh + 2 * margin, sw + 2 * margin), s["fixed_point_iters"], s["window"],
+                                    bases)
         ft0, ft1 = choice.ft0, choice.ft1
         # a sample whose position falls outside its frame gets weight 0 (content entering at a border comes from
         # the other frame)
@@ -370,36 +422,144 @@ class FlowEngine:
                 soft = None
         return ft0, ft1, w0, w1, soft
 
-    @staticmethod
-    def _to_frame_size(small: tuple, h: int, w: int, buf: dict):
-        """What _intermediate made, upsampled (bilinear) to the frame size, flows rescaled to frame pixels."""
+    def _to_frame_size(self, small: tuple, h: int, w: int, buf: dict, scale: int = 1):
+        """What _intermediate made, at the frame size (bilinear): the warp's maps x + F_t0(x) and x + F_t1(x) in
+        pixels of the image the warp reads (``scale`` times the frame's) into buf["map0"], buf["map1"]; returns
+        the blend weights w0, w1 and the softening (or None)."""
         ft0, ft1, w0, w1, soft = small
         sh, sw = w0.shape
+        base, corrections = self._map_base(sh, sw, h, w, scale)
+        to_frame = np.array([w / sw * scale, h / sh * scale], np.float32)
+        for ft, name in ((ft0, "map0"), (ft1, "map1")):
+            m = cv2.resize(cv2.add(ft * to_frame, base), (w, h), dst=buf[name], interpolation=cv2.INTER_LINEAR)
+            for where, channel, delta in corrections:
+                m[where + (channel,)] += delta
         if (sh, sw) != (h, w):
-            scale = np.array([w / sw, h / sh], np.float32)
-            ft0 = cv2.resize(ft0 * scale, (w, h), dst=buf["ft0"], interpolation=cv2.INTER_LINEAR)
-            ft1 = cv2.resize(ft1 * scale, (w, h), dst=buf["ft1"], interpolation=cv2.INTER_LINEAR)
             w0 = cv2.resize(w0, (w, h), dst=buf["w0"], interpolation=cv2.INTER_LINEAR)
             w1 = cv2.resize(w1, (w, h), dst=buf["w1"], interpolation=cv2.INTER_LINEAR)
             if soft is not None:
                 soft = cv2.resize(soft, (w, h), interpolation=cv2.INTER_LINEAR)
-        return ft0, ft1, w0, w1, soft
+        return w0, w1, soft
+
+    def _map_base(self, sh: int, sw: int, h: int, w: int, scale: int):
+        """The selection grid's own pixel coordinates in the warp's (frame pixels times ``scale``), and the
+        corrections that make their bilinear upsampling the frame's pixel grid exactly: it reproduces a linear
+        function except in the outermost pixels, where it clamps (a pixel or two wide). Added to the flow before
+        the upsampling, the grid costs no full-size pass. Corrections: (rows/columns, channel, amount) (cached per
+        size)."""
+        key = ("base", sh, sw, h, w, scale)
+        found = self._grids.get(key)
+        if found is None:
+            xs = ((np.arange(sw, dtype=np.float64) + 0.5) * (w / sw) - 0.5) * scale
+            ys = ((np.arange(sh, dtype=np.float64) + 0.5) * (h / sh) - 0.5) * scale
+            base = cv2.merge(np.meshgrid(xs.astype(np.float32), ys.astype(np.float32)))
+            off = self._grid2(h, w, scale) - cv2.resize(base, (w, h), interpolation=cv2.INTER_LINEAR)
+            corrections = []
+            for channel, line in ((0, off[0, :, 0]), (1, off[:, 0, 1])):  # x depends on the column, y on the row
+                for at in np.flatnonzero(np.abs(line) > 1e-3):
+                    where = (slice(None), int(at)) if channel == 0 else (int(at), slice(None))
+                    corrections.append((where, channel, np.float32(line[at])))
+            found = base, corrections
+            self._cache(key, found)
+        return found
 
 
 # ---------------------------------------------------------------------- helpers
-def _soften_in_place(image: np.ndarray, amount: np.ndarray, sigma: float) -> None:
-    """image <- (1 - amount) image + amount blur(image), inside the bounding box of amount > 0 (plus the blur's
-    reach, so that the box's border does not change the blur)."""
-    rows, cols = np.flatnonzero(amount.any(axis=1)), np.flatnonzero(amount.any(axis=0))
-    if not len(rows):
-        return
-    reach = int(np.ceil(3 * sigma))
+def _soften_in_place(image: np.ndarray, amount: np.ndarray, sigma: float, coarse: np.ndarray | None = None,
+                     tiles: int = 16) -> None:
+    """image <- (1 - amount) image + amount blur(image), blurred only where amount > 0: per tile of a ``tiles`` x ``tiles``
+    grid (runs of such tiles along a row as one box), each box blurred from ``image`` with the blur's reach around
+    it, so that the result equals blurring the whole image (the unexplained pixels are a few percent of the frame,
+    scattered: their bounding box is most of it). ``coarse``: the amount on the grid ``amount`` was upsampled
+    (bilinear) from, where finding the tiles to blur is cheaper (a tile is taken when the coarse pixels around it,
+    one more each side, have any amount: every tile with amount > 0 and maybe a few without, which changes
+    nothing)."""
     h, w = amount.shape
-    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    py0, py1, px0, px1 = max(0, y0 - reach), min(h, y1 + reach), max(0, x0 - reach), min(w, x1 + reach)
-    blurred = cv2.GaussianBlur(image[py0:py1, px0:px1], (0, 0), sigma)[y0 - py0: y1 - py0, x0 - px0: x1 - px0]
-    part = amount[y0:y1, x0:x1]
-    image[y0:y1, x0:x1] = cv2.blendLinear(image[y0:y1, x0:x1], blurred, 1.0 - part, np.ascontiguousarray(part))
+    ys = np.linspace(0, h, min(tiles, h) + 1).astype(int)
+    xs = np.linspace(0, w, min(tiles, w) + 1).astype(int)
+    if coarse is None:
+        some = cv2.compare(amount, 0.0, cv2.CMP_GT)
+        active = np.array([[cv2.countNonZero(some[y0:y1, x0:x1]) > 0 for x0, x1 in pairwise(xs)]
+                           for y0, y1 in pairwise(ys)])
+    else:
+        ch, cw = coarse.shape
+        cy = np.floor((ys + 0.5) * (ch / h) - 0.5).astype(int)  # the coarse row under each tile edge
+        cx = np.floor((xs + 0.5) * (cw / w) - 0.5).astype(int)
+        active = np.array([[coarse[max(0, y0 - 1): y1 + 2, max(0, x0 - 1): x1 + 2].any()
+                            for x0, x1 in pairwise(cx)] for y0, y1 in pairwise(cy)])
+    reach = int(np.ceil(3 * sigma))  # cv2's 8-bit Gaussian kernel for sigma reaches at most this far
+    boxes = []  # every box blurred before any is written: each blur reads the image as it was
+    for r, c0, c1 in _runs(active):
+        y0, y1, x0, x1 = ys[r], ys[r + 1], xs[c0], xs[c1]
+        py0, py1, px0, px1 = max(0, y0 - reach), min(h, y1 + reach), max(0, x0 - reach), min(w, x1 + reach)
+        blurred = cv2.GaussianBlur(image[py0:py1, px0:px1], (0, 0), sigma)
+        boxes.append((y0, y1, x0, x1, blurred[y0 - py0: y1 - py0, x0 - px0: x1 - px0]))
+    for y0, y1, x0, x1, blurred in boxes:
+        part = np.ascontiguousarray(amount[y0:y1, x0:x1])
+        image[y0:y1, x0:x1] = cv2.blendLinear(image[y0:y1, x0:x1], blurred, 1.0 - part, part)
+
+
+def _runs(active: np.ndarray) -> list[tuple[int, int, int]]:
+    """(row, first column, end column) of each run of True along the rows of a 2-D bool array."""
+    runs = []
+    for r, row in enumerate(active):
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], row.astype(np.int8), [0]))))
+        runs += [(r, int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
+    return runs
+
+
+def _lanczos_taps(phase: float) -> np.ndarray:
+    """Lanczos weights (normalised) of the 2a samples around a point ``phase`` (0..1) past a sample, the first
+    a - 1 samples before it."""
+    x = np.arange(1 - _LANCZOS_A, _LANCZOS_A + 1) - phase
+    k = np.sinc(x) * np.sinc(x / _LANCZOS_A)
+    return (k / k.sum()).astype(np.float32)
+
+
+def _upsampled(image: np.ndarray, n: int) -> np.ndarray:
+    """``image`` upsampled n times along both axes with Lanczos (separable: per axis one filter per phase, the
+    phases interleaved), its own samples kept: pixel (y, x) of the image is pixel (n y, n x) of the result; border
+    replicated. Bilinear reads of it are sharper than cv2's bicubic and cost a fraction."""
+    h, w = image.shape[:2]
+    # along x: the phases as the channels of one image (cv2.merge), which is the interleaved row in memory
+    phases = [image] + [cv2.filter2D(image, -1, _lanczos_taps(p / n)[None, :], anchor=(_LANCZOS_A - 1, 0),
+                                     borderType=_BORDER) for p in range(1, n)]
+    rows = cv2.merge(phases).reshape((h, n * w) + image.shape[2:])
+    # along y: whole rows interleaved
+    out = np.empty((h, n, n * w) + image.shape[2:], image.dtype)
+    out[:, 0] = rows
+    for p in range(1, n):
+        out[:, p] = cv2.filter2D(rows, -1, _lanczos_taps(p / n)[:, None], anchor=(0, _LANCZOS_A - 1),
+                                 borderType=_BORDER)
+    return out.reshape((n * h, n * w) + image.shape[2:])
+
+
+class _LastFrame:
+    """A frame and what was derived from it, so that the next pair, which in a clip starts with this pair's second
+    frame, need not derive it again. Recognised by content (a copy is kept): exact whatever the caller does with
+    its arrays."""
+
+    def __init__(self):
+        self._frame: np.ndarray | None = None
+        self._derived = None
+
+    def get(self, frame: np.ndarray):
+        """What was kept for this frame, or None."""
+        if self._frame is not None and self._frame.shape == frame.shape and np.array_equal(self._frame, frame):
+            return self._derived
+        return None
+
+    def keep(self, frame: np.ndarray, derived) -> None:
+        self._frame, self._derived = frame.copy(), derived
+
+
+@dataclass
+class _FrameWork:
+    """What the engine derives from one frame alone (kept for the next pair, which in a clip starts with it)."""
+
+    luma: np.ndarray            # smoothed luma at the flow's size, what DIS reads
+    samples: _Samples           # small luma, what the trajectory choice samples
+    source: np.ndarray | None   # what the "upsampled" warp reads; None: the warp reads the frame itself
 
 
 @dataclass
@@ -413,16 +573,129 @@ class Trajectories:
     unexplained: np.ndarray  # HxW float32: that difference less the frame's overall brightness change
 
 
+@dataclass
+class _Samples:
+    """A frame's small luma as the trajectory choice samples it: ``image`` extended by ``margin`` pixels on each
+    side (replicated), and (margin > 0) ``shifted``, its four copies shifted by -o for each neighbour offset o in
+    ``offsets(margin)`` as one 4-channel image. Made once per pair, read at every time."""
+
+    image: np.ndarray
+    shifted: np.ndarray | None
+    margin: int
+
+    @staticmethod
+    def offsets(margin: int) -> tuple[tuple[int, int], ...]:
+        """(dx, dy) of the four neighbours (none without a margin), in the order they compete."""
+        return ((margin, 0), (-margin, 0), (0, margin), (0, -margin)) if margin else ()
+
+    @classmethod
+    def of(cls, small: np.ndarray, margin: int) -> _Samples:
+        image = cv2.copyMakeBorder(small, margin, margin, margin, margin, _BORDER) if margin else small
+        shifted = np.dstack([_shifted(image, -dx, -dy) for dx, dy in cls.offsets(margin)]) if margin else None
+        return cls(image, shifted, margin)
+
+
 def _sample(img: np.ndarray, grid: np.ndarray, f: np.ndarray) -> np.ndarray:
     """``img`` sampled at x + f(x), bilinear, border replicated."""
-    m, mf = cv2.convertMaps(cv2.add(grid, f), None, cv2.CV_16SC2)  # fixed point: ~2x faster remap
-    return cv2.remap(img, m, mf, cv2.INTER_LINEAR, borderMode=_BORDER)
+    return _remap(img, _fixed_map(grid, f))
 
 
 def _inside(grid: np.ndarray, f: np.ndarray) -> np.ndarray:
     """1.0 where x + f(x) lies inside the image, else 0.0 (HxW float32)."""
     h, w = f.shape[:2]
     return cv2.inRange(cv2.add(grid, f), (-0.5, -0.5), (w - 0.5, h - 0.5)).astype(np.float32) * (1.0 / 255.0)
+
+
+def _trajectory(f: np.ndarray, s: float, grid: np.ndarray, iters: int) -> np.ndarray:
+    """The flow G from time s back to the anchor frame, for linear motion along the anchor's flow f: the anchor
+    pixel y = x + G(x) reaches x at s, so G(x) = -s f(x + G(x)); solved by fixed-point iteration from G = -s f.
+    Unlike the Super SloMo approximation, which reads the flow at x itself, this reads it where the moving
+    content comes from, which matters once motion is larger than the moving things."""
+    g = f * -s
+    for _ in range(iters):
+        g = _sample(f, grid, g)
+        g *= -s
+    return g
+
+
+def _choose_trajectory(samples: tuple[_Samples, _Samples], f01: np.ndarray, f10: np.ndarray, t: float,
+                       grid: np.ndarray, wide: np.ndarray, iters: int, window: int,
+                       bases: list | None = None) -> Trajectories:
+    """Per pixel at time t, the best of the linear trajectories through it: anchored in frame 0 (along F01) or
+    in frame 1 (along F10), each as found at the pixel and (``samples`` with a margin) as found ``margin`` pixels
+    right, left, down and up (at a motion boundary the fixed point can land on the wrong side; a neighbour's
+    trajectory is then the right one); the one whose two samples (luma) differ least, summed over a ``window``
+    square (the first one wins a tie). ``grid``, ``wide``: the pixel coordinates of the frame and of the frame
+    extended by the margin.
+
+    ``unexplained`` is the chosen samples' difference less its median over the frame (a fade or a flicker changes
+    the whole frame's brightness and is no disagreement), averaged over the window: large where two different
+    things meet, which an average would show as a double image.
+
+    How: the neighbour at offset o has trajectory G(x + o), and its samples along it, img(x + G(x + o)), are those
+    of img shifted by -o along the trajectory G, read at x + o. So each frame is sampled once per anchor, as its
+    four shifted copies in one 4-channel image (_Samples), on the frame extended by the margin (G replicated, as a
+    neighbour past the border is the border's), and every candidate is a view of the result at its offset: 4 maps
+    and 8 remaps per time instead of 20 and 20. The errors are integer sums of 8-bit differences, exact in any
+    order; each candidate's error is summed on the frame (reflected at its border), as for a candidate alone.
+
+    ``bases``: other trajectories to start from instead of the linear ones (flow_motion's quadratic ones), as
+    ``(flow to frame 0, flow to frame 1, anchored in frame 0)``.
+    """
+    if bases is None:
+        a0 = _trajectory(f01, t, grid, iters)
+        b1 = _trajectory(f10, 1.0 - t, grid, iters)
+        # each trajectory also to the other frame: y + F01(y) = x + (1 - t) F01(y)
+        bases = [(a0, a0 * (-(1.0 - t) / t), True), (b1 * (-t / (1.0 - t)), b1, False)]
+    s = samples[0].margin
+    h, w = bases[0][0].shape[:2]
+    depth = cv2.CV_16U if window * window * 255 <= 65535 else cv2.CV_32F  # exact sums either way
+    at_pixel = (slice(s, s + h), slice(s, s + w))
+    cands = []  # (g0, g1, anchor, error, signed difference) per candidate, in the order they compete
+    around = []  # per anchor: the same for the four neighbours, each as one extended image
+    for g0, g1, anchor in bases:
+        g0, g1 = (cv2.copyMakeBorder(g, s, s, s, s, _BORDER) if s else g for g in (g0, g1))
+        m0, m1 = _fixed_map(wide, g0), _fixed_map(wide, g1)
+        d = cv2.subtract(_remap(samples[0].image, m0), _remap(samples[1].image, m1), dtype=cv2.CV_16S)
+        cands.append((g0[at_pixel], g1[at_pixel], anchor, _window_sum(d[at_pixel], window, depth), d[at_pixel]))
+        if s:
+            d = cv2.subtract(_remap(samples[0].shifted, m0), _remap(samples[1].shifted, m1), dtype=cv2.CV_16S)
+            around.append((g0, g1, anchor, cv2.split(d)))
+    for k, (dx, dy) in enumerate(_Samples.offsets(s)):
+        at = (slice(s + dy, s + dy + h), slice(s + dx, s + dx + w))
+        cands += [(g0[at], g1[at], anchor, _window_sum(d[k][at], window, depth), d[k][at])
+                  for g0, g1, anchor, d in around]
+    g0, g1, anchor, err, d = cands[0]
+    best = Trajectories(g0.copy(), g1.copy(), np.full(err.shape, 255 * anchor, np.uint8), err.copy(), d.copy())
+    for g0, g1, anchor, err, d in cands[1:]:
+        better = cv2.compare(err, best.error, cv2.CMP_LT)
+        cv2.copyTo(g0, better, best.ft0)
+        cv2.copyTo(g1, better, best.ft1)
+        cv2.copyTo(err, better, best.error)
+        cv2.copyTo(d, better, best.unexplained)
+        if anchor:  # anchor0 as a 0/255 mask meanwhile: cv2's bitwise operations are cheaper than numpy's indexing
+            cv2.bitwise_or(best.anchor0, better, dst=best.anchor0)
+        else:
+            cv2.bitwise_and(best.anchor0, cv2.bitwise_not(better), dst=best.anchor0)
+    best.anchor0 = best.anchor0 > 0
+    d = best.unexplained.astype(np.float32)
+    best.unexplained = cv2.blur(np.abs(d - float(np.median(d))), (window, window))
+    return best
+
+
+def _fixed_map(grid: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The remap map x + f(x) in fixed point (1/32 px, what remap uses internally anyway: ~2x faster remap)."""
+    return cv2.convertMaps(cv2.add(grid, f), None, cv2.CV_16SC2)
+
+
+def _remap(img: np.ndarray, fixed: tuple[np.ndarray, np.ndarray], dst: np.ndarray | None = None) -> np.ndarray:
+    """``img`` sampled along a fixed-point map, bilinear, border replicated."""
+    return cv2.remap(img, fixed[0], fixed[1], cv2.INTER_LINEAR, dst=dst, borderMode=_BORDER)
+
+
+def _window_sum(d: np.ndarray, window: int, depth: int) -> np.ndarray:
+    """Sum of |d| over the ``window`` square around each pixel (per channel), exact."""
+    return cv2.boxFilter(cv2.convertScaleAbs(d), depth, (window, window), normalize=False)
 
 
 def _shifted(img: np.ndarray, dx: int, dy: int) -> np.ndarray:
@@ -443,58 +716,3 @@ def _shifted(img: np.ndarray, dx: int, dy: int) -> np.ndarray:
     else:
         out[:] = img
     return out
-
-
-def _trajectory(f: np.ndarray, s: float, grid: np.ndarray, iters: int) -> np.ndarray:
-    """The flow G from time s back to the anchor frame, for linear motion along the anchor's flow f: the anchor
-    pixel y = x + G(x) reaches x at s, so G(x) = -s f(x + G(x)); solved by fixed-point iteration from G = -s f.
-    Unlike the Super SloMo approximation, which reads the flow at x itself, this reads it where the moving
-    content comes from, which matters once motion is larger than the moving things."""
-    g = f * -s
-    for _ in range(iters):
-        g = _sample(f, grid, g)
-        g *= -s
-    return g
-
-
-def _choose_trajectory(small0: np.ndarray, small1: np.ndarray, f01: np.ndarray, f10: np.ndarray, t: float,
-                       grid: np.ndarray, iters: int, shift: int, window: int,
-                       bases: list | None = None) -> Trajectories:
-    """Per pixel at time t, the best of the linear trajectories through it: anchored in frame 0 (along F01) or
-    in frame 1 (along F10), each as found at the pixel and (``shift`` > 0) as found ``shift`` pixels left,
-    right, up and down (at a motion boundary the fixed point can land on the wrong side; a neighbour's
-    trajectory is then the right one); the one whose two samples (luma) differ least,
-    averaged over a ``window`` square).
-
-    ``unexplained`` is the chosen samples' difference less its median over the frame (a fade or a flicker changes
-    the whole frame's brightness and is no disagreement), averaged over the window: large where two different
-    things meet, which an average would show as a double image.
-
-    ``bases``: other trajectories to start from instead of the linear ones (flow_motion's quadratic ones), as
-    ``(flow to frame 0, flow to frame 1, anchored in frame 0)``.
-    """
-    if bases is None:
-        a0 = _trajectory(f01, t, grid, iters)
-        b1 = _trajectory(f10, 1.0 - t, grid, iters)
-        # each trajectory also to the other frame: y + F01(y) = x + (1 - t) F01(y)
-        bases = [(a0, a0 * (-(1.0 - t) / t), True), (b1 * (-t / (1.0 - t)), b1, False)]
-    cands = list(bases)
-    if shift:
-        for dx, dy in ((shift, 0), (-shift, 0), (0, shift), (0, -shift)):
-            cands += [(_shifted(g0, dx, dy), _shifted(g1, dx, dy), anchor) for g0, g1, anchor in bases]
-    best = None
-    for g0, g1, anchor in cands:
-        d = cv2.subtract(_sample(small0, grid, g0), _sample(small1, grid, g1), dtype=cv2.CV_32F)
-        err = cv2.blur(np.abs(d), (window, window))
-        if best is None:
-            best = Trajectories(g0.copy(), g1.copy(), np.full(err.shape, anchor), err, d)
-            continue
-        better = cv2.compare(err, best.error, cv2.CMP_LT)
-        cv2.copyTo(g0, better, best.ft0)
-        cv2.copyTo(g1, better, best.ft1)
-        cv2.copyTo(err, better, best.error)
-        cv2.copyTo(d, better, best.unexplained)
-        best.anchor0[better > 0] = anchor
-    d = best.unexplained
-    best.unexplained = cv2.blur(np.abs(d - float(np.median(d))), (window, window))
-    return best
