@@ -84,6 +84,33 @@ def test_four_frame_output_is_deterministic_and_independent_of_what_came_before(
     assert all(np.array_equal(a, b) and np.array_equal(a, c) for a, b, c in zip(after_history, first, again))
 
 
+def test_four_frame_calls_are_exact_when_the_caller_reuses_its_arrays_or_slices_anew():
+    # the kept flows are found by content: buffers refilled with other frames never get the old flows, and a batch
+    # sliced anew on each access (new array objects, same pictures) still reuses them
+    frames, _ = clip(velocity=12, acceleration=-8)
+    other, _ = clip(velocity=-9, acceleration=5)
+    engine, fresh = engines.load("flow"), engines.load("flow")
+    buffers = [f.copy() for f in frames[:4]]
+    try:
+        engine.interpolate(buffers[1], buffers[2], [0.5], before=buffers[0], after=buffers[3])
+        for buffer, frame in zip(buffers, other[:4]):
+            buffer[:] = frame
+        got = engine.interpolate(buffers[1], buffers[2], [0.5], before=buffers[0], after=buffers[3])
+        want = fresh.interpolate(other[1], other[2], [0.5], before=other[0], after=other[3])
+        assert np.array_equal(got[0], want[0])
+        fresh.close()
+        fresh = engines.load("flow")
+        batch = np.stack([*other, frames[0]])  # five different pictures
+        pairs = []
+        fresh._pair = lambda a, b, pair=fresh._pair: pairs.append(1) or pair(a, b)
+        fresh.interpolate(batch[1], batch[2], [0.5], before=batch[0], after=batch[3])
+        fresh.interpolate(batch[2], batch[3], [0.5], before=batch[1], after=batch[4])
+        assert len(pairs) == 4  # three for the first call; the second's are kept but for its later pair
+    finally:
+        engine.close()
+        fresh.close()
+
+
 def test_a_neighbour_of_another_size_is_refused(engine):
     (before, f0, f1, after), _ = clip(velocity=12, acceleration=-8)
     with pytest.raises(InputError, match="differ in size"):

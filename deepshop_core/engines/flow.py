@@ -367,12 +367,14 @@ class FlowEngine:
         return _FrameWork(self._luma(frame, fh, fw), _Samples.of(small, shift), source)
 
     def _recent_pair(self, frame0: np.ndarray, frame1: np.ndarray) -> dict:
-        """``_pair`` of these very frame objects, kept for the last three pairs: in a clip a pair's neighbour
-        flows are its neighbour pairs' own flows, so a four-frame call costs one new pair, like a two-frame one.
-        (Frames are matched by identity: the pipeline hands the same array for the same source frame.)"""
-        for a, b, pair in self._recent:
-            if a is frame0 and b is frame1:
+        """``_pair`` of these frames, kept for the last three pairs: in a clip a pair's neighbour flows are its
+        neighbour pairs' own flows, so a four-frame call costs one new pair, like a two-frame one. Recognised by
+        content, on copies: exact whatever the caller does with its arrays (a frame batch sliced anew on each
+        access, a buffer reused for the next frame)."""
+        for kept0, kept1, pair in self._recent:
+            if _same_frame(kept0, frame0) and _same_frame(kept1, frame1):
                 return pair
+        frame0, frame1 = frame0.copy(), frame1.copy()  # the pair's warp sources are these copies
         pair = self._pair(frame0, frame1)
         self._recent = [*self._recent[-2:], (frame0, frame1, pair)]
         return pair
@@ -534,6 +536,12 @@ def _upsampled(image: np.ndarray, n: int) -> np.ndarray:
     return out.reshape((n * h, n * w) + image.shape[2:])
 
 
+def _same_frame(kept: np.ndarray, frame: np.ndarray) -> bool:
+    """Whether two frames are equal, a sparse sample first (most differing frames differ there, cheaply)."""
+    return (kept.shape == frame.shape and np.array_equal(kept[::16, ::16], frame[::16, ::16])
+            and np.array_equal(kept, frame))
+
+
 class _LastFrame:
     """A frame and what was derived from it, so that the next pair, which in a clip starts with this pair's second
     frame, need not derive it again. Recognised by content (a copy is kept): exact whatever the caller does with
@@ -545,7 +553,7 @@ class _LastFrame:
 
     def get(self, frame: np.ndarray):
         """What was kept for this frame, or None."""
-        if self._frame is not None and self._frame.shape == frame.shape and np.array_equal(self._frame, frame):
+        if self._frame is not None and _same_frame(self._frame, frame):
             return self._derived
         return None
 
