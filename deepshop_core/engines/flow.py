@@ -101,6 +101,10 @@ import numpy as np
 
 from ..errors import InputError
 from . import check_pair, flow_motion
+from .sampling import BORDER as _BORDER
+from .sampling import fixed_map as _fixed_map
+from .sampling import remap as _remap
+from .sampling import sample as _sample
 
 # Preset -> settings. ``dis``: OpenCV DIS preset; ``finest_scale``: override of DIS's finest pyramid level (0 = full
 # resolution patches); ``max_flow_side``: the flow is computed on a copy downscaled to at most this many pixels on
@@ -129,7 +133,6 @@ PRESETS: dict[str, dict] = {
 DEFAULT_PRESET = "balanced"
 WARPS = ("lanczos", "cubic", "upsampled", "linear", "auto")
 
-_BORDER = cv2.BORDER_REPLICATE
 _LUMA_SIGMA = 1.0      # Gaussian smoothing of the luma the flow is computed on
 _MIN_FLOW_SIDE = 32    # DIS refuses images smaller than ~12 px a side; pad up to this
 _MEAN3 = np.full((1, 3), 1.0 / 3.0, np.float32)  # cv2.transform matrix: mean of the three channels
@@ -181,8 +184,8 @@ class FlowEngine:
         self._dis = [self._make_dis(), self._make_dis()]
         self._pool = ThreadPoolExecutor(max_workers=2) if threads and threads > 1 else None
         self._grids: dict[tuple, object] = {}
-        self._last_frame = _LastFrame()
-        self._recent: list[tuple[np.ndarray, np.ndarray, dict]] = []  # the last pairs' flows, for four-frame calls
+        self._last_frame = _Recent(1)  # the last pair's second frame's work: the next pair's first frame
+        self._recent_pairs = _Recent(3)  # the last pairs' flows: the neighbour flows of a four-frame call
         self.stats: dict[str, float] = {"flow": 0.0, "warp": 0.0, "blend": 0.0, "pairs": 0}
 
     # ------------------------------------------------------------------ public
@@ -241,7 +244,7 @@ class FlowEngine:
         return mid, {"flow": t1 - t0, "warp": t2 - t1, "blend": time.perf_counter() - t2}
 
     def close(self) -> None:
-        self._recent = []
+        self._recent_pairs.clear()
         if self._pool is not None:
             self._pool.shutdown(wait=False)
             self._pool = None
@@ -338,7 +341,7 @@ class FlowEngine:
         if work0 is None:
             work0 = self._frame_work(frame0)
         work1 = self._frame_work(frame1)
-        self._last_frame.keep(frame1, work1)
+        self._last_frame.keep((frame1.copy(),), work1)
         f01, f10 = self._flows(work0.luma, work1.luma, fh, fw)
         # trajectories are followed and chosen on a coarser grid than the flow's (smooth at that scale anyway)
         if (sh, sw) != (fh, fw):
@@ -374,12 +377,11 @@ class FlowEngine:
         neighbour pairs' own flows, so a four-frame call costs one new pair, like a two-frame one. Recognised by
         content, on copies: exact whatever the caller does with its arrays (a frame batch sliced anew on each
         access, a buffer reused for the next frame)."""
-        for kept0, kept1, pair in self._recent:
-            if _same_frame(kept0, frame0) and _same_frame(kept1, frame1):
-                return pair
-        frame0, frame1 = frame0.copy(), frame1.copy()  # the pair's warp sources are these copies
-        pair = self._pair(frame0, frame1)
-        self._recent = [*self._recent[-2:], (frame0, frame1, pair)]
+        pair = self._recent_pairs.get(frame0, frame1)
+        if pair is None:
+            frame0, frame1 = frame0.copy(), frame1.copy()  # the pair's warp sources are these copies
+            pair = self._pair(frame0, frame1)
+            self._recent_pairs.keep((frame0, frame1), pair)
         return pair
 
     def _four_frame_pair(self, before: np.ndarray, frame0: np.ndarray, frame1: np.ndarray,
@@ -545,23 +547,27 @@ def _same_frame(kept: np.ndarray, frame: np.ndarray) -> bool:
             and np.array_equal(kept, frame))
 
 
-class _LastFrame:
-    """A frame and what was derived from it, so that the next pair, which in a clip starts with this pair's second
-    frame, need not derive it again. Recognised by content (a copy is kept): exact whatever the caller does with
-    its arrays."""
+class _Recent:
+    """What was derived from frames (a frame's work, a pair's flows), for the last ``size`` of them: in a clip the
+    next call starts with the frames of the last. Recognised by content, on the frames as kept (the caller gives
+    copies): exact whatever the caller does with its arrays (a buffer refilled, a batch sliced anew)."""
 
-    def __init__(self):
-        self._frame: np.ndarray | None = None
-        self._derived = None
+    def __init__(self, size: int):
+        self._size = size
+        self._items: list[tuple[tuple[np.ndarray, ...], object]] = []
 
-    def get(self, frame: np.ndarray):
-        """What was kept for this frame, or None."""
-        if self._frame is not None and _same_frame(self._frame, frame):
-            return self._derived
+    def get(self, *frames: np.ndarray):
+        """What was kept for these frames, or None."""
+        for kept, derived in self._items:
+            if all(_same_frame(k, f) for k, f in zip(kept, frames)):
+                return derived
         return None
 
-    def keep(self, frame: np.ndarray, derived) -> None:
-        self._frame, self._derived = frame.copy(), derived
+    def keep(self, frames: tuple[np.ndarray, ...], derived) -> None:
+        self._items = [*self._items, (frames, derived)][-self._size:]
+
+    def clear(self) -> None:
+        self._items = []
 
 
 @dataclass
@@ -605,10 +611,6 @@ class _Samples:
         shifted = np.dstack([_shifted(image, -dx, -dy) for dx, dy in cls.offsets(margin)]) if margin else None
         return cls(image, shifted, margin)
 
-
-def _sample(img: np.ndarray, grid: np.ndarray, f: np.ndarray) -> np.ndarray:
-    """``img`` sampled at x + f(x), bilinear, border replicated."""
-    return _remap(img, _fixed_map(grid, f))
 
 
 def _inside(grid: np.ndarray, f: np.ndarray) -> np.ndarray:
@@ -694,14 +696,6 @@ def _choose_trajectory(samples: tuple[_Samples, _Samples], f01: np.ndarray, f10:
     return best
 
 
-def _fixed_map(grid: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The remap map x + f(x) in fixed point (1/32 px, what remap uses internally anyway: ~2x faster remap)."""
-    return cv2.convertMaps(cv2.add(grid, f), None, cv2.CV_16SC2)
-
-
-def _remap(img: np.ndarray, fixed: tuple[np.ndarray, np.ndarray], dst: np.ndarray | None = None) -> np.ndarray:
-    """``img`` sampled along a fixed-point map, bilinear, border replicated."""
-    return cv2.remap(img, fixed[0], fixed[1], cv2.INTER_LINEAR, dst=dst, borderMode=_BORDER)
 
 
 def _window_sum(d: np.ndarray, window: int, depth: int) -> np.ndarray:

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .sampling import sample as _sample
+
 _TOLERANCE = 1.0  # |a0 - a1| allowed, as a fraction of (|a0| + |a1|) / 2 ...
 _FLOOR = 0.25     # ... plus this many selection-grid pixels
 
@@ -89,8 +91,3 @@ def _consistent(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     size = cv2.magnitude(a[..., 0], a[..., 1]) + cv2.magnitude(b[..., 0], b[..., 1])
     return (cv2.magnitude(diff[..., 0], diff[..., 1]) <= size * (_TOLERANCE / 2) + _FLOOR).astype(np.float32)
 
-
-def _sample(img: np.ndarray, grid: np.ndarray, f: np.ndarray) -> np.ndarray:
-    """``img`` (1 to 4 channels) sampled at x + f(x), bilinear in fixed point, border replicated."""
-    m, mf = cv2.convertMaps(cv2.add(grid, f), None, cv2.CV_16SC2)
-    return cv2.remap(img, m, mf, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
