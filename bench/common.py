@@ -10,6 +10,9 @@ import datetime
 import json
 import os
 import platform
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -107,3 +110,21 @@ def table(header: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def flow_engine_at(rev: str, preset: str = "balanced"):
+    """A FlowEngine from deepshop_core/engines/flow.py as it was at git revision ``rev`` (a same-run baseline from
+    the project's own history)."""
+    import importlib.util
+
+    source = subprocess.run(["git", "show", f"{rev}:deepshop_core/engines/flow.py"], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"flow_{rev}.py"
+        path.write_text(source)
+        # a submodule name of deepshop_core.engines, so that its relative imports resolve
+        spec = importlib.util.spec_from_file_location(f"deepshop_core.engines._flow_{rev}", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up
+        spec.loader.exec_module(module)
+    return module.FlowEngine(preset)

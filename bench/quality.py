@@ -65,7 +65,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from common import OUT, PRESETS, ROOT, TESTDATA, dain_weights, describe, engine_variants, machine, table, write_results
+from common import (OUT, PRESETS, ROOT, TESTDATA, dain_weights, describe, engine_variants, flow_engine_at, machine,
+                    table, write_results)
 
 from deepshop_core import engines, scenes
 from deepshop_core.media.decode import read_frames
@@ -173,18 +174,7 @@ OLD_FLOW_COMMIT = "1adadc8"
 
 def old_flow():
     """The ``balanced`` preset of deepshop_core/engines/flow.py at OLD_FLOW_COMMIT, as a method (t = 0.5)."""
-    import importlib.util
-
-    source = subprocess.run(["git", "show", f"{OLD_FLOW_COMMIT}:deepshop_core/engines/flow.py"], cwd=ROOT,
-                            check=True, capture_output=True, text=True).stdout
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "flow_v010.py"
-        path.write_text(source)
-        # a submodule name of deepshop_core.engines, so that its relative imports resolve
-        spec = importlib.util.spec_from_file_location("deepshop_core.engines._flow_v010", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    engine = module.FlowEngine("balanced")
+    engine = flow_engine_at(OLD_FLOW_COMMIT)
 
     def run(f0, f1):
         return engine.interpolate(f0, f1, [0.5])[0]

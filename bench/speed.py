@@ -28,12 +28,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import OUT, ROOT, TESTDATA, dain_weights, describe, engine_variants, machine, table, write_results
+from common import (OUT, TESTDATA, dain_weights, describe, engine_variants, flow_engine_at, machine, table,
+                    write_results)
 
 from deepshop_core import probe, slow_motion
 from deepshop_core.media.formats import FORMATS
@@ -55,23 +55,6 @@ def ffmpeg_minterpolate(src: Path, out: Path, frames: int, rate, x264: dict) -> 
     if made != frames:
         raise RuntimeError(f"ffmpeg made {made} frames, expected {frames}")
     return seconds, {}
-
-
-def flow_at(rev: str):
-    """A ``balanced`` FlowEngine from deepshop_core/engines/flow.py as it was at git revision ``rev``."""
-    import importlib.util
-
-    source = subprocess.run(["git", "show", f"{rev}:deepshop_core/engines/flow.py"], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "flow_at.py"
-        path.write_text(source)
-        # a submodule name of deepshop_core.engines, so that its relative imports resolve
-        spec = importlib.util.spec_from_file_location(f"deepshop_core.engines._flow_{rev}", path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # dataclasses look their module up
-        spec.loader.exec_module(module)
-    return module.FlowEngine("balanced")
 
 
 def deepshop(src: Path, out: Path, count: int, engine, options: dict) -> tuple[float, dict]:
@@ -146,7 +129,7 @@ def main(argv=None) -> int:
     dain, dain_note = dain_weights(args.dain_weights)
     variants = [v for v in engine_variants(dain) if not args.engines or v[0] in args.engines]
     if args.against:
-        variants.append((f"flow balanced at {args.against}", flow_at(args.against), {}))
+        variants.append((f"flow balanced at {args.against}", flow_engine_at(args.against), {}))
     span = f"the first {args.frames} frames of " if args.frames else ""
     print(f"4x slow motion of {span}each clip, median of {args.runs} run(s); {describe(machine())}\n{dain_note}")
 
