@@ -7,8 +7,8 @@
 For each worker count N a local Ray cluster with N CPUs is started (its start-up is not timed) with the whole cluster
 (driver, raylet, workers) confined to N cores of the machine (CPU affinity, Linux), so that N workers have N cores
 and no more: unconfined, one worker would borrow the idle cores for what runs beside its task (the encoder's
-threads, the stitch), and the baseline would be more than one worker. Then `batch.run` is timed on two workloads rendered here (synthetic clips, so no data is needed; ``--clip`` uses a real file for the
-long one instead):
+threads, the stitch), and the baseline would be more than one worker. Then `batch.run` is timed on two workloads
+rendered here (synthetic clips, so no data is needed; ``--clip`` uses a real file for the long one instead):
 
 - long clip: one clip slowed 4x over its whole length, split into chunks (`chunks.chunk_count`: one per worker),
   stitched into one H.264 file;
