@@ -391,7 +391,8 @@ def _choice_one_by_one(pair: dict, t: float, e: FlowEngine):
         cands += [(F._shifted(g0, dx, dy), F._shifted(g1, dx, dy)) for g0, g1 in bases]
     best = None
     for g0, g1 in cands:
-        d = cv2.subtract(F._sample(small0, grid, g0), F._sample(small1, grid, g1), dtype=cv2.CV_16S)
+        d = cv2.subtract(F._remap(small0, F._fixed_map(grid, g0)), F._remap(small1, F._fixed_map(grid, g1)),
+                         dtype=cv2.CV_16S)  # fixed-point bilinear, as the engine samples the 8-bit luma
         err = cv2.boxFilter(np.abs(d).astype(np.float32), -1, (s["window"],) * 2, normalize=False)
         if best is None:
             best = [g0.copy(), g1.copy(), err]
