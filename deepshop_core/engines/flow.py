@@ -72,7 +72,14 @@ would save little, and it is exact only where the flow is exactly constant), the
 ~13: the upsampled warp, maps built on the selection grid, soften per tile). What did not pay: a 2x upsampled copy
 read bilinearly (bicubic 2x: -0.23 dB Middlebury, IE 2.49; Lanczos 2x: IE 2.41; with a sharpening pre-filter IE
 2.38: each too soft); 4x (Lanczos: 35.65 dB / IE 2.31, but 12-34 ms to make per frame, more than it saves);
-cv2.remap with float maps for the flow sampling (same output, no faster). What bounds it now: DIS (~40% of the
+cv2.remap with float maps for the 8-bit luma (no faster; for float arrays, the trajectories, they are: sampling.sample).
+Tried later and not kept (issue 12, 3rd round; the pipeline is CPU-bound at ~1.75 of 2 cores, so only less CPU
+helps): rendering each time in two bands of rows queued as soon as its maps are ready, so that 3 times keep 2
+threads busy (same output; 4x and 2x slow motion end to end unchanged within the machine's spread); decoding
+ahead on a thread of its own (the same); OpenCV's own pool at 1 thread (-5% CPU, same wall time); cheaper DIS
+(variational refinement 4 or 3 iterations, descent 20, DIS fast, finest scale 2: davis22 27.28, 27.24, 27.27,
+26.86, 26.92); F10 started from the inverted F01 (full settings 27.30, cheap settings 27.27); fixed-point
+iterations 2 (27.29). What bounds it now: DIS (~40% of the
 engine at 640x360) and x264 (~20 ms of CPU a pair at 640x360, on the encoder's thread): 59 pairs take ~8 s of CPU
 on this machine, ~4 s on 2 fully used cores, while 2.5x minterpolate means the whole job in ~2.3 s.
 Known limit: an object smaller than its own motion between the frames (a ball crossing more than its diameter)
@@ -84,7 +91,9 @@ quadratic curves where the four frames agree on an acceleration (flow_motion, wh
 footage at half rate, balanced, 31.94 -> 32.10 dB; with the speed work above, two frames 31.96, four 32.12, RIFE
 v3.6 32.09); the neighbour flows are the neighbour pairs' own, kept (recognised by content, like the frames'). On a
 quiet machine, with four frames as the pipeline gives them, bench/speed.py --runs 3: balanced 1.32x minterpolate
-at 640x360 and 3.39x at 1280x720 (464f7ca on the same machine, quiet, 1 run: 0.99x and 2.86x).
+at 640x360 and 3.39x at 1280x720 (464f7ca on the same machine, quiet, 1 run: 0.99x and 2.86x); after the float
+maps of sampling.sample (engine CPU a pair at 640x360 on one thread ~7% less, output within 0.001 dB on every set),
+1.38x and 3.26x in a run where minterpolate itself took 30% longer than the day before: the same, within the spread.
 """
 
 from __future__ import annotations
