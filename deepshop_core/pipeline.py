@@ -370,7 +370,7 @@ def render_clip(clip: ClipPlan, output: str | Path, *, engine: engines.Engine | 
     seconds: dict[str, float] = {"analyse": clip.analyse_seconds}
     with _engine(engine, engine_options) as live, \
             open_writer(clip, output, audio=audio, format=format, quality=quality, overwrite=overwrite) as writer:
-        window = source_window(clip, clip.steps, int(getattr(live, "context_frames", 0)))
+        window = source_window(clip, clip.steps, engines.context_frames(live))
         with _EncodeBehind(writer) as encoder:
             for frame in render(clip.steps, window.get, live, progress, release=window.release_before,
                                 neighbours=clip.neighbours):

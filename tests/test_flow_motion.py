@@ -163,6 +163,19 @@ class TwoFrames(Recorder):
         return super().interpolate(frame0, frame1, times)
 
 
+def test_context_frames_is_read_from_a_name_or_an_instance(engine):
+    assert engines.context_frames("flow") == engines.context_frames(engine) == 1
+    assert engines.context_frames("blend") == 0
+    assert engines.context_frames(Recorder()) == 1 and engines.reads_neighbours(Recorder())
+    assert engines.context_frames(TwoFrames()) == 0 and not engines.reads_neighbours(TwoFrames())
+
+    class Undeclared:  # a caller's own engine that says nothing about neighbours
+        def interpolate(self, frame0, frame1, times):
+            return [frame0.copy() for _ in times]
+
+    assert engines.context_frames(Undeclared()) == 0
+
+
 def numbered_clip(cut_at: int, count: int = 12) -> list[np.ndarray]:
     """Frames whose pixel 0 is their index, two very different shots split at ``cut_at``."""
     a, b = texture(64, 96, seed=3), texture(64, 96, seed=4)

@@ -111,15 +111,18 @@ def describe(name: str) -> EngineInfo:
                       threaded=bool(getattr(factory, "threaded", False)))
 
 
-def context_frames(name: str) -> int:
-    """Source frames an engine reads on each side of the pair it interpolates (0 for engines that see only the
-    pair). The one place chunked runs take their overlap from."""
-    return describe(name).context_frames
+def context_frames(engine: str | Engine) -> int:
+    """Source frames an engine (a name, or an instance: a caller's own engine may not declare it) reads on each
+    side of the pair it interpolates (0 for engines that see only the pair). The one place the pipeline's frame
+    window and the chunked runs' overlap are taken from."""
+    if isinstance(engine, str):
+        return describe(engine).context_frames
+    return int(getattr(engine, "context_frames", 0))
 
 
 def reads_neighbours(engine: Engine) -> bool:
     """Whether ``engine`` (an instance) takes the pair's neighbours (``before=``, ``after=``)."""
-    return int(getattr(engine, "context_frames", 0)) > 0
+    return context_frames(engine) > 0
 
 
 def stop_on_cancel(engine: Engine) -> None:
