@@ -217,7 +217,7 @@ class FlowEngine:
                                          for f in (frame0, frame1, before, after))
         t_start = time.perf_counter()
         warp_before = self.stats["warp"]
-        pair = self._four_frame_pair(before, frame0, frame1, after) if four else self._pair(frame0, frame1)
+        pair = self._four_frame_pair(before, frame0, frame1, after) if four else self._pair(frame0, frame1.copy())
         self.stats["flow"] += time.perf_counter() - t_start - (self.stats["warp"] - warp_before)
         # the times are independent of each other: on the pool's two threads (OpenCV releases the GIL), each from
         # its trajectories to its finished frame
@@ -253,6 +253,7 @@ class FlowEngine:
         return mid, {"flow": t1 - t0, "warp": t2 - t1, "blend": time.perf_counter() - t2}
 
     def close(self) -> None:
+        self._last_frame.clear()
         self._recent_pairs.clear()
         if self._pool is not None:
             self._pool.shutdown(wait=False)
@@ -342,6 +343,8 @@ class FlowEngine:
         return np.ascontiguousarray(f01[:fh, :fw]), np.ascontiguousarray(f10[:fh, :fw])
 
     def _pair(self, frame0: np.ndarray, frame1: np.ndarray) -> dict:
+        """The flows and per-frame work of a pair. ``frame1`` is kept (the next pair's first frame is recognised
+        against it): an array of the engine's own, which no caller writes to."""
         h, w = frame0.shape[:2]
         fh, fw, sh, sw, shift = self._geometry(h, w)
         # what depends on one frame alone; the first frame's kept from the previous pair when it was that pair's
@@ -350,7 +353,7 @@ class FlowEngine:
         if work0 is None:
             work0 = self._frame_work(frame0)
         work1 = self._frame_work(frame1)
-        self._last_frame.keep((frame1.copy(),), work1)
+        self._last_frame.keep((frame1,), work1)
         f01, f10 = self._flows(work0.luma, work1.luma, fh, fw)
         # trajectories are followed and chosen on a coarser grid than the flow's (smooth at that scale anyway)
         if (sh, sw) != (fh, fw):
@@ -622,7 +625,6 @@ class _Samples:
         return cls(image, shifted, margin)
 
 
-
 def _inside(grid: np.ndarray, f: np.ndarray) -> np.ndarray:
     """1.0 where x + f(x) lies inside the image, else 0.0 (HxW float32)."""
     h, w = f.shape[:2]
@@ -704,8 +706,6 @@ def _choose_trajectory(samples: tuple[_Samples, _Samples], f01: np.ndarray, f10:
     d = best.unexplained.astype(np.float32)
     best.unexplained = cv2.blur(np.abs(d - float(np.median(d))), (window, window))
     return best
-
-
 
 
 def _window_sum(d: np.ndarray, window: int, depth: int) -> np.ndarray:
