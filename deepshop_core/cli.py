@@ -204,8 +204,7 @@ def _run_info(args: argparse.Namespace) -> int:
     found = read_subtitles(args.input)
     texts = [f"{t.codec} {t.language}" if t.language else t.codec for t in found.tracks]
     if args.json:
-        fields = {k: (str(v) if isinstance(v, Fraction) else v) for k, v in vars(info).items() if k != "audio"}
-        fields["audio"] = vars(info.audio) if info.audio else None
+        fields = info.as_json()
         fields["subtitles"] = {"text": texts, "pictures": list(found.left_out)}
         print(json.dumps(fields, indent=2))
         return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -30,6 +31,16 @@ def test_ranges_in_seconds_and_several_ranges(clip, tmp_path):
                  "--factor", "3", "--engine", "blend", "-q"])
     assert code == 0
     assert probe(out).frame_count == 50 + (5 + 5) * 2
+
+
+def test_info_json_describes_the_clip(clip, capsys):
+    """`deepshop info --json` prints one JSON object with the clip's exact rate, counts and audio (it once raised a
+    TypeError on every file: the probe's demux timing is not a description)."""
+    assert main(["info", "--json", str(clip)]) == 0
+    described = json.loads(capsys.readouterr().out)
+    assert (described["frame_rate"], described["frame_count"], described["duration"]) == ("25", 50, "2")
+    assert (described["width"], described["height"], described["audio"]["channels"]) == (160, 96, 2)
+    assert described["subtitles"] == {"text": [], "pictures": []} and "timing" not in described
 
 
 @pytest.mark.parametrize("args, message", [

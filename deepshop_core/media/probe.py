@@ -8,6 +8,7 @@ frame_count / duration. `VideoInfo.timing` keeps the pass's timestamps, so `deco
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -68,6 +69,16 @@ class VideoInfo:
     def has_audio(self) -> bool:
         return self.audio is not None
 
+    def as_json(self) -> dict:
+        """The description as JSON values (``deepshop info --json``): fractions as text ("30000/1001"), the audio
+        as an object or null; the demux pass (``timing``) is the reader's, not a description, and is left out."""
+        def plain(value):
+            return str(value) if isinstance(value, Fraction) else list(value) if isinstance(value, tuple) else value
+
+        fields = {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name != "timing"}
+        fields["audio"] = None if self.audio is None else {f.name: plain(getattr(self.audio, f.name))
+                                                            for f in dataclasses.fields(self.audio)}
+        return fields
 
 
 # A variable-rate clip's retimed rate frame_count / duration is kept as a fraction with at most this denominator:
