@@ -84,13 +84,13 @@ def main(argv=None) -> int:
         t = time.perf_counter()
         eng.interpolate(f0, f1, [0.5])
         warm_s = time.perf_counter() - t
-        before = dict(eng.stats)
+        before = dict(eng.stats.seconds)
         per = []
         for i in range(a.pairs):
             t = time.perf_counter()
             eng.interpolate(f0, f1, [0.5])
             per.append(time.perf_counter() - t)
-        stages = {k: (eng.stats[k] - before[k]) / a.pairs for k in ("pad", "run", "crop", "transfer")}
+        stages = {k: (eng.stats.seconds[k] - before.get(k, 0.0)) / a.pairs for k in ("pad", "run", "crop", "transfer")}
         row = {
             "size": f"{w}x{h}", "padded": f"{w + sum(dain_pads(w))}x{h + sum(dain_pads(h))}",
             "load_s": round(load_s, 2), "first_pair_s": round(warm_s, 2),

@@ -211,7 +211,7 @@ def methods(selected, dain: str | None) -> dict:
              "dis linear": ("baseline", lambda: dis_linear), "flow v0.1.0": ("baseline", old_flow)}
     for label, name, options in engine_variants(dain):
         table[label] = ("engine", lambda name=name, options=options: engine_method(name, **options))
-        if engines.context_frames(name):  # engines that take the pair's neighbours: their four-frame variant too
+        if engines.describe(name).context_frames:  # engines that take the pair's neighbours: their four-frame variant too
             table[f"{label} 4f"] = ("engine", lambda name=name, options=options:
                                     engine_method(name, four_frame=True, **options))
     if selected:
@@ -419,14 +419,14 @@ def speed(rounds: int = 3, pairs: int = 6) -> dict:
                 dis.calc(gray[i + 1], gray[i], None)
             ref.append((time.perf_counter() - t0) * 1000 / pairs)
             for p, engine in loaded.items():
-                engine.reset_stats()
+                engine.stats.reset()
                 t0, c0 = time.perf_counter(), time.process_time()
                 for i in range(pairs):
                     engine.interpolate(fs[i], fs[i + 1], times)
                 wall[p].append((time.perf_counter() - t0) * 1000 / pairs)
                 cpu[p].append((time.process_time() - c0) * 1000 / pairs)
                 if wall[p][-1] == min(wall[p]):
-                    stages[p] = {k: engine.stats[k] * 1000 / pairs for k in ("flow", "warp", "blend")}
+                    stages[p] = {k: engine.stats.seconds[k] * 1000 / pairs for k in ("flow", "warp", "blend")}
         ref_ms = min(ref)
         factor = quiet_ref[(w, h)] / ref_ms
         print(f"  {w}x{h}: reference DIS medium both ways {ref_ms:.1f} ms (quiet machine: {quiet_ref[(w, h)]} ms)")

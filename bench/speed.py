@@ -60,7 +60,7 @@ def ffmpeg_minterpolate(src: Path, out: Path, frames: int, rate, x264: dict) -> 
 def deepshop(src: Path, out: Path, count: int, engine, options: dict) -> tuple[float, dict]:
     """Deepshop's slow motion of the first ``count`` frames; ``engine``: a name (with ``options``) or an engine."""
     if not isinstance(engine, str):
-        engine.reset_stats()  # an engine kept from run to run: its stages are this run's
+        engine.stats.reset()  # an engine kept from run to run: its stages are this run's
     started = time.perf_counter()
     result = slow_motion(src, out, ranges=[(0, count - 1)], factor=FACTOR, engine=engine, engine_options=options,
                          crop=(0, count - 1), audio="none", overwrite=True)

@@ -122,7 +122,7 @@ def render_chunk(clip: ClipPlan, chunk: Chunk, engine: str = engines.DEFAULT_ENG
     The file is written under a temporary name and renamed when complete, so a retry after a killed worker starts
     afresh and a half-written intermediate never passes for a whole one."""
     steps = clip.steps[chunk.start:chunk.end]
-    window = source_window(clip, steps, engines.context_frames(engine))
+    window = source_window(clip, steps, engines.describe(engine).context_frames)
     temp = chunk.path.with_name(f".{chunk.path.name}.{os.getpid()}.part")
     written = 0
     try:

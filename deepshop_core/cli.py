@@ -139,7 +139,7 @@ def _add_splice_parser(sub) -> None:
 
 def _engine_options(args: argparse.Namespace) -> dict:
     """The options the chosen engine takes, from the command line's arguments of the same names."""
-    return {name: getattr(args, name) for name in engines.describe(args.engine).options}
+    return {o.name: getattr(args, o.name) for o in engines.describe(args.engine).options if o.user}
 
 
 class _Bar:

@@ -208,7 +208,7 @@ def render(steps: Sequence[Step], get_frame: Callable[[int], np.ndarray], engine
     ``get_frame`` must then reach one frame beyond the steps' frames on each side)."""
     total = len(steps)
     done = 0
-    context = neighbours if neighbours is not None and engines.reads_neighbours(engine) else None
+    context = neighbours if neighbours is not None and engine.info.context_frames > 0 else None
     for first, group in _groups(steps):
         if release is not None:
             release(first.left - (1 if context is not None else 0))
@@ -228,7 +228,7 @@ def render(steps: Sequence[Step], get_frame: Callable[[int], np.ndarray], engine
             try:
                 progress(done, total)
             except BaseException:  # a cancel between two pairs: an engine with a worker stops it now
-                engines.stop_on_cancel(engine)
+                engine.cancel()
                 raise
 
 
@@ -370,7 +370,7 @@ def render_clip(clip: ClipPlan, output: str | Path, *, engine: engines.Engine | 
     seconds: dict[str, float] = {"analyse": clip.analyse_seconds}
     with _engine(engine, engine_options) as live, \
             open_writer(clip, output, audio=audio, format=format, quality=quality, overwrite=overwrite) as writer:
-        window = source_window(clip, clip.steps, engines.context_frames(live))
+        window = source_window(clip, clip.steps, live.info.context_frames)
         with _EncodeBehind(writer) as encoder:
             for frame in render(clip.steps, window.get, live, progress, release=window.release_before,
                                 neighbours=clip.neighbours):
@@ -516,12 +516,8 @@ class _EncodeBehind:
             raise self._error
 
 
-_COUNTS = ("pairs", "runs")  # engine stats that count things rather than seconds
-
-
 def _engine_seconds(engine: engines.Engine) -> dict[str, float]:
-    stats = getattr(engine, "stats", None) or {}
-    return {k: float(v) for k, v in stats.items() if k not in _COUNTS}
+    return dict(engine.stats.seconds)
 
 
 def _check_output(input: Path, output: Path, overwrite: bool) -> None:

@@ -32,12 +32,13 @@ def clip(make_clip):
     return make_clip("scene.mp4", seconds=3)
 
 
-class CountingEngine:
+class CountingEngine(engines.Engine):
     """The blend engine, counting its calls; raises ``error`` on call number ``fail_on`` (1-based)."""
 
-    name = "counting"
+    info = engines.EngineInfo("counting", "the blend engine, counting its calls")
 
     def __init__(self, fail_on: int | None = None, error: BaseException | None = None):
+        self.stats = engines.EngineStats()
         self.inner = engines.load("blend")
         self.calls = 0
         self.fail_on, self.error = fail_on, error

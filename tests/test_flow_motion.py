@@ -135,14 +135,14 @@ def test_neighbours_stop_at_the_clip_edges_cuts_and_held_frames():
     assert outside.around(19, 20) == (18, None)
 
 
-class Recorder:
+class Recorder(engines.Engine):
     """An engine that reads neighbours and records, per pair, which source frames it was given (frames carry
     their index in pixel 0)."""
 
-    name = "recorder"
-    context_frames = 1
+    info = engines.EngineInfo("recorder", "records the frames it is given", context_frames=1)
 
     def __init__(self):
+        self.stats = engines.EngineStats()
         self.seen: list[tuple] = []
 
     def interpolate(self, frame0, frame1, times, *, before=None, after=None):
@@ -150,30 +150,21 @@ class Recorder:
         self.seen.append((index(before), index(frame0), index(frame1), index(after)))
         return [frame0.copy() for _ in times]
 
-    def close(self):
-        pass
 
 
 class TwoFrames(Recorder):
     """An engine that does not read neighbours: called with the pair alone (a keyword would raise here)."""
 
-    context_frames = 0
+    info = engines.EngineInfo("two frames", "records the pairs it is given")
 
     def interpolate(self, frame0, frame1, times):
         return super().interpolate(frame0, frame1, times)
 
 
-def test_context_frames_is_read_from_a_name_or_an_instance(engine):
-    assert engines.context_frames("flow") == engines.context_frames(engine) == 1
-    assert engines.context_frames("blend") == 0
-    assert engines.context_frames(Recorder()) == 1 and engines.reads_neighbours(Recorder())
-    assert engines.context_frames(TwoFrames()) == 0 and not engines.reads_neighbours(TwoFrames())
-
-    class Undeclared:  # a caller's own engine that says nothing about neighbours
-        def interpolate(self, frame0, frame1, times):
-            return [frame0.copy() for _ in times]
-
-    assert engines.context_frames(Undeclared()) == 0
+def test_context_frames_are_declared_by_each_engine_class(engine):
+    assert engines.describe("flow").context_frames == engine.info.context_frames == 1
+    assert engines.describe("blend").context_frames == engines.describe("dain").context_frames == 0
+    assert Recorder().info.context_frames == 1 and TwoFrames().info.context_frames == 0
 
 
 def numbered_clip(cut_at: int, count: int = 12) -> list[np.ndarray]:

@@ -1,44 +1,28 @@
-"""Interpolation engines: one small interface, engines as plugins.
+"""Interpolation engines: one small interface (`base.Engine`), engines as plugins, chosen by one typed value.
 
-An engine is a function from two frames and some times to frames (the shape of Practical-RIFE's inference
-scripts)::
+    choice = engines.EngineChoice.of("flow", preset="best")     # checked now: name and options
+    with choice.load() as engine:
+        mids = engine.interpolate(frame0, frame1, [0.25, 0.5, 0.75])
 
-    engine = engines.load("flow", preset="balanced")
-    mids = engine.interpolate(frame0, frame1, [0.25, 0.5, 0.75])
-
-Frames are HxWx3 uint8 RGB numpy arrays of any size; ``times`` are floats in (0, 1). Work that depends only on
-the pair (optical flow, a network's features) is done once per call, for all times.
-
-Each engine class describes its own vocabulary, read through ``describe(name)`` (an `EngineInfo`) by the CLI,
-batch, the nodes and the benches: ``presets`` and ``default_preset``, ``options`` (the keyword options a user sets:
-command line, manifest, node), ``devices``, ``context_frames`` (how many source frames it reads on each side of
-a pair; chunked runs decode that much overlap) and ``threaded`` (it takes ``threads=N``, the CPU threads it may
-use).
-
-Neighbour frames, an optional capability: an engine whose ``context_frames`` is 1 (``flow``: acceleration-aware
-motion) also takes ``interpolate(frame0, frame1, times, before=..., after=...)``, the source frames just before
-``frame0`` and just after ``frame1`` (evenly spaced, same shot), either of them None where the pipeline has none to
-give (a clip's edge, a scene cut, a held frame); with none it gives exactly its two-frame result. The pipeline
-gives them only to engines that declare it (`reads_neighbours`); the others are called as before.
-
-Engines are looked up by name in ``_REGISTRY`` and imported only when loaded, so heavy dependencies (Paddle for
-DAIN) are imported only by the code that needs them. An engine around a network object the caller already holds
-(``timestep_net.TimestepNetEngine(net)``: core ComfyUI's RIFE 4.x / FILM models) is made directly, not by name.
+An `EngineChoice` is made once, from the command line, a manifest row or a node menu, and travels as one value (a
+job's ``engine``; pickled to Ray tasks). Each engine class declares its vocabulary (`describe(name)` -> its
+`EngineInfo`). Engines are looked up by name and imported only when described or loaded, so heavy dependencies
+(Paddle for DAIN, torch) are imported only by the code that needs them. An engine around a network object the caller
+already holds (``timestep_net.TimestepNetEngine(net)``: core ComfyUI's RIFE 4.x / FILM models) is made directly.
 """
 
 from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Protocol, Sequence, runtime_checkable
-
-import numpy as np
+from typing import Mapping
 
 from ..errors import InputError
+from .base import Engine, EngineInfo, EngineStats, Option, check_pair
 
 DEFAULT_ENGINE = "flow"
 
-# name -> "module:factory", relative to this package. The factory takes the keyword options given to load().
+# name -> "module:class", relative to this package.
 _REGISTRY: dict[str, str] = {
     "flow": ".flow:FlowEngine",
     "blend": ".blend:BlendEngine",
@@ -46,97 +30,99 @@ _REGISTRY: dict[str, str] = {
 }
 
 
-@runtime_checkable
-class Engine(Protocol):
-    """What every engine provides. Optional beyond it: ``cancel()``, for an engine whose work outlives a call (a
-    worker process): the pipeline calls it when a job is cancelled between two pairs (see `stop_on_cancel`)."""
-
-    name: str
-
-    def interpolate(self, frame0: np.ndarray, frame1: np.ndarray, times: Sequence[float]) -> list[np.ndarray]:
-        """Frames at each of ``times`` (0 < t < 1) between ``frame0`` (t=0) and ``frame1`` (t=1)."""
-        ...
-
-    def close(self) -> None:
-        """Release what the engine holds (worker processes, device memory). Idempotent."""
-        ...
-
-
-@dataclass(frozen=True)
-class EngineInfo:
-    """What an engine class declares about itself (`describe`)."""
-
-    name: str
-    presets: tuple[str, ...] = ()  # the quality/speed presets it accepts
-    default_preset: str | None = None
-    options: tuple[str, ...] = ()  # the keyword options a user sets (command line, manifest, node)
-    devices: tuple[str, ...] = ()  # the devices it accepts; () = the CPU only
-    context_frames: int = 0  # source frames it reads on each side of the pair it interpolates
-    threaded: bool = False  # takes ``threads=N``, the CPU threads it may use (a Ray task gives it its CPU allotment)
-
-
 def names() -> list[str]:
-    """The names ``load`` accepts."""
+    """The engine names a choice accepts."""
     return sorted(_REGISTRY)
 
 
-def load(name: str = DEFAULT_ENGINE, **options) -> Engine:
-    """The engine called ``name``, built with ``options`` (e.g. ``preset="best"`` for flow)."""
-    return _factory(name)(**options)
-
-
-def check_pair(frame0: np.ndarray, frame1: np.ndarray, times: Sequence[float]) -> list[float]:
-    """Validate an ``interpolate`` call; return the times as floats. Shared by all engines."""
-    for label, frame in (("frame0", frame0), ("frame1", frame1)):
-        if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-            got = f"{getattr(frame, 'dtype', type(frame).__name__)} {getattr(frame, 'shape', '')}"
-            raise InputError(f"{label} must be an HxWx3 uint8 RGB array, got {got}")
-    if frame0.shape != frame1.shape:
-        raise InputError(f"frames differ in size: {frame0.shape[:2]} vs {frame1.shape[:2]}; resize them to match")
-    out = [float(t) for t in times]
-    bad = [t for t in out if not 0.0 < t < 1.0]
-    if bad:
-        raise InputError(f"interpolation times must lie strictly between 0 and 1, got {bad[:3]}")
-    return out
-
-
 def describe(name: str) -> EngineInfo:
-    """The vocabulary of the engine called ``name``, as its class declares it (the one owner of presets, options
-    and devices)."""
-    factory = _factory(name)
-    return EngineInfo(name=name, presets=tuple(getattr(factory, "presets", ())),
-                      default_preset=getattr(factory, "default_preset", None),
-                      options=tuple(getattr(factory, "options", ())), devices=tuple(getattr(factory, "devices", ())),
-                      context_frames=int(getattr(factory, "context_frames", 0)),
-                      threaded=bool(getattr(factory, "threaded", False)))
+    """The vocabulary of the engine called ``name``, as its class declares it."""
+    return _engine_class(name).info
 
 
-def context_frames(engine: str | Engine) -> int:
-    """Source frames an engine (a name, or an instance: a caller's own engine may not declare it) reads on each
-    side of the pair it interpolates (0 for engines that see only the pair). The one place the pipeline's frame
-    window and the chunked runs' overlap are taken from."""
-    if isinstance(engine, str):
-        return describe(engine).context_frames
-    return int(getattr(engine, "context_frames", 0))
+@dataclass(frozen=True)
+class EngineChoice:
+    """An engine by name with its checked options (sorted ``(name, value)`` pairs; an option given as None takes
+    the engine's default and is left out)."""
+
+    name: str = DEFAULT_ENGINE
+    options: tuple[tuple[str, object], ...] = ()
+
+    def __post_init__(self) -> None:
+        info = describe(self.name)
+        known = {o.name: o for o in info.options}
+        checked = {}
+        for key, value in dict(self.options).items():
+            if key not in known:
+                offered = ", ".join(known) or "none"
+                raise InputError(f"the {self.name} engine has no option {key!r} (its options: {offered})")
+            if value is not None:
+                checked[key] = known[key].check(value)
+        object.__setattr__(self, "options", tuple(sorted(checked.items())))
+
+    @classmethod
+    def of(cls, name: str = DEFAULT_ENGINE, **options) -> EngineChoice:
+        return cls(name, tuple(options.items()))
+
+    @classmethod
+    def from_settings(cls, name: str, settings: Mapping[str, object]) -> EngineChoice:
+        """The choice of ``name`` with those of ``settings`` (command line arguments, a manifest row) that are its
+        options; the other engines' settings are ignored."""
+        return cls(name, tuple((o.name, settings.get(o.name)) for o in describe(name).options if o.user))
+
+    @property
+    def info(self) -> EngineInfo:
+        return describe(self.name)
+
+    @property
+    def settings(self) -> dict[str, object]:
+        return dict(self.options)
+
+    def get(self, option: str, default=None):
+        return self.settings.get(option, default)
+
+    def replace(self, **options) -> EngineChoice:
+        """The same engine with these options changed."""
+        return EngineChoice(self.name, tuple({**self.settings, **options}.items()))
+
+    def load(self, **context) -> Engine:
+        """The engine, built with the choice's options and ``context``: what the caller's situation adds (DAIN's
+        ``search_dirs``, a ``progress`` or ``should_cancel`` callback), which is no part of the choice."""
+        return _engine_class(self.name)(**self.settings, **context)
+
+    def __str__(self) -> str:
+        settings = ", ".join(f"{k}={v}" for k, v in self.options)
+        return f"{self.name} ({settings})" if settings else self.name
 
 
-def reads_neighbours(engine: Engine) -> bool:
-    """Whether ``engine`` (an instance) takes the pair's neighbours (``before=``, ``after=``)."""
-    return context_frames(engine) > 0
+def choice(engine: EngineChoice | str | None) -> EngineChoice:
+    """An `EngineChoice` from a choice or a bare name (None: the default engine)."""
+    if isinstance(engine, EngineChoice):
+        return engine
+    if engine is None or isinstance(engine, str):
+        return EngineChoice.of(engine or DEFAULT_ENGINE)
+    raise InputError(f"an engine is chosen by name ({', '.join(names())}) or EngineChoice, got "
+                     f"{type(engine).__name__}")
 
 
-def stop_on_cancel(engine: Engine) -> None:
-    """Tell ``engine`` its job was cancelled, if it has anything to stop (``cancel()``; most engines do not)."""
-    cancel = getattr(engine, "cancel", None)
-    if cancel is not None:
-        cancel()
+def load(name: str = DEFAULT_ENGINE, **options) -> Engine:
+    """The engine called ``name`` with ``options`` checked and applied: ``EngineChoice.of(name, **options).load()``,
+    except that options which are no part of a choice (DAIN's ``search_dirs``, callbacks) pass through."""
+    known = {o.name for o in describe(name).options}
+    chosen = {k: v for k, v in options.items() if k in known}
+    context = {k: v for k, v in options.items() if k not in known}
+    return EngineChoice.of(name, **chosen).load(**context)
 
 
-def _factory(name: str):
-    """The class (or function) that builds the engine called ``name``, imported now."""
+def _engine_class(name: str) -> type[Engine]:
+    """The class of the engine called ``name``, imported now."""
     try:
         target = _REGISTRY[name]
     except KeyError:
         raise InputError(f"unknown engine {name!r}: choose one of {', '.join(names())}") from None
-    module_name, factory_name = target.split(":")
-    return getattr(importlib.import_module(module_name, __name__), factory_name)
+    module_name, class_name = target.split(":")
+    return getattr(importlib.import_module(module_name, __name__), class_name)
+
+
+__all__ = ["DEFAULT_ENGINE", "Engine", "EngineChoice", "EngineInfo", "EngineStats", "Option", "check_pair",
+           "choice", "describe", "load", "names"]

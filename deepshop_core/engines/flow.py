@@ -109,7 +109,8 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from . import check_pair, flow_motion
+from . import flow_motion
+from .base import Engine, EngineInfo, EngineStats, Option, check_pair, one_of, whole_number
 from .sampling import BORDER as _BORDER
 from .sampling import fixed_map as _fixed_map
 from .sampling import remap as _remap
@@ -140,6 +141,7 @@ PRESETS: dict[str, dict] = {
              "unexplained": (30.0, 80.0), "soften": (5.0, 30.0, 1.5), "warp": "lanczos"},
 }
 DEFAULT_PRESET = "balanced"
+_PRESET_MENU = (DEFAULT_PRESET, *(p for p in PRESETS if p != DEFAULT_PRESET))  # the default first
 WARPS = ("lanczos", "cubic", "upsampled", "linear", "auto")
 
 _LUMA_SIGMA = 1.0      # Gaussian smoothing of the luma the flow is computed on
@@ -151,7 +153,7 @@ _UPSAMPLE = 3          # the "upsampled" warp reads the frame upsampled this man
 _LANCZOS_A = 3         # ... with Lanczos-3 (6 taps)
 
 
-class FlowEngine:
+class FlowEngine(Engine):
     """Optical-flow interpolation. ``preset``: "fast", "balanced" (default) or "best".
 
     ``flow_scale`` (0 < s <= 1) forces the resolution the flow is computed at (as a fraction of the frame size);
@@ -169,12 +171,12 @@ class FlowEngine:
     ``blend`` (the blend and the softening), plus ``pairs`` (number of calls that did work).
     """
 
-    name = "flow"
-    presets = tuple(PRESETS)  # what `engines.describe` tells the CLI, the nodes and the benches
-    default_preset = DEFAULT_PRESET
-    options = ("preset",)
-    threaded = True  # `threads` below
-    context_frames = 1  # interpolate() takes the pair's neighbours (before, after): quadratic motion (flow_motion)
+    info = EngineInfo(
+        "flow", "optical flow on the CPU (OpenCV DIS), no weights needed",
+        options=(Option("preset", "quality/speed trade-off", one_of("flow preset", _PRESET_MENU), _PRESET_MENU),
+                 Option("threads", "CPU threads the engine may use", whole_number("threads"), user=False)),
+        context_frames=1,  # interpolate() takes the pair's neighbours (before, after): quadratic motion
+        threaded=True)
 
     def __init__(self, preset: str = DEFAULT_PRESET, *, flow_scale: float | None = None, warp: str | None = None,
                  threads: int = 2):
@@ -195,7 +197,7 @@ class FlowEngine:
         self._grids: dict[tuple, object] = {}
         self._last_frame = _Recent(1)  # the last pair's second frame's work: the next pair's first frame
         self._recent_pairs = _Recent(3)  # the last pairs' flows: the neighbour flows of a four-frame call
-        self.stats: dict[str, float] = {"flow": 0.0, "warp": 0.0, "blend": 0.0, "pairs": 0}
+        self.stats = EngineStats()
 
     # ------------------------------------------------------------------ public
     def interpolate(self, frame0: np.ndarray, frame1: np.ndarray, times: Sequence[float], *,
@@ -212,13 +214,13 @@ class FlowEngine:
             return []
         if np.array_equal(frame0, frame1):
             return [frame0.copy() for _ in times]
-        self.stats["pairs"] += 1
+        self.stats.count("pairs")
         frame0, frame1, before, after = (None if f is None else np.ascontiguousarray(f)
                                          for f in (frame0, frame1, before, after))
         t_start = time.perf_counter()
-        warp_before = self.stats["warp"]
+        warp_before = self.stats.seconds.get("warp", 0.0)
         pair = self._four_frame_pair(before, frame0, frame1, after) if four else self._pair(frame0, frame1.copy())
-        self.stats["flow"] += time.perf_counter() - t_start - (self.stats["warp"] - warp_before)
+        self.stats.add("flow", time.perf_counter() - t_start - (self.stats.seconds.get("warp", 0.0) - warp_before))
         # the times are independent of each other: on the pool's two threads (OpenCV releases the GIL), each from
         # its trajectories to its finished frame
         mapper = self._pool.map if self._pool is not None and len(times) > 1 else map
@@ -226,7 +228,7 @@ class FlowEngine:
         for frame, seconds in mapper(lambda t: self._frame_at(pair, t), times):
             out.append(frame)
             for stage, spent in seconds.items():
-                self.stats[stage] += spent
+                self.stats.add(stage, spent)
         return out
 
     def _frame_at(self, pair: dict, t: float) -> tuple[np.ndarray, dict]:
@@ -265,9 +267,6 @@ class FlowEngine:
         if warp == "auto":
             warp = "upsampled" if height * width <= self.settings["sharp_max_pixels"] else "linear"
         return warp
-
-    def reset_stats(self) -> None:
-        self.stats = {"flow": 0.0, "warp": 0.0, "blend": 0.0, "pairs": 0}
 
     def flow_size(self, height: int, width: int) -> tuple[int, int]:
         """(height, width) the flow is computed at for frames of this size."""
@@ -381,7 +380,7 @@ class FlowEngine:
                              else frame, cv2.COLOR_RGB2GRAY)
         t0 = time.perf_counter()
         source = _upsampled(frame, _UPSAMPLE) if self.warp_kind(h, w) == "upsampled" else None
-        self.stats["warp"] += time.perf_counter() - t0
+        self.stats.add("warp", time.perf_counter() - t0)
         return _FrameWork(self._luma(frame, fh, fw), _Samples.of(small, shift), source)
 
     def _recent_pair(self, frame0: np.ndarray, frame1: np.ndarray) -> dict:

@@ -22,10 +22,10 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..errors import EngineError, InputError
-from . import check_pair
+from .base import Engine, EngineInfo, EngineStats, check_pair
 
 
-class TimestepNetEngine:
+class TimestepNetEngine(Engine):
     """``interpolate(frame0, frame1, times)`` through ``net``.
 
     ``device`` / ``dtype``: where and how the network runs (default: where its parameters are). ``prepare(height,
@@ -33,7 +33,8 @@ class TimestepNetEngine:
     the weights onto the device with room for that size (``load_models_gpu``), as FrameInterpolate does.
     """
 
-    name = "timestep-net"
+    info = EngineInfo("timestep-net", "a torch network taking (img0, img1, timestep), as core ComfyUI's RIFE 4.x and "
+                                      "FILM models")
 
     def __init__(self, net, device=None, dtype=None, prepare: Callable[[int, int], None] | None = None):
         import torch
@@ -50,6 +51,7 @@ class TimestepNetEngine:
         self._prepare = prepare
         self._prepared: tuple[int, int] | None = None
         self._inputs: list[tuple[np.ndarray, tuple]] = []  # (frame, (tensor, features)), the last two frames
+        self.stats = EngineStats()
 
     def interpolate(self, frame0: np.ndarray, frame1: np.ndarray, times: Sequence[float]) -> list[np.ndarray]:
         import torch

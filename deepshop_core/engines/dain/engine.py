@@ -64,7 +64,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ...errors import Cancelled, EngineError, InputError, WeightsError
-from .. import check_pair
+from ..base import Engine, EngineInfo, EngineStats, Option, check_pair
 from .worker import grid_times
 
 _PACKAGE_ROOT = Path(os.path.abspath(__file__)).parents[3]  # the folder holding deepshop_core/
@@ -309,12 +309,25 @@ def worker_pid() -> int | None:
     return w.proc.pid if w is not None and w.alive() else None
 
 
-class DainEngine:
+def _weights_path(value) -> str:
+    return os.fspath(value)
+
+
+def _flag(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise InputError(f"download must be True or False, got {value!r}")
+
+
+class DainEngine(Engine):
     """DAIN (PaddleGAN's published weights) behind the engine interface."""
 
-    name = "dain"
-    options = ("weights", "device")  # what `engines.describe` tells the CLI, batch and the nodes
-    devices = DEVICES
+    info = EngineInfo(
+        "dain", "PaddleGAN's DAIN network on PaddlePaddle (pip install 'deepshop[dain]'; weights found or downloaded)",
+        options=(Option("weights", "DAIN weights: DAIN_weight.tar or its unpacked folder", _weights_path),
+                 Option("device", f"where DAIN runs: {', '.join(DEVICES)}", parse_device, DEVICES),
+                 Option("download", "fetch the weights when none are found", _flag, user=False)),
+        devices=DEVICES)
 
     def __init__(self, weights: str | os.PathLike | None = None, device: str = "auto",
                  search_dirs: Sequence[str | os.PathLike] = (), download: bool = True,
@@ -334,7 +347,7 @@ class DainEngine:
         self._key = (self.weights_dir, self.device_request, rewrite_correlation)
         self._closed = False
         self._pid: int | None = None  # the worker process this engine's job runs on
-        self.stats = {"pad": 0.0, "run": 0.0, "crop": 0.0, "transfer": 0.0, "load": 0.0, "pairs": 0, "runs": 0}
+        self.stats = EngineStats()
         self.last_times: list[float] = []
         self._worker = _worker()
         try:
@@ -355,7 +368,7 @@ class DainEngine:
                                         self.should_cancel)
             self._worker.loaded.add(self._key)
             self._pid = self._worker.proc.pid
-        self.stats["load"] += time.perf_counter() - t0
+        self.stats.add("load", time.perf_counter() - t0)
         return info
 
     def model_times(self) -> list[float]:
@@ -397,23 +410,16 @@ class DainEngine:
             finally:
                 del view  # no view may outlive the call: the block can be closed or replaced later
             t3 = time.perf_counter()
-        for k in ("pad", "run", "crop", "runs"):
-            self.stats[k] += stats[k]
-        self.stats["transfer"] += (t1 - t0) + (t3 - t2)
-        self.stats["pairs"] += 1
+        for stage in ("pad", "run", "crop"):
+            self.stats.add(stage, stats[stage])
+        self.stats.add("transfer", (t1 - t0) + (t3 - t2))
+        self.stats.count("runs", stats["runs"])
+        self.stats.count("pairs")
         self.last_times = list(stats["times"])
         return out
 
     def close(self) -> None:
-        if self._closed:
-            return
         self._closed = True
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __repr__(self) -> str:
         n = getattr(self, "n", "?")
