@@ -121,7 +121,7 @@ def main(argv=None) -> int:
 
 
 def dain_pads(n: int):
-    from deepshop_core.engines.dain.worker import pad_amounts
+    from deepshop_core.engines.dain.timemap import pad_amounts
 
     return pad_amounts(n)
 

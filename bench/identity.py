@@ -96,8 +96,12 @@ def clip_hashes(name: str, options: dict, jobs, folder: Path) -> dict[str, list[
     out = {}
     for n, (label, source, settings) in enumerate(jobs):
         target = folder / f"frames_{n}"
-        slow_motion(source, target, engine=name, engine_options=options, audio="none", format="png",
-                    overwrite=True, **settings)
+        try:  # the API of this tree: an engine choice
+            from deepshop_core import EngineChoice
+            engine = {"engine": EngineChoice.of(name, **options)}
+        except ImportError:  # before issue 22: a name and its options
+            engine = {"engine": name, "engine_options": options}
+        slow_motion(source, target, audio="none", format="png", overwrite=True, **engine, **settings)
         out[label] = [digest(np.asarray(Image.open(p).convert("RGB"))) for p in sorted(target.glob("*.png"))]
     return out
 

@@ -47,14 +47,15 @@ def _hwm_and_rss() -> tuple[float, float]:
 
 # ---------------------------------------------------------------------------------------------- in the child
 def child_file(src: str, out: str, engine: str) -> dict:
-    from deepshop_core import engines, slow_motion
+    from deepshop_core import EngineChoice, slow_motion
 
     name, _, preset = engine.partition(" ")
-    engines.load(name, **({"preset": preset} if preset else {})).close()  # imports done before the baseline
+    choice = EngineChoice.of(name, preset=preset or None)
+    choice.load().close()  # imports done before the baseline
     base = _hwm_and_rss()[1]
     started = time.perf_counter()
-    result = slow_motion(src, Path(out) / "slow.mp4", overwrite=True, ranges=[f"{RANGE_S[0]}s:{RANGE_S[1]}s"], factor=FACTOR, engine=name,
-                         engine_options={"preset": preset} if preset else None)
+    result = slow_motion(src, Path(out) / "slow.mp4", overwrite=True, ranges=[f"{RANGE_S[0]}s:{RANGE_S[1]}s"],
+                         factor=FACTOR, engine=choice)
     return {"frames_in": result.frames_in, "frames_out": result.frames_out, "base_mib": base,
             "seconds": time.perf_counter() - started}
 

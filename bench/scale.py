@@ -35,7 +35,7 @@ from pathlib import Path
 
 from common import describe, machine, table, write_results
 
-from deepshop_core import batch, cluster
+from deepshop_core import Job, batch, cluster
 from deepshop_core.synthetic import write_clip
 
 FACTOR = 4
@@ -124,8 +124,8 @@ def main() -> None:
         long, short = make_inputs(folder, files, seconds, long_seconds, size, args.clip)
         warm = [write_clip(folder / f"warm{i}.mp4", seconds=0.4, width=64, height=48, seed=i)
                 for i in range(max(counts))]
-        jobs = {"long clip": ([long], batch.Job(ranges=(f"0:{_frames(long) - 1}",), factor=FACTOR)),
-                "batch": (short, batch.Job(ranges=(f"0:{_frames(short[0]) - 1}",), factor=FACTOR))}
+        jobs = {"long clip": ([long], Job(ranges=(f"0:{_frames(long) - 1}",), factor=FACTOR)),
+                "batch": (short, Job(ranges=(f"0:{_frames(short[0]) - 1}",), factor=FACTOR))}
         # Interleaved (run 1 of every worker count, then run 2, ...) so load from other processes hits all alike.
         for r in range(runs):
             for n in counts:
@@ -134,7 +134,7 @@ def main() -> None:
                 cluster.connect("", workers=n)
                 starts[n].append(time.perf_counter() - started)
                 try:
-                    timed_run(batch.items(warm[:n], batch.Job(ranges=("1:5",)), folder / f"warm_{r}_{n}"))
+                    timed_run(batch.items(warm[:n], Job(ranges=("1:5",)), folder / f"warm_{r}_{n}"))
                     for name in workloads:
                         inputs, job = jobs[name]
                         out = folder / f"out_{r}_{n}_{name.replace(' ', '_')}"

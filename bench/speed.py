@@ -35,7 +35,7 @@ from pathlib import Path
 from common import (OUT, TESTDATA, dain_weights, describe, engine_variants, flow_engine_at, machine, table,
                     write_results)
 
-from deepshop_core import probe, slow_motion
+from deepshop_core import EngineChoice, probe, slow_motion
 from deepshop_core.media.formats import FORMATS
 
 FACTOR = 4
@@ -62,8 +62,9 @@ def deepshop(src: Path, out: Path, count: int, engine, options: dict) -> tuple[f
     if not isinstance(engine, str):
         engine.stats.reset()  # an engine kept from run to run: its stages are this run's
     started = time.perf_counter()
-    result = slow_motion(src, out, ranges=[(0, count - 1)], factor=FACTOR, engine=engine, engine_options=options,
-                         crop=(0, count - 1), audio="none", overwrite=True)
+    chosen = engine if not isinstance(engine, str) else EngineChoice.of(engine, **options)
+    result = slow_motion(src, out, ranges=[(0, count - 1)], factor=FACTOR, engine=chosen, crop=(0, count - 1),
+                         audio="none", overwrite=True)
     seconds = time.perf_counter() - started
     if result.frames_out != (count - 1) * FACTOR + 1:
         raise RuntimeError(f"{engine} made {result.frames_out} frames, expected {(count - 1) * FACTOR + 1}")

@@ -10,12 +10,15 @@ __version__ = "0.1.0"
 
 from .errors import (Cancelled, DeepshopError, DeepshopWarning, EngineError, InputError, MediaError, OutputError,
                      WeightsError)
-from .pipeline import SlowMotion, SlowMotionResult, interpolate_frames, slow_motion
-from .timeline import Segment
+from .api import SlowMotion, interpolate_frames, slow_motion
+from .engines import EngineChoice
+from .job import Crop, Job
 from .media.probe import VideoInfo, probe
+from .render import SlowMotionResult
+from .timeline import Segment
 
 __all__ = [
-    "Cancelled", "DeepshopError", "DeepshopWarning", "EngineError", "InputError", "MediaError", "OutputError",
-    "Segment", "SlowMotion", "SlowMotionResult", "VideoInfo", "WeightsError", "interpolate_frames", "probe",
-    "slow_motion",
+    "Cancelled", "Crop", "DeepshopError", "DeepshopWarning", "EngineChoice", "EngineError", "InputError", "Job",
+    "MediaError", "OutputError", "Segment", "SlowMotion", "SlowMotionResult", "VideoInfo", "WeightsError",
+    "interpolate_frames", "probe", "slow_motion",
 ]

@@ -1,4 +1,4 @@
-"""Many inputs, one job description (or a small manifest), outputs into a folder; resumable.
+"""Many inputs, one job (or a manifest with a job per file), outputs into a folder; resumable.
 
     items = batch.items(batch.find_inputs(["clips/", "extra/*.mov"]), Job(ranges=("2s:3s",), factor=4), "out/")
     outcomes = batch.run(items)            # in this process, one file after the other
@@ -15,57 +15,22 @@ from __future__ import annotations
 import csv
 import glob
 import json
-from dataclasses import dataclass, field, replace
-from fractions import Fraction
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Iterable, Sequence
 
 from . import engines
 from .errors import DeepshopError, InputError, OutputError
 from .files import require_input
+from .job import SETTINGS, Job
 from .media.formats import CONTAINERS, FORMATS, VIDEO_SUFFIXES
-from .pipeline import AUDIO_MODES, ClipPlan, Progress, SlowMotionResult, plan_clip, render_clip
-from .timeline import parse_range
+from .plan import plan_clip
+from .render import Progress, SlowMotionResult, render_clip
 
-# What a folder given as an input contributes: the files with these extensions (not its sub-folders).
 OUTPUT_TAG = "_slowmo"  # clip.mp4 -> clip_slowmo.mp4: an output never takes an input's name
 # An input in a container that carries sound keeps it for its output by default.
 _KEPT_SUFFIXES = tuple(c.extension for c in CONTAINERS.values() if c.audio_codec)
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
-_ANY_RATE = Fraction(1_000_000)  # frames per second, for checking a range's form (see Job)
-
-
-@dataclass(frozen=True)
-class Job:
-    """What to do to one input: the options of ``deepshop slowmo``."""
-
-    ranges: tuple[str, ...] = ()
-    factor: float = 4.0
-    ramp: float = 0.0
-    smooth: bool = False
-    engine: str = engines.DEFAULT_ENGINE
-    engine_options: Mapping = field(default_factory=dict)
-    audio: str = "stretch"
-    format: str | None = None
-    quality: int | None = None
-    scene_cuts: bool = True
-    dedupe: bool = True
-
-    def __post_init__(self) -> None:
-        # A range that cannot be right for any clip is refused now, not once per input. Seconds become frames at a
-        # rate so high that only the clip's own frame count is left to check.
-        for text in self.ranges:
-            parse_range(text, _ANY_RATE)
-
-    def plan(self, input: Path) -> ClipPlan:
-        return plan_clip(input, ranges=self.ranges, factor=self.factor, ramp=self.ramp, smooth=self.smooth,
-                         scene_cuts=self.scene_cuts, dedupe=self.dedupe)
-
-    def render(self, clip: ClipPlan, output: Path, *, overwrite: bool = False,
-               progress: Progress | None = None) -> SlowMotionResult:
-        return render_clip(clip, output, engine=self.engine, engine_options=dict(self.engine_options),
-                           audio=self.audio, format=self.format, quality=self.quality, overwrite=overwrite,
-                           progress=progress)
 
 
 @dataclass(frozen=True)
@@ -155,15 +120,16 @@ def items(inputs: Iterable[Path | tuple[Path, Job, Path | None]], job: Job, fold
 
 # --- manifests --------------------------------------------------------------------------------------------------
 
-_MANIFEST_KEYS = ("input", "output", "ranges", "factor", "ramp", "smooth", "engine", "format", "quality", "audio")
+_ENGINE_KEYS = ("engine", *engines.user_options())  # the engine and the options the engines declare
+MANIFEST_KEYS = ("input", "output", *_ENGINE_KEYS, *(s.name for s in SETTINGS))
 
 
 def read_manifest(path: str | Path, job: Job) -> list[tuple[Path, Job, Path | None]]:
     """``(input, job, output or None)`` for each row of a CSV (with a header) or JSON (a list of objects) manifest.
 
-    Keys: input (required; relative to the manifest's folder), output (relative to the output folder), ranges
-    ("120:150" or several separated by ';' or spaces; in JSON also a list), factor, ramp, smooth, engine, format,
-    quality, audio. A key left out or empty takes ``job``'s value (the command line's)."""
+    Keys: input (required; relative to the manifest's folder), output (relative to the output folder), and any
+    option of a job under its API name (`MANIFEST_KEYS`: ranges as "120:150;4.8s:6s" or in JSON a list, factor,
+    engine, preset, ...). A key left out or empty takes ``job``'s value (the command line's)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"manifest not found: {path}")
@@ -189,9 +155,9 @@ def read_manifest(path: str | Path, job: Job) -> list[tuple[Path, Job, Path | No
 
 def _manifest_row(row: dict, n: int, manifest: Path, job: Job) -> tuple[Path, Job, Path | None]:
     where = f"{manifest} entry {n}"
-    unknown = sorted(str(k) for k in row if k not in _MANIFEST_KEYS)
+    unknown = sorted(str(k) for k in row if k not in MANIFEST_KEYS)
     if unknown:
-        raise InputError(f"{where}: unknown key(s) {', '.join(unknown)}; the keys are {', '.join(_MANIFEST_KEYS)}")
+        raise InputError(f"{where}: unknown key(s) {', '.join(unknown)}; the keys are {', '.join(MANIFEST_KEYS)}")
     given = {k: v for k, v in row.items() if v not in (None, "")}
     if "input" not in given:
         raise InputError(f"{where}: no input: every entry names its video")
@@ -202,46 +168,16 @@ def _manifest_row(row: dict, n: int, manifest: Path, job: Job) -> tuple[Path, Jo
     except InputError as error:
         raise InputError(f"{where}: {error}") from None
     output = given.pop("output", None)
-    changes = {}
-    for key, value in given.items():
-        try:
-            changes[key] = _MANIFEST_VALUES[key](value)
-        except (TypeError, ValueError):
-            raise InputError(f"{where}: {key} {value!r} is not understood") from None
-    if "engine" in changes and changes["engine"] != job.engine:
-        changes["engine_options"] = {}  # the command line's options belong to its engine
+    engine = {k: given.pop(k) for k in _ENGINE_KEYS if k in given}
     try:
-        return input.resolve(), replace(job, **changes), None if output is None else Path(str(output))
+        if engine:
+            name = str(engine.pop("engine", job.engine.name))
+            # the command line's engine options belong to its engine
+            base = job.engine.settings if name == job.engine.name else {}
+            given["engine"] = engines.EngineChoice.from_settings(name, {**base, **engine})
+        return input.resolve(), job.replace(**given), None if output is None else Path(str(output))
     except DeepshopError as error:
         raise InputError(f"{where}: {error}") from None
-
-
-def _ranges(value) -> tuple[str, ...]:
-    parts = value if isinstance(value, list) else str(value).replace(";", " ").split()
-    return tuple(str(p) for p in parts)
-
-
-def _flag(value) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text not in ("1", "0", "true", "false", "yes", "no"):
-        raise ValueError(value)
-    return text in ("1", "true", "yes")
-
-
-def _choice(options: Sequence[str]) -> Callable[[object], str]:
-    def parse(value) -> str:
-        if str(value) not in options:
-            raise ValueError(value)
-        return str(value)
-    return parse
-
-
-_MANIFEST_VALUES: dict[str, Callable] = {
-    "ranges": _ranges, "factor": float, "ramp": float, "smooth": _flag, "engine": _choice(engines.names()),
-    "format": _choice(tuple(FORMATS)), "quality": int, "audio": _choice(AUDIO_MODES),
-}
 
 
 # --- running ----------------------------------------------------------------------------------------------------
@@ -267,10 +203,13 @@ def run(batch: Sequence[Item], *, overwrite: bool = False, ray: str | None = Non
     if ray is None:
         outcomes.update(_run_here(todo, overwrite, progress))
     else:
-        from . import cluster  # Ray is imported only here
+        from . import cluster  # Ray is imported only there
 
-        outcomes.update(cluster.run(todo, overwrite=overwrite, address=ray, workers=workers, chunks=chunks,
-                                    progress=progress))
+        ended = cluster.run([(n, item.input, item.output, item.job) for n, item in todo], overwrite=overwrite,
+                            address=ray, workers=workers, chunks=chunks, progress=progress)
+        items_by_n = dict(todo)
+        outcomes.update({n: Outcome(items_by_n[n], DONE, result=value) if isinstance(value, SlowMotionResult)
+                         else failed(items_by_n[n], value) for n, value in ended.items()})
     return [outcomes[n] for n in range(len(batch))]
 
 
@@ -283,7 +222,7 @@ def _run_here(todo: Sequence[tuple[int, Item]], overwrite: bool, progress: Progr
                 progress(finished + done, finished + total)
 
         try:
-            result = item.job.render(item.job.plan(item.input), item.output, overwrite=overwrite, progress=report)
+            result = render_clip(plan_clip(item.input, item.job), item.output, overwrite=overwrite, progress=report)
         except Exception as error:  # noqa: BLE001 - one input's failure, whatever it is, must not stop the others
             outcomes[n] = failed(item, error)
             continue
@@ -312,5 +251,5 @@ def summary(outcomes: Sequence[Outcome]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Job", "Item", "Outcome", "find_inputs", "items", "read_manifest", "run", "summary", "output_for",
-           "DONE", "SKIPPED", "FAILED"]
+__all__ = ["Item", "Outcome", "find_inputs", "items", "read_manifest", "run", "summary", "output_for", "DONE",
+           "SKIPPED", "FAILED", "MANIFEST_KEYS"]

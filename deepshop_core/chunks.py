@@ -1,12 +1,12 @@
 """One long clip as chunks rendered in parallel, stitched into the file a single run writes.
 
-The clip is planned once (`pipeline.plan_clip`: timeline, scene cuts and duplicates found over the whole clip, the
+The clip is planned once (`plan.plan_clip`: timeline, scene cuts and duplicates found over the whole clip, the
 render plan). A chunk is a contiguous slice ``[start, end)`` of the plan's output frames; it decodes the source
 frames its steps read (plus the engine's ``context_frames`` on each side: the overlap between neighbouring chunks)
 and writes its frames, raw, to an intermediate file. The stitcher reads the intermediates in order and encodes them
 once, with the whole clip's audio retimed once. Since every output frame comes from the same step of the same plan
 and the intermediates are the frames themselves, the result has the same frames, bit for bit, as
-`pipeline.slow_motion`.
+a single run (`render.render_clip`).
 
 Raw frames, not a lossless video: encoding and decoding lossless H.264 costs about 45 ms of CPU per 720p frame, as
 much as interpolating it, while raw frames cost a copy. The price is disk: width x height x 3 bytes per frame
@@ -29,10 +29,10 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from . import engines
+from .engines import EngineChoice
 from .errors import MediaError
-from .pipeline import (ClipPlan, Progress, SlowMotionResult, _EncodeBehind, _engine, open_writer, render,
-                       source_window)
+from .plan import ClipPlan
+from .render import EncodeBehind, Progress, SlowMotionResult, open_writer, render_slice, result_of
 from .timeline import Step
 
 INTERMEDIATE_SUFFIX = ".frames"  # a sequence of .npy arrays, one per frame
@@ -115,20 +115,19 @@ def remove_folder(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def render_chunk(clip: ClipPlan, chunk: Chunk, engine: str = engines.DEFAULT_ENGINE,
-                 engine_options: dict | None = None, progress: Progress | None = None) -> int:
-    """Render ``chunk`` of ``clip`` into its intermediate; return the number of frames written.
+def render_chunk(clip: ClipPlan, chunk: Chunk, engine: EngineChoice | None = None,
+                 progress: Progress | None = None) -> int:
+    """Render ``chunk`` of ``clip`` into its intermediate with ``engine`` (default: the job's); return the number of
+    frames written.
 
     The file is written under a temporary name and renamed when complete, so a retry after a killed worker starts
     afresh and a half-written intermediate never passes for a whole one."""
-    steps = clip.steps[chunk.start:chunk.end]
-    window = source_window(clip, steps, engines.describe(engine).context_frames)
     temp = chunk.path.with_name(f".{chunk.path.name}.{os.getpid()}.part")
     written = 0
     try:
-        with _engine(engine, engine_options) as live, open(temp, "wb") as file:
-            for frame in render(steps, window.get, live, progress, release=window.release_before,
-                                neighbours=clip.neighbours):
+        with (engine or clip.job.engine).load() as live, open(temp, "wb") as file:
+            frames, _ = render_slice(clip, clip.steps[chunk.start:chunk.end], live, progress)
+            for frame in frames:
                 np.save(file, frame, allow_pickle=False)
                 written += 1
         os.replace(temp, chunk.path)
@@ -145,39 +144,35 @@ def read_chunk(path: Path) -> Iterator[np.ndarray]:
             yield np.load(file, allow_pickle=False)
 
 
-def stitch(clip: ClipPlan, chunks: Sequence[Chunk], output: str | Path, *, audio: str = "stretch",
-           format: str | None = None, quality: int | None = None, overwrite: bool = False,
+def stitch(clip: ClipPlan, chunks: Sequence[Chunk], output: str | Path, *, overwrite: bool = False,
            wait: Callable[[Chunk], object] | None = None) -> SlowMotionResult:
     """Encode the chunks' frames, in order, into ``output`` with the whole clip's audio retimed once.
 
     ``wait(chunk)`` returns when the chunk's intermediate is complete (raising if it failed), so the stitch can
     start with the first chunk and encode while the later ones are still rendered."""
     started = time.perf_counter()
-    with open_writer(clip, output, audio=audio, format=format, quality=quality, overwrite=overwrite) as writer:
-        with _EncodeBehind(writer) as encoder:
-            for chunk in sorted(chunks, key=lambda c: c.start):
-                if wait is not None:
-                    wait(chunk)
-                written = 0
-                for frame in read_chunk(chunk.path):
-                    encoder.write(frame)
-                    written += 1
-                if written != chunk.frames:
-                    raise MediaError(f"chunk {chunk.index} of {clip.input} ({chunk.path}) holds {written} frames, "
-                                     f"not {chunk.frames}: its intermediate file is damaged; run the job again")
-    return clip.result(writer, {"analyse": clip.analyse_seconds, "stitch": time.perf_counter() - started})
+    with open_writer(clip, output, overwrite=overwrite) as writer, EncodeBehind(writer) as encoder:
+        for chunk in sorted(chunks, key=lambda c: c.start):
+            if wait is not None:
+                wait(chunk)
+            written = 0
+            for frame in read_chunk(chunk.path):
+                encoder.write(frame)
+                written += 1
+            if written != chunk.frames:
+                raise MediaError(f"chunk {chunk.index} of {clip.input} ({chunk.path}) holds {written} frames, "
+                                 f"not {chunk.frames}: its intermediate file is damaged; run the job again")
+    return result_of(clip, writer, {"analyse": clip.analyse_seconds, "stitch": time.perf_counter() - started})
 
 
-def render_in_chunks(clip: ClipPlan, output: str | Path, pieces: int, *, engine: str = engines.DEFAULT_ENGINE,
-                     engine_options: dict | None = None, audio: str = "stretch", format: str | None = None,
-                     quality: int | None = None, overwrite: bool = False) -> SlowMotionResult:
+def render_in_chunks(clip: ClipPlan, output: str | Path, pieces: int, *, overwrite: bool = False) -> SlowMotionResult:
     """The chunked path in this process, one chunk after the other: what the cluster does in parallel."""
     output = Path(output)
     folder = chunk_folder(output)
     try:
         chunks = plan_chunks(clip, pieces, folder)
         for chunk in chunks:
-            render_chunk(clip, chunk, engine, engine_options)
-        return stitch(clip, chunks, output, audio=audio, format=format, quality=quality, overwrite=overwrite)
+            render_chunk(clip, chunk)
+        return stitch(clip, chunks, output, overwrite=overwrite)
     finally:
         remove_folder(folder)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import math
 import os
 import sys
 import warnings
@@ -23,45 +22,22 @@ from fractions import Fraction
 from pathlib import Path
 
 from . import __version__, engines
+from .api import slow_motion
 from .errors import DeepshopError, DeepshopWarning, InputError, OutputError
-from .media.formats import FORMATS
+from .job import SETTINGS, Job
 from .media.probe import probe
 from .media.subtitles import read_subtitles
-from .pipeline import AUDIO_MODES, slow_motion
-from .timeline import check_factor
 
 
-
-def _number_at_least(minimum: float, hint: str = ""):
-    """An argparse type: a finite float >= ``minimum`` (NaN, inf and words refused with one clear line)."""
-    def parse(text: str) -> float:
+def _checked(check):
+    """An argparse type from a job's or an engine's check: its InputError becomes argparse's one-line error."""
+    def parse(text: str):
         try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not math.isfinite(value) or value < minimum:
-            raise argparse.ArgumentTypeError(f"must be a finite number >= {minimum:g}{hint}, got {text!r}")
-        return value
+            return check(text)
+        except InputError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
 
     return parse
-
-
-def _factor(text: str) -> float:
-    try:
-        return check_factor(text)
-    except InputError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-_non_negative = _number_at_least(0)
-
-
-def _crop(text: str) -> tuple[int, int]:
-    try:
-        first, last = (int(v) for v in text.split(":"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected FIRST:LAST frame numbers, got {text!r}") from None
-    return first, last
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -70,6 +46,35 @@ class _OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(2, f"deepshop: error: {message} (see '{self.prog} --help')\n")
+
+
+def add_job_arguments(parser: argparse.ArgumentParser) -> None:
+    """Every option of a `Job` (job.SETTINGS), and the engine with the options the engines declare."""
+    for s in SETTINGS:
+        if s.kind in ("on", "off"):
+            parser.add_argument(s.flag, dest=s.name, action="store_true" if s.kind == "on" else "store_false",
+                                help=s.help)
+        else:
+            parser.add_argument(s.flag, dest=s.name, type=_checked(s.check), help=s.help, metavar=s.metavar,
+                                choices=s.choices, default=[] if s.kind == "list" else argparse.SUPPRESS,
+                                action="append" if s.kind == "list" else "store")
+    parser.add_argument("--engine", choices=engines.names(), default=engines.DEFAULT_ENGINE,
+                        help=f"interpolation engine (default {engines.DEFAULT_ENGINE}: "
+                             f"{engines.describe(engines.DEFAULT_ENGINE).summary})")
+    for name, declared in engines.user_options().items():  # checked by the chosen engine (job_from)
+        helps = "; ".join(f"{engine}: {o.help}" + (f" ({', '.join(o.choices)}; default {o.choices[0]})"
+                                                    if o.choices else "") for engine, o in declared.items())
+        menus = [o.choices for o in declared.values()]
+        choices = tuple(dict.fromkeys(c for menu in menus for c in menu)) if all(menus) else None
+        parser.add_argument(f"--{name}", metavar=None if choices else name.upper(), choices=choices, help=helps)
+
+
+def job_from(args: argparse.Namespace) -> Job:
+    """The job the command line describes."""
+    given = {s.name: getattr(args, s.name) for s in SETTINGS if hasattr(args, s.name)}
+    given["ranges"] = [r for group in given.get("ranges", []) for r in group]
+    engine = engines.EngineChoice.from_settings(args.engine, vars(args))
+    return Job.of(**given, engine=engine)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -82,30 +87,7 @@ def parser() -> argparse.ArgumentParser:
                                       "the range plays FACTOR times slower while the rest plays normally.")
     slow.add_argument("input", type=Path, help="the video to read (never modified)")
     slow.add_argument("-o", "--output", type=Path, required=True, help="the file to write (a folder for png)")
-    slow.add_argument("--range", dest="ranges", action="append", default=[], metavar="START:END",
-                      help="frames to slow down, e.g. 120:150, or seconds, e.g. 4.8s:6.0s (repeatable)")
-    slow.add_argument("--factor", type=_factor, default=4.0, help="how many times slower (default 4; 2.5 works)")
-    slow.add_argument("--ramp", type=_non_negative, default=0.0, metavar="FRAMES",
-                      help="ease in and out of the slowdown over this many source frames (default 0: a hard cut)")
-    slow.add_argument("--smooth", action="store_true",
-                      help="instead of slowing ranges, play the whole clip at FACTOR x the frame rate, same duration")
-    slow.add_argument("--engine", choices=engines.names(), default=engines.DEFAULT_ENGINE,
-                      help="interpolation engine (default flow: optical flow on the CPU, no weights needed)")
-    flow, dain = engines.describe("flow"), engines.describe("dain")
-    slow.add_argument("--preset", choices=flow.presets, default=flow.default_preset,
-                      help=f"flow engine quality/speed trade-off (default {flow.default_preset})")
-    slow.add_argument("--weights", type=Path, help="DAIN weights: DAIN_weight.tar or its unpacked folder")
-    slow.add_argument("--device", default=dain.devices[0],
-                      help=f"DAIN device: {', '.join(dain.devices)} (default {dain.devices[0]})")
-    slow.add_argument("--audio", choices=AUDIO_MODES, default="stretch",
-                      help="sound inside the slowed ranges: stretch (pitch kept, default), silence, or none (no track)")
-    slow.add_argument("--format", choices=sorted(FORMATS), help="output format (default: from the extension)")
-    slow.add_argument("--quality", type=int, help="encoder quality (CRF for h264/h265/vp9; lower is better)")
-    slow.add_argument("--crop", type=_crop, metavar="FIRST:LAST", help="keep only source frames FIRST..LAST")
-    slow.add_argument("--no-scene-cuts", dest="scene_cuts", action="store_false",
-                      help="interpolate across scene cuts too (default: hold the nearest frame at a cut)")
-    slow.add_argument("--no-dedupe", dest="dedupe", action="store_false",
-                      help="treat repeated source frames as motion stops (default: interpolate across them)")
+    add_job_arguments(slow)
     slow.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     slow.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
@@ -117,7 +99,7 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--output", type=Path, default=Path("deepshop-demo"), help="folder for the two files")
     demo.add_argument("--engine", choices=engines.names(), default=engines.DEFAULT_ENGINE)
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    _add_batch_parser(sub, slow)
+    _add_batch_parser(sub)
     _add_splice_parser(sub)
     return top
 
@@ -135,11 +117,6 @@ def _add_splice_parser(sub) -> None:
                                                         "or 4.8s:6.0s")
     splice.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     splice.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-
-
-def _engine_options(args: argparse.Namespace) -> dict:
-    """The options the chosen engine takes, from the command line's arguments of the same names."""
-    return {o.name: getattr(args, o.name) for o in engines.describe(args.engine).options if o.user}
 
 
 class _Bar:
@@ -165,10 +142,7 @@ class _Bar:
 def _run_slowmo(args: argparse.Namespace) -> int:
     bar = _Bar(not args.quiet, "slow motion")
     try:
-        result = slow_motion(args.input, args.output, ranges=args.ranges, factor=args.factor, ramp=args.ramp,
-                             smooth=args.smooth, engine=args.engine, engine_options=_engine_options(args),
-                             audio=args.audio, scene_cuts=args.scene_cuts, dedupe=args.dedupe, crop=args.crop,
-                             format=args.format, quality=args.quality, overwrite=args.overwrite, progress=bar)
+        result = slow_motion(args.input, args.output, job_from(args), overwrite=args.overwrite, progress=bar)
     finally:
         bar.close()
     notes = []
@@ -246,12 +220,7 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 # --- deepshop batch ------------------------------------------------------------------------------------------------
 
-# The slowmo options that make up a batch's job description (shared with slowmo: same names, checks and help).
-_JOB_OPTIONS = ("ranges", "factor", "ramp", "smooth", "engine", "preset", "weights", "device", "audio", "format",
-                "quality", "scene_cuts", "dedupe", "overwrite", "quiet")
-
-
-def _add_batch_parser(sub, slow: argparse.ArgumentParser) -> None:
+def _add_batch_parser(sub) -> None:
     batch = sub.add_parser(
         "batch", help="slow many videos down with one job description (or a manifest), into a folder",
         description="Processes every input (files, folders, glob patterns, or a manifest) with the same options as "
@@ -262,17 +231,18 @@ def _add_batch_parser(sub, slow: argparse.ArgumentParser) -> None:
     batch.add_argument("inputs", nargs="*", metavar="INPUT", help="video files, folders, or glob patterns ('*.mp4')")
     batch.add_argument("-o", "--output", type=Path, required=True, help="the folder for the outputs")
     batch.add_argument("--manifest", type=Path, metavar="FILE",
-                       help="CSV or JSON listing input, and optionally output, ranges, factor, ramp, smooth, engine, "
-                            "format, quality, audio per file (missing values: the options given here)")
+                       help="CSV or JSON listing input, and optionally output and any slowmo option by its name "
+                            "(ranges, factor, ramp, engine, preset, format, ...) per file (missing values: the "
+                            "options given here)")
     batch.add_argument("--ray", metavar="ADDRESS", default=os.environ.get("RAY_ADDRESS"),
                        help="run on this Ray cluster (default: $RAY_ADDRESS, else a local one)")
     batch.add_argument("--workers", type=int, metavar="N",
                        help="CPUs of the local cluster (default: all); 1 runs here, one file after the other")
     batch.add_argument("--chunks", type=int, metavar="N",
                        help="split each clip into N chunks (default: enough to keep every CPU busy)")
-    for action in slow._actions:  # the job options, shared with slowmo (argparse's own `parents` mechanism)
-        if action.dest in _JOB_OPTIONS:
-            batch._add_action(action)
+    add_job_arguments(batch)  # the job options, the same as slowmo's
+    batch.add_argument("--overwrite", action="store_true", help="replace outputs that exist")
+    batch.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
 class _BatchBar(_Bar):
@@ -291,9 +261,7 @@ def _run_batch(args: argparse.Namespace) -> int:
     for name in ("workers", "chunks"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise InputError(f"--{name} must be at least 1, got {getattr(args, name)}")
-    job = batch.Job(ranges=tuple(args.ranges), factor=args.factor, ramp=args.ramp, smooth=args.smooth,
-                    engine=args.engine, engine_options=_engine_options(args), audio=args.audio, format=args.format,
-                    quality=args.quality, scene_cuts=args.scene_cuts, dedupe=args.dedupe)
+    job = job_from(args)
     inputs: list = batch.find_inputs(args.inputs) if args.inputs else []
     if args.manifest is not None:
         inputs += batch.read_manifest(args.manifest, job)
@@ -348,7 +316,10 @@ def _attach_range_values(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(_attach_range_values(sys.argv[1:] if argv is None else list(argv)))
+    try:
+        args = parser().parse_args(_attach_range_values(sys.argv[1:] if argv is None else list(argv)))
+    except SystemExit as done:  # --help, --version (0) or a bad argument (2, its one line printed)
+        return done.code
     run = {"slowmo": _run_slowmo, "info": _run_info, "demo": _run_demo, "batch": _run_batch,
            "splice": _run_splice}[args.command]
     try:

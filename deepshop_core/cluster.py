@@ -17,15 +17,16 @@ import os
 import socket
 import time
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 from . import chunks as chunking
-from . import engines
-from .batch import DONE, Item, Job, Outcome, failed
+from .engines import EngineChoice
 from .errors import DeepshopWarning, InputError
-from .pipeline import ClipPlan, Progress
+from .job import Job
+from .plan import ClipPlan, plan_clip
+from .render import Progress, SlowMotionResult, render_clip
 
 TASK_CPUS = 1  # CPUs Ray reserves for a task that renders; its engine and OpenCV use that many threads
 RETRIES = 3  # attempts after a worker process or node dies mid-task (Ray's max_retries)
@@ -109,16 +110,14 @@ def _reporter(counter, key: str) -> Progress:
     return report
 
 
-def _within_allotment(job: Job) -> Job:
-    """``job`` set to use the CPUs Ray gave its task and no more: OpenCV would start a thread per core in every
+def _within_allotment(engine: EngineChoice) -> EngineChoice:
+    """``engine`` set to use the CPUs Ray gave its task and no more: OpenCV would start a thread per core in every
     worker, and a threaded engine (flow) would run its own pool beside it; on a full node either steals the cores
     of the other tasks."""
     import cv2
 
     cv2.setNumThreads(TASK_CPUS)
-    if not engines.describe(job.engine).threaded:
-        return job
-    return replace(job, engine_options={**job.engine_options, "threads": TASK_CPUS})
+    return engine.replace(threads=TASK_CPUS) if engine.info.threaded else engine
 
 
 def _noting_warnings(function, *args):
@@ -131,32 +130,32 @@ def _noting_warnings(function, *args):
 
 
 def _plan_task(job: Job, input: Path) -> tuple[ClipPlan, tuple[str, ...]]:
-    return _noting_warnings(job.plan, input)
+    return _noting_warnings(plan_clip, input, job)
 
 
-def _whole_task(clip: ClipPlan, item: Item, overwrite: bool, counter, key: str):
-    job = _within_allotment(item.job)
-    return _noting_warnings(lambda: job.render(clip, item.output, overwrite=overwrite,
-                                               progress=_reporter(counter, key)))
+def _whole_task(clip: ClipPlan, output: Path, overwrite: bool, counter, key: str):
+    def render() -> SlowMotionResult:
+        with _within_allotment(clip.job.engine).load() as engine:
+            return render_clip(clip, output, engine=engine, overwrite=overwrite, progress=_reporter(counter, key))
+    return _noting_warnings(render)
 
 
-def _chunk_task(clip: ClipPlan, chunk: chunking.Chunk, job: Job, counter, key: str) -> int:
-    job = _within_allotment(job)
-    return chunking.render_chunk(clip, chunk, job.engine, dict(job.engine_options), _reporter(counter, key))
+def _chunk_task(clip: ClipPlan, chunk: chunking.Chunk, counter, key: str) -> int:
+    return chunking.render_chunk(clip, chunk, _within_allotment(clip.job.engine), _reporter(counter, key))
 
 
-def _stitch_task(clip: ClipPlan, chunks: Sequence[chunking.Chunk], item: Item, overwrite: bool, rendered: list):
+def _stitch_task(clip: ClipPlan, chunks: Sequence[chunking.Chunk], output: Path, overwrite: bool, rendered: list):
     """Started when the first chunk is done; waits for each next one (``rendered``: their ObjectRefs, in a list so
     Ray hands them over unresolved), encoding while the others render."""
     import ray
 
-    job = item.job
-    return _noting_warnings(lambda: chunking.stitch(clip, chunks, item.output, audio=job.audio, format=job.format,
-                                                    quality=job.quality, overwrite=overwrite,
+    return _noting_warnings(lambda: chunking.stitch(clip, chunks, output, overwrite=overwrite,
                                                     wait=lambda chunk: ray.get(rendered[chunk.index])))
 
 
 # --- the driver ---------------------------------------------------------------------------------------------------
+
+Todo = tuple[int, Path, Path, Job]  # (index in the batch, input, output, job)
 
 
 @dataclass
@@ -164,7 +163,9 @@ class _Run:
     """One input on its way through the cluster (the driver's bookkeeping)."""
 
     n: int
-    item: Item
+    input: Path
+    output: Path
+    job: Job
     frames: int = 0  # output frames, known once planned
     folder: Path | None = None  # the chunks' intermediates
     plan: object = None  # the plan task's ObjectRef, when split
@@ -174,107 +175,118 @@ class _Run:
     notes: list = field(default_factory=list)  # ObjectRefs of its tasks' warnings
 
 
-def run(todo: Sequence[tuple[int, Item]], *, overwrite: bool = False, address: str = "", workers: int | None = None,
-        chunks: int | None = None, progress: Progress | None = None) -> dict[int, Outcome]:
-    """Run ``(index, item)`` pairs on Ray; return their outcomes by index. See `batch.run`."""
+def run(todo: Sequence[Todo], *, overwrite: bool = False, address: str = "", workers: int | None = None,
+        chunks: int | None = None, progress: Progress | None = None) -> dict[int, SlowMotionResult | BaseException]:
+    """Run ``(index, input, output, job)`` entries on Ray; return each one's result, or the error it failed with,
+    by index. See `batch.run`."""
     if not todo:
         return {}
     owned = connect(address, workers)
     ray = import_ray()
     try:
-        return _drive(ray, todo, overwrite, chunks, progress)
+        return _Driver(ray, overwrite, chunks, progress).drive([_Run(*entry) for entry in todo])
     finally:
         if owned:
             ray.shutdown()
 
 
-def _drive(ray, todo, overwrite: bool, pieces: int | None, progress: Progress | None) -> dict[int, Outcome]:
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+class _Driver:
+    """Submits each input's tasks as the previous ones finish: plan, then render whole or in chunks, then stitch."""
 
-    options = {"num_cpus": TASK_CPUS, "max_retries": RETRIES, "retry_exceptions": False}
-    noting = {**options, "num_returns": 2}  # (value, warnings) as two objects: the value travels on alone
-    plan_task = ray.remote(**noting)(_plan_task)
-    whole_task = ray.remote(**noting)(_whole_task)
-    chunk_task = ray.remote(**options)(_chunk_task)
-    # No CPU of its own: it mostly waits for chunks, and its encoding fills the gaps between theirs. Started only
-    # once a clip's first chunk is done, so a long batch does not hold a waiting process per clip.
-    stitch_task = ray.remote(**{**noting, "num_cpus": 0})(_stitch_task)
-    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
-    counter = ray.remote(num_cpus=0)(_Progress).options(scheduling_strategy=here).remote()
-    cpus = cluster_cpus()
+    def __init__(self, ray, overwrite: bool, pieces: int | None, progress: Progress | None):
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    outcomes: dict[int, Outcome] = {}
-    waiting: dict = {}  # ObjectRef -> (kind, run)
-    runs = [_Run(n, item) for n, item in todo]
-    for r in runs:
-        ref, notes = plan_task.remote(r.item.job, r.item.input)
+        self.ray, self.overwrite, self.pieces, self.progress = ray, overwrite, pieces, progress
+        options = {"num_cpus": TASK_CPUS, "max_retries": RETRIES, "retry_exceptions": False}
+        noting = {**options, "num_returns": 2}  # (value, warnings) as two objects: the value travels on alone
+        self.plan_task = ray.remote(**noting)(_plan_task)
+        self.whole_task = ray.remote(**noting)(_whole_task)
+        self.chunk_task = ray.remote(**options)(_chunk_task)
+        # No CPU of its own: it mostly waits for chunks, and its encoding fills the gaps between theirs. Started
+        # only once a clip's first chunk is done, so a long batch does not hold a waiting process per clip.
+        self.stitch_task = ray.remote(**{**noting, "num_cpus": 0})(_stitch_task)
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+        self.counter = ray.remote(num_cpus=0)(_Progress).options(scheduling_strategy=here).remote()
+        self.cpus = cluster_cpus()
+        self.results: dict[int, SlowMotionResult | BaseException] = {}
+        self.waiting: dict = {}  # ObjectRef -> (kind, run)
+
+    def drive(self, runs: list[_Run]) -> dict[int, SlowMotionResult | BaseException]:
+        self.runs = runs
+        for r in runs:
+            self._submit(r, "plan", self.plan_task.remote(r.job, r.input))
+        try:
+            while self.waiting:
+                ready, _ = self.ray.wait(list(self.waiting), num_returns=1, timeout=_POLL_SECONDS)
+                self._report()
+                for ref in ready:
+                    if ref in self.waiting:
+                        self._advance(ref, *self.waiting.pop(ref))
+            self._report()
+        except BaseException:  # Ctrl-C (or anything else): cancel every task, leave no intermediates
+            for r in runs:
+                if r.n not in self.results:
+                    self._cancel(r)
+            raise
+        return self.results
+
+    def _submit(self, r: _Run, kind: str, refs) -> None:
+        """Wait for a task (its (value, warnings) refs when it notes warnings) as the next step of ``r``."""
+        ref, notes = refs if isinstance(refs, list) else (refs, None)
         r.refs.append(ref)
-        r.notes.append(notes)
-        waiting[ref] = ("plan", r)
+        if notes is not None:
+            r.notes.append(notes)
+        self.waiting[ref] = (kind, r)
 
-    def finish(r: _Run, outcome: Outcome) -> None:
-        outcomes[r.n] = outcome
+    def _advance(self, ref, kind: str, r: _Run) -> None:
+        try:
+            value = self.ray.get(ref)
+        except Exception as error:  # noqa: BLE001 - the input failed; the others go on
+            self._finish(r, getattr(error, "cause", None) or error)
+            return
+        if kind == "done":
+            self._finish(r, value)
+        elif kind == "first chunk":
+            self._submit(r, "done", self.stitch_task.remote(r.plan, r.chunks, r.output, self.overwrite, r.rendered))
+        else:
+            self._render(r, ref, value)
+
+    def _render(self, r: _Run, plan_ref, clip: ClipPlan) -> None:
+        r.frames = len(clip.steps)
+        # Split so every CPU has work: a lone clip into one chunk per CPU, each of many files less.
+        count = self.pieces or chunking.chunk_count(clip.steps, max(1, self.cpus // len(self.runs)))
+        if count <= 1:
+            self._submit(r, "done", self.whole_task.remote(plan_ref, r.output, self.overwrite, self.counter, f"{r.n}"))
+            return
+        r.plan, r.folder = plan_ref, chunking.chunk_folder(r.output)
+        r.chunks = chunking.plan_chunks(clip, count, r.folder)
+        r.rendered = [self.chunk_task.remote(plan_ref, c, self.counter, f"{r.n}:{c.index}") for c in r.chunks]
+        r.refs.extend(r.rendered)
+        self.waiting[r.rendered[0]] = ("first chunk", r)
+
+    def _finish(self, r: _Run, value: SlowMotionResult | BaseException) -> None:
+        self.results[r.n] = value
         for ref in r.notes:
-            ready, _ = ray.wait([ref], timeout=0)
+            ready, _ = self.ray.wait([ref], timeout=0)
             try:
-                messages = ray.get(ready[0]) if ready else ()
+                messages = self.ray.get(ready[0]) if ready else ()
             except Exception:  # noqa: BLE001 - the task failed: its error is the outcome's reason
                 messages = ()
             for message in messages:
-                warnings.warn(f"{r.item.input.name}: {message}", DeepshopWarning, stacklevel=2)
+                warnings.warn(f"{r.input.name}: {message}", DeepshopWarning, stacklevel=2)
         for ref in r.refs:
-            waiting.pop(ref, None)
-            if outcome.status != DONE:
-                ray.cancel(ref, force=True)
+            self.waiting.pop(ref, None)
+        if isinstance(value, BaseException):
+            self._cancel(r)
+        elif r.folder is not None:
+            chunking.remove_folder(r.folder)
+
+    def _cancel(self, r: _Run) -> None:
+        for ref in r.refs:
+            self.ray.cancel(ref, force=True)
         if r.folder is not None:
             chunking.remove_folder(r.folder)
 
-    try:
-        while waiting:
-            ready, _ = ray.wait(list(waiting), num_returns=1, timeout=_POLL_SECONDS)
-            if progress is not None:
-                progress(ray.get(counter.total.remote()), sum(r.frames for r in runs))
-            for ref in ready:
-                if ref not in waiting:
-                    continue
-                kind, r = waiting.pop(ref)
-                try:
-                    value = ray.get(ref)
-                except Exception as error:  # noqa: BLE001 - the input failed; the others go on
-                    finish(r, failed(r.item, getattr(error, "cause", None) or error))
-                    continue
-                if kind == "done":
-                    finish(r, Outcome(r.item, DONE, result=value))
-                    continue
-                if kind == "first chunk":
-                    done, notes = stitch_task.remote(r.plan, r.chunks, r.item, overwrite, r.rendered)
-                    r.refs.append(done)
-                    r.notes.append(notes)
-                    waiting[done] = ("done", r)
-                    continue
-                clip: ClipPlan = value
-                r.frames = len(clip.steps)
-                # Split so every CPU has work: a lone clip into one chunk per CPU, each of many files less.
-                count = pieces or chunking.chunk_count(clip.steps, max(1, cpus // len(runs)))
-                if count <= 1:
-                    done, notes = whole_task.remote(ref, r.item, overwrite, counter, f"{r.n}")
-                    r.refs.append(done)
-                    r.notes.append(notes)
-                    waiting[done] = ("done", r)
-                    continue
-                r.plan, r.folder = ref, chunking.chunk_folder(r.item.output)
-                r.chunks = chunking.plan_chunks(clip, count, r.folder)
-                r.rendered = [chunk_task.remote(ref, c, r.item.job, counter, f"{r.n}:{c.index}") for c in r.chunks]
-                r.refs.extend(r.rendered)
-                waiting[r.rendered[0]] = ("first chunk", r)
-        if progress is not None:
-            progress(ray.get(counter.total.remote()), sum(r.frames for r in runs))
-    except BaseException:  # Ctrl-C (or anything else): cancel every task, leave no intermediates
-        for r in runs:
-            if r.n not in outcomes:
-                for ref in r.refs:
-                    ray.cancel(ref, force=True)
-                if r.folder is not None:
-                    chunking.remove_folder(r.folder)
-        raise
-    return outcomes
+    def _report(self) -> None:
+        if self.progress is not None:
+            self.progress(self.ray.get(self.counter.total.remote()), sum(r.frames for r in self.runs))

@@ -22,3 +22,12 @@ def refuse_existing(path, overwrite: bool) -> None:
     if not overwrite and (path.exists() or path.is_symlink()):
         raise OutputError(f"{path} already exists: choose another name, or allow overwriting "
                           "(--overwrite / overwrite=True)")
+
+
+def check_output(input, output, overwrite: bool) -> None:
+    """The checks of a job's output before anything is read: the input exists, the output is not the input itself
+    (whatever the spelling: a symlink, a hard link, ``a/../clip.mp4``), and an existing output may be replaced."""
+    input, output = require_input(input), Path(output)
+    if output.exists() and (output.resolve() == input.resolve() or output.samefile(input)):
+        raise OutputError(f"the output {output} is the input video itself: choose another output path")
+    refuse_existing(output, overwrite)

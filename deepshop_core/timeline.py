@@ -252,7 +252,7 @@ def _segment_audio(segment: Segment) -> list[AudioPiece]:
 
 def slow_timeline(source_count: int, segments: Sequence[Segment]) -> Timeline:
     """Slow motion at the input frame rate: each segment's range lasts ``factor`` times longer (see module doc)."""
-    count = _source_count(source_count)
+    count = checked_count(source_count)
     for segment in segments:
         if not isinstance(segment, Segment):
             raise InputError(f"{segment!r} is not a Segment: describe each slow range as Segment(start, end, factor)")
@@ -278,7 +278,7 @@ def slow_timeline(source_count: int, segments: Sequence[Segment]) -> Timeline:
 
 def smooth_timeline(source_count: int, factor: float) -> Timeline:
     """The whole clip at ``factor`` times the frame rate, same duration (frame-rate up-conversion)."""
-    count = _source_count(source_count)
+    count = checked_count(source_count)
     multiplier = Fraction(check_factor(factor)).limit_denominator(RATE_DENOMINATOR_LIMIT)  # >= 1: 1/1 is a candidate
     output_count = math.floor(count * multiplier + Fraction(1, 2))
     k = np.arange(output_count, dtype=np.int64)
@@ -287,7 +287,8 @@ def smooth_timeline(source_count: int, factor: float) -> Timeline:
     return Timeline(count, _frozen(np.minimum(positions, count - 1)), (), multiplier)
 
 
-def _source_count(value) -> int:
+def checked_count(value) -> int:
+    """A clip's frame count, checked (at least one frame)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise InputError(f"source frame count {value!r} is invalid: a clip needs at least one frame")
     return int(value)
@@ -318,11 +319,27 @@ def seconds_to_frame(seconds, frame_rate: Fraction) -> int:
     return math.floor(exact * rate + Fraction(1, 2))
 
 
-def parse_range(text: str, frame_rate: Fraction, frame_count: int | None = None) -> tuple[int, int]:
-    """``"120:150"`` (frames), ``"4.8s:6.0s"`` (seconds, rounded to the nearest frame) or a mix -> ``(start, end)``.
+def parse_bound(value, frame_rate: Fraction) -> int:
+    """A frame number (``120``, ``"120"``) or seconds (``"4.8s"``, rounded to the nearest frame) -> a frame index."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        if value < 0:
+            raise InputError(f"frame {value} is negative: frames count from 0")
+        return int(value)
+    match = _BOUND.match(str(value))
+    if not match:
+        if str(value).strip().startswith("-"):
+            raise InputError(f"{value!r} is negative: frames and seconds count from 0")
+        raise InputError(f"{value!r} is neither a frame number (120) nor seconds (4.8s)")
+    number = match["number"]
+    if match["seconds"]:
+        return seconds_to_frame(number, frame_rate)
+    if "." in number:
+        raise InputError(f"{value!r} is a fractional frame number: add 's' for seconds ({number}s)")
+    return int(number)
 
-    With ``frame_count`` the range must also lie inside the clip.
-    """
+
+def _range_bounds(text: str) -> list[tuple[str, bool]]:
+    """The two bounds of a range's text as (number, in seconds?), or an InputError saying how to write it."""
     if not isinstance(text, str) or text.count(":") != 1:
         raise InputError(f"range {text!r} is not understood: write it as {_RANGE_FORMS}")
     bounds = []
@@ -333,14 +350,28 @@ def parse_range(text: str, frame_rate: Fraction, frame_count: int | None = None)
                              f"so write it as {_RANGE_FORMS}")
         if not match:
             raise InputError(f"range {text!r} is not understood: write it as {_RANGE_FORMS}")
-        number = match["number"]
-        if match["seconds"]:
-            bounds.append(seconds_to_frame(number, frame_rate))
-        elif "." in number:
+        number, seconds = match["number"], bool(match["seconds"])
+        if "." in number and not seconds:
             raise InputError(f"range {text!r} has a fractional frame number {number}: add 's' for seconds ({number}s)")
-        else:
-            bounds.append(int(number))
-    start, end = bounds
+        bounds.append((number, seconds))
+    return bounds
+
+
+def check_range_text(text: str) -> None:
+    """The checks of a range's text that need no clip: its form, and an empty or reversed range where both bounds
+    are in the same unit (a mix of frames and seconds is compared once the clip's rate is known)."""
+    (start, start_s), (end, end_s) = _range_bounds(text)
+    if start_s == end_s and Fraction(start) >= Fraction(end):
+        raise InputError(f"range {text!r} is empty or reversed: the start must come before the end")
+
+
+def parse_range(text: str, frame_rate: Fraction, frame_count: int | None = None) -> tuple[int, int]:
+    """``"120:150"`` (frames), ``"4.8s:6.0s"`` (seconds, rounded to the nearest frame) or a mix -> ``(start, end)``.
+
+    With ``frame_count`` the range must also lie inside the clip.
+    """
+    start, end = (seconds_to_frame(number, frame_rate) if seconds else int(number)
+                  for number, seconds in _range_bounds(text))
     if start >= end:
         raise InputError(
             f"range {text!r} (frames {start}:{end}) is empty or reversed: the start must come before the end"
@@ -438,97 +469,3 @@ def _frame_set(indices: Collection[int], count: int, what: str) -> set[int]:
             )
         result.add(int(k))
     return result
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Interpolated batches made elsewhere
-
-
-BATCH_CONVENTIONS = {
-    "deepshop": "N x factor frames (Deepshop Interpolate: frame k shows time k / factor, the last ones hold the end)",
-    "endpoints": "(N - 1) x m + 1 frames (ComfyUI's FrameInterpolate, ComfyUI-Frame-Interpolation: both ends kept, "
-                 "frame k shows time k / m)",
-}
-
-
-@dataclass(frozen=True)
-class InterpolatedBatch:
-    """How an interpolated batch of a range maps to times: ``positions[k]`` is the range time frame k shows."""
-
-    convention: str  # a key of BATCH_CONVENTIONS
-    factor: float
-    positions: np.ndarray
-
-    def describe(self, source_count: int) -> str:
-        return (f"{len(self.positions)} interpolated frames read as {BATCH_CONVENTIONS[self.convention]}, "
-                f"for a {self.factor:g}x interpolation of {source_count} frames")
-
-
-def interpolated_batch(source_count: int, factor: float, frames: int) -> InterpolatedBatch:
-    """Which convention a batch of ``frames`` interpolated frames of a ``source_count``-frame range follows, at
-    ``factor``: Deepshop's ``N x factor`` or the ``(N - 1) x m + 1`` of core ComfyUI and other packs (integer m). A
-    size that fits neither is an `InputError` naming the factor it would fit, if any."""
-    count = _source_count(source_count)
-    ours = smooth_timeline(count, factor)
-    if frames == len(ours):
-        return InterpolatedBatch("deepshop", float(factor), ours.positions)
-    factor = check_factor(factor)
-    if count > 1 and factor == int(factor) and frames == (count - 1) * int(factor) + 1:
-        return InterpolatedBatch("endpoints", factor, ours.positions[:frames])
-    hints = []
-    if count > 1 and frames > count and (frames - 1) % (count - 1) == 0:
-        hints.append(f"{(frames - 1) // (count - 1)}x in the (N - 1) x m + 1 convention of core ComfyUI")
-    if frames % count == 0 and frames > count:
-        hints.append(f"{frames // count}x in Deepshop's N x factor convention")
-    fits = f"; it fits {' or '.join(hints)}: use that factor" if hints else ""
-    raise InputError(
-        f"interpolated has {frames} frames but a {factor:g}x interpolation of the {count}-frame range gives "
-        f"{len(ours)} (Deepshop Interpolate) or {(count - 1) * factor + 1:g} (core FrameInterpolate, integer factors)"
-        f"{fits}. Interpolate Select Range's segment with the same factor as here")
-
-
-# --- a range carried between the nodes --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SelectedRange:
-    """Frames ``start..end`` (``end - start`` intervals) picked in a batch of ``source_count`` frames at
-    ``frame_rate``: what Select Range hands to Interpolate and Retime."""
-
-    start: int
-    end: int
-    source_count: int
-    frame_rate: Fraction
-
-    def segment(self, factor: float, ramp: float = 0.0) -> Segment:
-        return Segment(self.start, self.end, factor, ramp)
-
-    def timeline(self, factor: float, ramp: float = 0.0) -> Timeline:
-        """The whole batch's slow-motion timeline."""
-        return slow_timeline(self.source_count, [self.segment(factor, ramp)])
-
-    def range_timeline(self, factor: float, ramp: float = 0.0) -> Timeline:
-        """The timeline of the range's own frames: its positions are the whole timeline's inside the range, less
-        ``start`` (a segment's times depend on the segment alone), the last one the range's end frame."""
-        span = self.end - self.start
-        return slow_timeline(span + 1, [Segment(0, span, factor, ramp)])
-
-
-@dataclass(frozen=True)
-class RenderedRange:
-    """An interpolated range that carries its plan: frame k of the batch shows range time ``positions[k]``, so
-    Retime takes its frames as they are instead of asking for the factor again (ramps included, exactly)."""
-
-    range: SelectedRange
-    factor: float
-    ramp: float
-    positions: np.ndarray
-
-    def splice_into(self, frame_count: int) -> tuple[Timeline, int]:
-        """The whole batch's timeline and how many of the batch's frames it uses (the last one, the range's end
-        frame, comes from the source)."""
-        if frame_count != self.range.source_count:
-            raise InputError(f"the range was selected on {self.range.source_count} frames but images has "
-                             f"{frame_count}: connect the same batch to Select Range and Slow Motion Retime")
-        whole = self.range.timeline(self.factor, self.ramp)
-        return whole, self.range.segment(self.factor, self.ramp).output_span

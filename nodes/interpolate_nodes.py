@@ -6,46 +6,18 @@ import logging
 
 import numpy as np
 
-from .common import (CATEGORY, MODEL_FOLDER, PLAN_TYPE, RANGE_TYPE, SLOW_MOTION_NOTE, FrameView, Progress, alloc_images,
-                     as_numpy, check_image, core, core_model_type, engine_choices, from_comfy_audio, load_engine,
-                     load_model_engine, put_frame, to_comfy_audio)
-from ..deepshop_core import engines, pipeline, timeline as timelines
-from ..deepshop_core.timeline import MAX_FACTOR, exact_rate
+from .comfy import Progress
+from .convert import FrameView, alloc_images, as_numpy, check_image, from_comfy_audio, put_frame, to_comfy_audio
+from .widgets import (CATEGORY, CORE_MODEL_FOLDER, PLAN_TYPE, RANGE_TYPE, SLOW_MOTION_NOTE, audio_mode_widget,
+                      engine_widgets, factor_widget, live_engine, model_input, ramp_widget)
+from .. import deepshop_core as core
+from ..deepshop_core import range_batches
+from ..deepshop_core.plan import plan_frames
+from ..deepshop_core.render import render_frames
+from ..deepshop_core.retime import retime_audio
+from ..deepshop_core.timeline import exact_rate, smooth_timeline
 
-# DAIN's devices as a menu: its "gpu:N" spelled out for the first GPUs.
-DEVICES = [*(d for d in engines.describe("dain").devices if not d.endswith(":N")), "gpu:0", "gpu:1"]
 log = logging.getLogger(__name__)
-
-
-def engine_widgets() -> dict:
-    """The engine menu, DAIN's device and scene-cut protection: the widgets of every node that interpolates."""
-    choices = engine_choices()
-    return {
-        "engine": (choices, {"default": choices[0],
-                             "tooltip": "flow: optical flow on the CPU. dain: the DAIN network (weights in "
-                                        "models/dain, or downloaded). blend: cross-fade."}),
-        "device": (DEVICES, {"default": "auto", "tooltip": "Where DAIN runs (flow and blend use the CPU)."}),
-        "scene_cut_protection": ("BOOLEAN", {"default": True,
-                                             "tooltip": "Never interpolate across a scene cut: hold the frame "
-                                                        "instead of morphing two shots."}),
-    }
-
-
-def model_input() -> dict:
-    """The optional input for core's Load Frame Interpolation Model, on a server that has one (0.33+), under
-    whichever type name it uses."""
-    model_type = core_model_type()
-    if model_type is None:
-        return {}
-    return {"interpolation_model": (model_type, {
-        "tooltip": "Optional: a RIFE 4.x or FILM model from Load Frame Interpolation Model (weights in "
-                   f"models/{MODEL_FOLDER}). When connected it makes the frames instead of the engine menu "
-                   "(and runs where ComfyUI keeps it, whatever 'device' says)."})}
-
-
-def live_engine(engine: str, device: str, interpolation_model=None):
-    """The engine the node runs: core's model when connected, else the menu's choice."""
-    return load_engine(engine, device) if interpolation_model is None else load_model_engine(interpolation_model)
 
 
 class DeepshopInterpolate:
@@ -59,7 +31,7 @@ class DeepshopInterpolate:
         "of a shot instead of morphing two shots into each other. Engines: optical flow (OpenCV DIS, CPU; presets "
         "fast/balanced/best), DAIN (PaddleGAN weights: put DAIN_weight.tar or its folder in models/dain, or let it "
         "download), blend (plain cross-fade). Or connect core ComfyUI's Load Frame Interpolation Model (RIFE 4.x or "
-        f"FILM weights in models/{MODEL_FOLDER}; ComfyUI 0.33 and newer): its network then makes the frames, at "
+        f"FILM weights in models/{CORE_MODEL_FOLDER}; ComfyUI 0.33 and newer): its network then makes the frames, at "
         "any time, with Deepshop's ranges, ramps, factors and cut protection."
     )
     RETURN_TYPES = ("IMAGE", "FLOAT", "INT", PLAN_TYPE)
@@ -81,17 +53,15 @@ class DeepshopInterpolate:
             "range": (RANGE_TYPE, {"tooltip": "Optional, from Select Range (images = its segment): the range is "
                                               "rendered as slow motion with the ramp at its exact eased times, and "
                                               "the plan output carries the timeline to Slow Motion Retime."}),
-            "ramp": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 1000.0, "step": 1.0,
-                               "tooltip": "With a range: source frames over which the speed eases from 1x into "
-                                          "the factor and back (0 = a hard switch)."}),
+            "ramp": ramp_widget("With a range: source frames over which the speed eases from 1x into the factor and "
+                                "back (0 = a hard switch)."),
         }
         optional.update(model_input())
         return {
             "required": {
                 "images": ("IMAGE",),
-                "factor": ("FLOAT", {"default": 4.0, "min": 1.0, "max": MAX_FACTOR, "step": 0.5,
-                                     "tooltip": "Frames out per frame in: 4 = three new frames between each pair. "
-                                                "At the same frame rate the clip becomes this many times slower."}),
+                "factor": factor_widget("Frames out per frame in: 4 = three new frames between each pair. At the same "
+                                        "frame rate the clip becomes this many times slower."),
                 **engine_widgets(),
             },
             "optional": optional,
@@ -102,7 +72,7 @@ class DeepshopInterpolate:
         frames = FrameView(images)
         plan = None
         if range is None:  # the whole batch at factor x the frames (frame-rate up-conversion)
-            timeline = timelines.smooth_timeline(len(frames), float(factor))
+            timeline = smooth_timeline(len(frames), float(factor))
         else:  # the range's own slow-motion timeline, ramps at their exact times; Retime takes it as it is
             selected = as_range(range)
             if len(frames) != selected.end - selected.start + 1:
@@ -110,7 +80,7 @@ class DeepshopInterpolate:
                     f"images has {len(frames)} frames but the range {selected.start}:{selected.end} has "
                     f"{selected.end - selected.start + 1}: connect Select Range's segment to images")
             timeline = selected.range_timeline(float(factor), float(ramp))
-            plan = timelines.RenderedRange(selected, float(factor), float(ramp), timeline.positions)
+            plan = range_batches.RenderedRange(selected, float(factor), float(ramp), timeline.positions)
         live = live_engine(engine, device, interpolation_model)
         out = _render(frames, timeline, live, scene_cut_protection)
         rate_out = 0.0 if frame_rate is None else float(exact_rate(frame_rate) * timeline.rate_multiplier)
@@ -120,14 +90,11 @@ class DeepshopInterpolate:
 def _render(frames: FrameView, timeline, live, scene_cuts: bool):
     """Render ``timeline`` with the engine ``live`` (closed afterwards) into a new IMAGE batch."""
     height, width = frames.images.shape[1], frames.images.shape[2]
-    try:
+    with live:
         out = alloc_images(len(timeline), height, width)
-        rendered = pipeline.interpolate_frames(frames, timeline, live, scene_cuts=scene_cuts, dedupe=scene_cuts,
-                                               progress=Progress(len(timeline)))
-        for i, frame in enumerate(rendered):
+        plan = plan_frames(frames, timeline, scene_cuts=scene_cuts, dedupe=scene_cuts)
+        for i, frame in enumerate(render_frames(frames, plan, live, Progress(len(timeline)))):
             put_frame(out, i, frame)
-    finally:
-        live.close()
     return out
 
 
@@ -163,17 +130,13 @@ class DeepshopSlowMotionRetime:
                                                        "read."}),
                 "range": (RANGE_TYPE, {"tooltip": "From Select Range."}),
                 "frame_rate": ("FLOAT", {"forceInput": True, "tooltip": "The clip's frame rate."}),
-                "factor": ("FLOAT", {"default": 4.0, "min": 1.0, "max": MAX_FACTOR, "step": 0.5,
-                                     "tooltip": "Unused when plan is connected (DAIN Interpolate chose it). "
-                                                "Otherwise how many times slower the range plays; the same factor "
-                                                "as the interpolation's."}),
-                "ramp": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 1000.0, "step": 1.0,
-                                   "tooltip": "Unused when plan is connected. Otherwise source frames over which "
-                                              "the speed eases from 1x into the factor and back (0 = a hard "
-                                              "switch; ramp times between in-betweens are cross-faded)."}),
-                "audio_mode": (list(pipeline.AUDIO_MODES),
-                               {"default": "stretch", "tooltip": "stretch: slowed with the pitch kept. silence: the "
-                                                                 "range is silent. none: no audio out."}),
+                "factor": factor_widget("Unused when plan is connected (DAIN Interpolate chose it). Otherwise how "
+                                        "many times slower the range plays; the same factor as the "
+                                        "interpolation's."),
+                "ramp": ramp_widget("Unused when plan is connected. Otherwise source frames over which the speed "
+                                    "eases from 1x into the factor and back (0 = a hard switch; ramp times between "
+                                    "in-betweens are cross-faded)."),
+                "audio_mode": audio_mode_widget(),
             },
             "optional": {
                 "audio": ("AUDIO", {"tooltip": "The clip's audio (from Load Video Frames)."}),
@@ -198,38 +161,33 @@ class DeepshopSlowMotionRetime:
         rate = range.frame_rate or exact_rate(frame_rate)
         if plan is not None:
             return _splice_plan(images, interpolated, plan, rate, audio_mode, audio)
-        start, end = range.start, range.end
-        dense = timelines.interpolated_batch(end - start + 1, float(factor), int(interpolated.shape[0]))
-        log.info("Slow Motion Retime: %s", dense.describe(end - start + 1))
-        timeline = timelines.slow_timeline(count, [timelines.Segment(start, end, float(factor), float(ramp))])
+        count_out = int(interpolated.shape[0])
+        log.info("Slow Motion Retime: %s", range_batches.interpolated_batch(
+            range.end - range.start + 1, float(factor), count_out).describe(range.end - range.start + 1))
+        recipe = range_batches.retime_batch(range, float(factor), float(ramp), count_out)
+        timeline = recipe.timeline
         out = alloc_images(len(timeline), int(images.shape[1]), int(images.shape[2]))
         progress = Progress(len(timeline))
-        left, right, weight = _neighbours(dense.positions, np.asarray(timeline.positions) - start)
         target, clip, mids = out.numpy(), as_numpy(images), as_numpy(interpolated)
-        for i, position in enumerate(timeline.positions):
-            nearest = round(float(position))
-            if abs(position - nearest) < 1e-9:
-                src = clip[nearest]
-            elif weight[i] < 1e-6:  # an interpolated frame shows exactly this time (always, without a ramp)
-                src = mids[left[i]]
+        for i, clip_frame in enumerate(recipe.clip):  # (``range`` is the input's name here)
+            if clip_frame >= 0:
+                src = clip[clip_frame]
+            elif recipe.weight[i] == 0:
+                src = mids[recipe.left[i]]
             else:  # a ramp's time between two interpolated frames (1/factor of a frame apart): mix those two
-                src = mids[left[i]] * np.float32(1 - weight[i]) + mids[right[i]] * np.float32(weight[i])
-            if src.shape[-1] == 3:
-                target[i] = src
-            elif src.shape[-1] == 4:
-                target[i] = src[..., :3]
-            else:
-                target[i] = np.repeat(src, 3, axis=-1)
+                w = np.float32(recipe.weight[i])
+                src = mids[recipe.left[i]] * (1 - w) + mids[recipe.right[i]] * w
+            target[i] = _rgb(src)
             if i % 16 == 15:
                 progress(i + 1, len(timeline))
         progress(len(timeline), len(timeline))
-        track = pipeline.retime_audio(from_comfy_audio(audio), timeline, rate, audio_mode)
+        track = retime_audio(from_comfy_audio(audio), timeline, rate, audio_mode)
         return (out, to_comfy_audio(track), len(timeline), float(rate))
 
 
 def _splice_plan(images, interpolated, plan, rate, audio_mode, audio):
     """The rendered range (its frames at their exact times) between the source frames before and after it."""
-    if not isinstance(plan, timelines.RenderedRange):
+    if not isinstance(plan, range_batches.RenderedRange):
         raise core.InputError(f"plan must come from DAIN Interpolate's plan output, got {type(plan).__name__}")
     if int(interpolated.shape[0]) != len(plan.positions):
         raise core.InputError(f"interpolated has {interpolated.shape[0]} frames but the plan has "
@@ -241,38 +199,28 @@ def _splice_plan(images, interpolated, plan, rate, audio_mode, audio):
         at = (0, start, start + used)[i]
         out[at:at + part.shape[0]] = _rgb(part)
     Progress(1)(1, 1)
-    track = pipeline.retime_audio(from_comfy_audio(audio), whole, rate, audio_mode)
+    track = retime_audio(from_comfy_audio(audio), whole, rate, audio_mode)
     return (out, to_comfy_audio(track), len(whole), float(rate))
 
 
 def _rgb(batch):
+    """Frames (a batch or one frame, channels last) as RGB: alpha dropped, gray repeated."""
     if batch.shape[-1] == 3:
         return batch
-    return batch[..., :3] if batch.shape[-1] == 4 else batch.repeat(1, 1, 1, 3)
+    if batch.shape[-1] == 4:
+        return batch[..., :3]
+    return np.repeat(batch, 3, axis=-1) if isinstance(batch, np.ndarray) else batch.repeat(1, 1, 1, 3)
 
 
-def as_range(value) -> timelines.SelectedRange:
+def as_range(value) -> range_batches.SelectedRange:
     """Select Range's output (a mapping with the same fields, as older versions gave, is accepted too)."""
-    if isinstance(value, timelines.SelectedRange):
+    if isinstance(value, range_batches.SelectedRange):
         return value
     try:
-        return timelines.SelectedRange(int(value["start"]), int(value["end"]), int(value["source_count"]),
-                                       value.get("frame_rate"))
+        return range_batches.SelectedRange(int(value["start"]), int(value["end"]), int(value["source_count"]),
+                                           value.get("frame_rate"))
     except (TypeError, KeyError, AttributeError):
         raise core.InputError(f"range must come from Select Range, got {value!r}") from None
-
-
-def _neighbours(grid: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each value, the entries of the sorted ``grid`` around it and its weight towards the right one."""
-    grid = np.asarray(grid, dtype=np.float64)
-    if len(grid) == 1:
-        zeros = np.zeros(len(values), dtype=np.int64)
-        return zeros, zeros, np.zeros(len(values))
-    right = np.clip(np.searchsorted(grid, values, side="right"), 1, len(grid) - 1)
-    left = right - 1
-    span = grid[right] - grid[left]
-    weight = np.clip((values - grid[left]) / np.where(span > 0, span, 1), 0, 1)
-    return left, right, weight
 
 
 NODE_CLASS_MAPPINGS = {

@@ -7,9 +7,11 @@ from collections.abc import Mapping
 from fractions import Fraction
 from pathlib import Path
 
-from .common import (CATEGORY, RANGE_TYPE, SLOW_MOTION_NOTE, SOURCE_TYPE, Progress, check_image, core, fill_images,
-                     folder_paths, from_comfy_audio, input_files, to_comfy_audio, to_uint8)
-from ..deepshop_core import splice, timeline
+from .comfy import Progress, folder_paths, input_files
+from .convert import check_image, fill_images, from_comfy_audio, to_comfy_audio, to_uint8
+from .widgets import CATEGORY, RANGE_TYPE, SLOW_MOTION_NOTE, SOURCE_TYPE
+from .. import deepshop_core as core
+from ..deepshop_core import range_batches, splice
 from ..deepshop_core.files import require_input
 from ..deepshop_core.media import audio as media_audio
 from ..deepshop_core.media.decode import read_frames
@@ -17,7 +19,7 @@ from ..deepshop_core.media.encode import VideoWriter
 from ..deepshop_core.media.formats import FORMATS
 from ..deepshop_core.media.probe import probe, warn_about
 from ..deepshop_core.splice import SourceWindow
-from ..deepshop_core.timeline import exact_rate
+from ..deepshop_core.timeline import exact_rate, parse_range
 
 
 def _resolve_video(video: str, path: str = "") -> str:
@@ -149,7 +151,7 @@ class DeepshopSelectRange:
         if not isinstance(range, str):
             return True  # linked: checked when it runs
         try:
-            timeline.parse_range(range, Fraction(1000), None)
+            parse_range(range, Fraction(1000), None)
         except core.InputError as error:
             return str(error)
         return True
@@ -157,20 +159,13 @@ class DeepshopSelectRange:
     def select(self, images, frame_rate, range, source=None):
         check_image(images)
         count = int(images.shape[0])
-        offset = 0
-        rate = exact_rate(frame_rate)
-        total = count
-        if source is not None:
-            source = as_window(source)
-            offset, rate, total = source.start, source.frame_rate, source.frame_count
-        start, end = timeline.parse_range(range, rate, total)
-        start, end = start - offset, end - offset
-        if start < 0 or end > count - 1:
-            raise core.InputError(
-                f"range {range!r} is frames {start + offset}..{end + offset} of the clip, outside the loaded frames "
-                f"{offset}..{offset + count - 1}: load a window that contains it or choose another range")
-        selection = timeline.SelectedRange(start, end, count, rate)
-        return (images[start:end + 1], selection, start, end)
+        if source is None:
+            selection = range_batches.select_range(range, count, frame_rate)
+        else:
+            window = as_window(source)
+            selection = range_batches.select_range(range, count, window.frame_rate, offset=window.start,
+                                                   total=window.frame_count)
+        return (images[selection.start:selection.end + 1], selection, selection.start, selection.end)
 
 
 def _output_prefix(filename_prefix: str) -> str:

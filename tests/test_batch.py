@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from deepshop_core import batch, chunks, slow_motion
+from deepshop_core import EngineChoice, Job, batch, chunks, slow_motion
 from deepshop_core.cli import main
 from deepshop_core.errors import InputError
-from deepshop_core.pipeline import plan_clip
+from deepshop_core.plan import plan_clip
 from deepshop_core.synthetic import write_clip
 from deepshop_core.timeline import Step
 from deepshop_core.media.decode import read_frames
@@ -39,7 +39,7 @@ def steps_of(*specs) -> list[Step]:
 
 
 def test_split_covers_every_frame_once_and_cuts_only_between_groups(cut_clip):
-    clip = plan_clip(cut_clip, ranges=["10:50"], factor=3, ramp=4)
+    clip = plan_clip(cut_clip, Job(ranges=["10:50"], factor=3, ramp=4))
     allowed = set(chunks.boundaries(clip.steps))
     for pieces in (1, 2, 3, 5, 8, 1000):
         spans = chunks.split(clip.steps, pieces)
@@ -69,13 +69,13 @@ def test_chunk_count_grows_with_the_work_and_the_workers():
 
 @pytest.mark.parametrize("engine, options", [("blend", {}), ("flow", {"ranges": ["5:55"], "ramp": 6})])
 def test_chunks_stitched_equal_a_single_run(cut_clip, tmp_path, engine, options):
-    job = {"ranges": ["10:50"], "factor": 3, **options}
-    single = slow_motion(cut_clip, tmp_path / "single.mkv", engine=engine, format="lossless", **job)
+    job = Job(**{"ranges": ["10:50"], "factor": 3, **options}, engine=engine, format="lossless")
+    single = slow_motion(cut_clip, tmp_path / "single.mkv", job)
     assert single.cuts == (30,) and single.duplicates == (45,)  # the plan holds at the cut, moves across the hold
-    clip = plan_clip(cut_clip, **job)
+    clip = plan_clip(cut_clip, job)
     for pieces in (2, 5):
         out = tmp_path / f"chunked{pieces}.mkv"
-        result = chunks.render_in_chunks(clip, out, pieces, engine=engine, format="lossless")
+        result = chunks.render_in_chunks(clip, out, pieces)
         assert result.frames_out == single.frames_out
         assert same_frames(single.output, out) and same_audio(single.output, out)
         assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["single.mkv", *(f"chunked{n}.mkv" for n in (2, 5)
@@ -85,24 +85,24 @@ def test_chunks_stitched_equal_a_single_run(cut_clip, tmp_path, engine, options)
 def test_chunks_equal_a_single_run_on_real_footage_with_scene_cuts(videos, tmp_path):
     """skv_bikes.mp4 (H.264, 640x272) has hard cuts at frames 30 and 76: chunks that start mid-file decode from a
     keyframe, and the cuts found over the whole clip are held in every chunk as in the single run."""
-    job = {"ranges": ["20:90"], "factor": 3, "crop": (0, 99)}
-    single = slow_motion(videos / "skv_bikes.mp4", tmp_path / "single.mkv", engine="flow",
-                         engine_options={"preset": "fast"}, format="lossless", **job)
+    job = Job(ranges=["20:90"], factor=3, crop=(0, 99), engine=EngineChoice.of("flow", preset="fast"),
+              format="lossless")
+    single = slow_motion(videos / "skv_bikes.mp4", tmp_path / "single.mkv", job)
     assert {30, 76} <= set(single.cuts)
-    clip = plan_clip(videos / "skv_bikes.mp4", **job)
+    clip = plan_clip(videos / "skv_bikes.mp4", job)
     out = tmp_path / "chunked.mkv"
-    chunks.render_in_chunks(clip, out, 3, engine="flow", engine_options={"preset": "fast"}, format="lossless")
+    chunks.render_in_chunks(clip, out, 3)
     assert same_frames(single.output, out)
 
 
 def test_a_damaged_intermediate_fails_the_stitch_and_writes_nothing(cut_clip, tmp_path):
-    clip = plan_clip(cut_clip, ranges=["10:50"], factor=3)
+    clip = plan_clip(cut_clip, Job(ranges=["10:50"], factor=3, engine="blend", format="lossless"))
     parts = chunks.plan_chunks(clip, 2, tmp_path)
     for part in parts:
-        chunks.render_chunk(clip, part, "blend")
+        chunks.render_chunk(clip, part)
     short = chunks.Chunk(parts[0].index, parts[0].start, parts[0].end + 1, parts[0].path)
     with pytest.raises(Exception, match="holds .* frames"):
-        chunks.stitch(clip, [short, parts[1]], tmp_path / "out.mkv", format="lossless")
+        chunks.stitch(clip, [short, parts[1]], tmp_path / "out.mkv")
     assert not (tmp_path / "out.mkv").exists()
 
 
@@ -128,7 +128,7 @@ def test_inputs_from_files_folders_and_globs_each_once(clips, tmp_path):
 
 
 def test_outputs_are_named_after_the_inputs_and_never_collide(clips, tmp_path):
-    job = batch.Job(ranges=("5:10",))
+    job = Job(ranges=("5:10",))
     items = batch.items(clips, job, tmp_path / "out")
     assert [i.output.name for i in items] == ["clip0_slowmo.mp4", "clip1_slowmo.mp4", "clip2_slowmo.mp4"]
     assert batch.output_for(clips[0], tmp_path, "lossless").name == "clip0_slowmo.mp4"  # the format fits it: kept
@@ -142,17 +142,17 @@ def test_outputs_are_named_after_the_inputs_and_never_collide(clips, tmp_path):
 
 
 def test_manifest_rows_override_the_command_line_job(clips, tmp_path):
-    base = batch.Job(ranges=("5:10",), factor=2, engine="flow", engine_options={"preset": "fast"})
+    base = Job(ranges=("5:10",), factor=2, engine=EngineChoice.of("flow", preset="fast"))
     csv_file = tmp_path / "in" / "list.csv"
     csv_file.write_text("input,ranges,factor,engine,output\nclip0.mp4,2:6;10:14,3,blend,first.mkv\nclip1.mp4,,,,\n")
     rows = batch.read_manifest(csv_file, base)
-    assert rows[0] == (clips[0].resolve(), batch.Job(ranges=("2:6", "10:14"), factor=3.0, engine="blend"),
+    assert rows[0] == (clips[0].resolve(), Job(ranges=("2:6", "10:14"), factor=3.0, engine="blend"),
                        Path("first.mkv"))
     assert rows[1] == (clips[1].resolve(), base, None)
     json_file = tmp_path / "in" / "list.json"
     json_file.write_text(json.dumps([{"input": str(clips[2]), "ranges": ["1s:1.5s"], "smooth": "no"}]))
-    assert batch.read_manifest(json_file, base)[0][1] == batch.Job(ranges=("1s:1.5s",), factor=2, engine="flow",
-                                                                   engine_options={"preset": "fast"})
+    assert batch.read_manifest(json_file, base)[0][1] == Job(ranges=("1s:1.5s",), factor=2,
+                                                             engine=EngineChoice.of("flow", preset="fast"))
     for text, words in [("input,speed\nclip0.mp4,3\n", "unknown key"), ("input,factor\nclip0.mp4,fast\n", "factor"),
                         ("input,ranges\nclip0.mp4,9:3\n", "entry 1: range '9:3'"),
                         ("input,factor\nnope.mp4,2\n", "not found"), ("input\n", "no inputs")]:
@@ -167,7 +167,7 @@ def test_manifest_rows_override_the_command_line_job(clips, tmp_path):
 def test_a_batch_resumes_skips_what_exists_and_reports_a_failed_input(clips, tmp_path):
     broken = tmp_path / "in" / "broken.mp4"
     broken.write_bytes(b"not a video at all" * 100)
-    job = batch.Job(ranges=("5:15",), factor=2, engine="blend")
+    job = Job(ranges=("5:15",), factor=2, engine="blend")
     items = batch.items([*clips, broken], job, tmp_path / "out")
     first = batch.run(items[:1])
     assert [o.status for o in first] == [batch.DONE]

@@ -24,7 +24,7 @@ from tests.support import ROOT, import_or_skip
 
 ray = import_or_skip("ray", "needs the cluster extra: pip install -e '.[cluster]' (make test does)")
 
-from deepshop_core import DeepshopWarning, batch, slow_motion  # noqa: E402
+from deepshop_core import DeepshopWarning, EngineChoice, Job, batch, slow_motion  # noqa: E402
 from deepshop_core.synthetic import write_clip  # noqa: E402
 
 from tests.support.clips import same_audio, same_frames, write_cut_clip  # noqa: E402
@@ -232,15 +232,15 @@ def test_a_rendering_task_keeps_to_the_cpus_ray_gave_it(cluster):
     from deepshop_core import cluster as on_ray
 
     @ray.remote(num_cpus=on_ray.TASK_CPUS)
-    def inside(job):
+    def inside(engine):
         import cv2
 
-        job = on_ray._within_allotment(job)
-        return cv2.getNumThreads(), dict(job.engine_options)
+        engine = on_ray._within_allotment(engine)
+        return cv2.getNumThreads(), engine.settings
 
-    flow = batch.Job(engine="flow", engine_options={"preset": "fast"})
+    flow = EngineChoice.of("flow", preset="fast")
     assert ray.get(inside.remote(flow)) == (1, {"preset": "fast", "threads": 1})
-    assert ray.get(inside.remote(batch.Job(engine="blend"))) == (1, {})
+    assert ray.get(inside.remote(EngineChoice.of("blend"))) == (1, {})
 
 
 def test_a_batch_on_the_cluster_equals_single_runs_and_goes_on_past_a_failed_input(cluster, tmp_path):
@@ -249,7 +249,7 @@ def test_a_batch_on_the_cluster_equals_single_runs_and_goes_on_past_a_failed_inp
     clips = [write_clip(folder / f"clip{i}.mkv", seconds=1.2, width=96, height=64, format="lossless", seed=i)
              for i in range(3)]
     (folder / "broken.mkv").write_bytes(b"\x1a\x45\xdf\xa3 not really matroska" * 50)
-    job = batch.Job(ranges=("0.2s:0.8s",), factor=3, engine="flow", format="lossless")
+    job = Job(ranges=("0.2s:0.8s",), factor=3, engine="flow", format="lossless")
     items = batch.items(batch.find_inputs([folder]), job, tmp_path / "out")
     seen = []
     outcomes = batch.run(items, ray=cluster.address, progress=lambda done, total: seen.append((done, total)))
@@ -270,10 +270,8 @@ def test_a_batch_on_the_cluster_equals_single_runs_and_goes_on_past_a_failed_inp
 
 def test_a_long_clip_in_chunks_on_two_nodes_equals_a_single_run(cluster, cut_clip, tmp_path):
     # A preset other than the default: the engine's settings must reach the workers for the frames to match.
-    job = batch.Job(ranges=("5:55",), factor=4, ramp=6, engine="flow", engine_options={"preset": "fast"},
-                    format="lossless")
-    single = slow_motion(cut_clip, tmp_path / "single.mkv", ranges=["5:55"], factor=4, ramp=6, engine="flow",
-                         engine_options={"preset": "fast"}, format="lossless")
+    job = Job(ranges=("5:55",), factor=4, ramp=6, engine=EngineChoice.of("flow", preset="fast"), format="lossless")
+    single = slow_motion(cut_clip, tmp_path / "single.mkv", job)
     default = slow_motion(cut_clip, tmp_path / "default.mkv", ranges=["5:55"], factor=4, ramp=6, engine="flow",
                           format="lossless")
     assert not same_frames(single.output, default.output)
@@ -288,7 +286,7 @@ def test_a_long_clip_in_chunks_on_two_nodes_equals_a_single_run(cluster, cut_cli
 def test_the_workers_warnings_are_shown_by_the_driver(cluster, tmp_path):
     clip = write_clip(tmp_path / "loud.mp4", seconds=1, width=64, height=48)
     for pieces in (1, 2):  # the whole clip in one task, and chunks with a stitch task
-        job = batch.Job(ranges=("5:20",), engine="blend", format="png")
+        job = Job(ranges=("5:20",), engine="blend", format="png")
         with pytest.warns(DeepshopWarning, match="loud.mp4: png output carries no sound"):
             [outcome] = batch.run(batch.items([clip], job, tmp_path / f"out{pieces}"), ray=cluster.address,
                                   chunks=pieces)
@@ -296,7 +294,7 @@ def test_the_workers_warnings_are_shown_by_the_driver(cluster, tmp_path):
 
 
 def test_a_worker_killed_mid_chunk_is_retried_and_the_output_is_the_same(cluster, busy_clip, tmp_path):
-    job = batch.Job(ranges=("1:58",), factor=6, engine="flow", format="lossless")
+    job = Job(ranges=("1:58",), factor=6, engine="flow", format="lossless")
     items = batch.items([busy_clip], job, tmp_path / "out")
     join = _in_background(lambda: batch.run(items, ray=cluster.address, chunks=4))
     killed = None
@@ -354,7 +352,7 @@ def test_ctrl_c_cancels_every_task_and_leaves_no_file(cluster, busy_clip, tmp_pa
 
 def test_a_node_lost_mid_run_is_survived(cluster, busy_clip, tmp_path):
     """Last: it leaves the cluster with the head alone."""
-    job = batch.Job(ranges=("1:58",), factor=6, engine="flow", format="lossless")
+    job = Job(ranges=("1:58",), factor=6, engine="flow", format="lossless")
     items = batch.items([busy_clip], job, tmp_path / "out")
     join = _in_background(lambda: batch.run(items, ray=cluster.address, chunks=4))
     deadline = time.monotonic() + 120

@@ -21,7 +21,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationW
 
 from deepshop_core import engines  # noqa: E402
 from deepshop_core.engines import dain  # noqa: E402
-from deepshop_core.engines.dain.worker import from_model, pad_amounts, to_model  # noqa: E402
+from deepshop_core.engines.dain import DainEngine  # noqa: E402
+from deepshop_core.engines.dain.timemap import from_model, pad_amounts, to_model  # noqa: E402
 from deepshop_core.errors import Cancelled, EngineError, InputError, WeightsError  # noqa: E402
 
 
@@ -131,7 +132,7 @@ def test_retimed_equals_model_exported_for_that_time(standins):
 
 def test_fallback_refinement(standins):
     f0, f1 = frames()
-    with engines.load("dain", weights=standins("fused"), device="cpu", refine_tolerance=1e-2) as eng:
+    with DainEngine(weights=standins("fused"), device="cpu", refine_tolerance=1e-2) as eng:
         assert not eng.retimable
         out = eng.interpolate(f0, f1, [0.25, 0.5, 0.3])
         assert eng.last_times[:2] == [0.25, 0.5]

@@ -17,7 +17,7 @@ import pytest
 
 from tests.support.procstats import command_line, descendants, interruptible, wait_gone
 
-from deepshop_core import Cancelled, EngineError, engines, slow_motion  # noqa: E402
+from deepshop_core import Cancelled, EngineChoice, EngineError, engines, slow_motion  # noqa: E402
 from deepshop_core.synthetic import write_clip  # noqa: E402
 from deepshop_core.media.probe import probe  # noqa: E402
 
@@ -178,13 +178,13 @@ def test_dain_worker_killed_mid_job_then_the_next_job_works(clip, dain_weights, 
 
     (tmp_path / "out").mkdir()
     out = tmp_path / "out" / "slow.mp4"
-    options = dict(weights=dain_weights, device="cpu")
+    dain_cpu = EngineChoice.of("dain", weights=dain_weights, device="cpu")
     with pytest.raises(EngineError, match="DAIN worker process was killed by SIGKILL"):
-        slow_motion(clip, out, ranges=["10:30"], factor=2, engine="dain", engine_options=options,
+        slow_motion(clip, out, ranges=["10:30"], factor=2, engine=dain_cpu,
                     progress=kill_the_worker)
     assert killed and list(out.parent.iterdir()) == []
     assert wait_gone(killed) == set()
-    result = slow_motion(clip, out, ranges=["10:30"], factor=2, engine="dain", engine_options=options)
+    result = slow_motion(clip, out, ranges=["10:30"], factor=2, engine=dain_cpu)
     assert probe(out).frame_count == result.frames_out == 75 + 20
     assert dain.worker_pid() not in (None, *killed)
     dain.shutdown_worker()
@@ -205,13 +205,13 @@ def test_a_cancel_between_two_dain_pairs_stops_the_worker(clip, dain_weights, us
 
     (tmp_path / "out").mkdir()
     out = tmp_path / "out" / "slow.mp4"
-    options = dict(weights=dain_weights, device="cpu")
+    dain_cpu = EngineChoice.of("dain", weights=dain_weights, device="cpu")
     with pytest.raises(Cancelled):
-        slow_motion(clip, out, ranges=["10:30"], factor=2, engine="dain", engine_options=options,
+        slow_motion(clip, out, ranges=["10:30"], factor=2, engine=dain_cpu,
                     progress=cancel_after_two_pairs)
     assert seen[0] is not None and list(out.parent.iterdir()) == []
     assert wait_gone(seen[:1]) == set() and dain.worker_pid() is None
-    result = slow_motion(clip, out, ranges=["10:30"], factor=2, engine="dain", engine_options=options)
+    result = slow_motion(clip, out, ranges=["10:30"], factor=2, engine=dain_cpu)
     assert probe(out).frame_count == result.frames_out == 75 + 20
     dain.shutdown_worker()
     assert {p: command_line(p) for p in descendants() - processes} == {}

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deepshop_core import engines, pipeline
+from deepshop_core import engines, interpolate_frames
+from deepshop_core.plan import Neighbours
 from deepshop_core.errors import InputError
 from deepshop_core.timeline import smooth_timeline
 
@@ -119,7 +120,7 @@ def test_a_neighbour_of_another_size_is_refused(engine):
 
 # ------------------------------------------------------------------------------------------------ the pipeline
 def test_neighbours_stop_at_the_clip_edges_cuts_and_held_frames():
-    around = pipeline.Neighbours(count=20, spans=((0, 19),), breaks=frozenset({8, 14}))
+    around = Neighbours(count=20, spans=((0, 19),), breaks=frozenset({8, 14}))
     assert around.around(0, 1) == (None, 2)  # clip start
     assert around.around(18, 19) == (17, None)  # clip end
     assert around.around(4, 5) == (3, 6)
@@ -128,7 +129,7 @@ def test_neighbours_stop_at_the_clip_edges_cuts_and_held_frames():
     assert around.around(12, 13) == (11, None)  # 14 repeats 13 or starts a shot
     assert around.around(15, 16) == (None, 17)  # 14 is held: its picture is older than its place
     assert around.around(3, 5) == (None, None)  # a pair bridging a held frame: not evenly spaced
-    outside = pipeline.Neighbours(count=40, spans=((10, 20),), breaks=frozenset())
+    outside = Neighbours(count=40, spans=((10, 20),), breaks=frozenset())
     # never past the range's ends (9 and 21 exist): the range rendered from its own frames alone gives the same
     assert outside.around(10, 11) == (None, 12)
     assert outside.around(11, 12) == (10, 13)
@@ -181,7 +182,7 @@ def numbered_clip(cut_at: int, count: int = 12) -> list[np.ndarray]:
 def test_the_pipeline_gives_neighbours_within_the_shot_only():
     frames = numbered_clip(cut_at=6)
     recorder = Recorder()
-    list(pipeline.interpolate_frames(frames, smooth_timeline(len(frames), 2), recorder))
+    list(interpolate_frames(frames, smooth_timeline(len(frames), 2), recorder))
     assert recorder.seen[0] == (None, 0, 1, 2)  # the clip's first pair
     assert recorder.seen[-1] == (9, 10, 11, None)  # its last
     pairs = {(f0, f1): (b, a) for b, f0, f1, a in recorder.seen}
@@ -189,6 +190,6 @@ def test_the_pipeline_gives_neighbours_within_the_shot_only():
     assert pairs[(4, 5)] == (3, None) and pairs[(6, 7)] == (None, 8)  # nothing across the cut
     assert pairs[(2, 3)] == (1, 4)
     two = TwoFrames()
-    list(pipeline.interpolate_frames(frames, smooth_timeline(len(frames), 2), two))
+    list(interpolate_frames(frames, smooth_timeline(len(frames), 2), two))
     assert [s[1:3] for s in two.seen] == [s[1:3] for s in recorder.seen]
     assert all(s[0] is None and s[3] is None for s in two.seen)

@@ -34,17 +34,21 @@ def test_mappings(pack):
 def test_models_dain_registered(pack, pack_dirs):
     fp = sys.modules["folder_paths"]
     assert fp._paths["dain"] == [os.path.join(str(pack_dirs["models"]), "dain")]
-    common = pack.nodes.common
+    widgets = pack.nodes.widgets
     weights = pack_dirs["models"] / "dain" / "DAIN_weight"
     weights.mkdir(parents=True)
     (weights / "model").write_bytes(b"x")
     (weights / "params").write_bytes(b"x")
     (pack_dirs["models"] / "dain" / "DAIN_weight.tar").write_bytes(b"x")
-    choices = common.engine_choices()
-    assert "dain: DAIN_weight" in choices and "dain: DAIN_weight.tar" in choices
-    name, options = common.engine_spec("dain: DAIN_weight", "cpu")
-    assert name == "dain" and options["weights"] == str(weights) and options["device"] == "cpu"
-    assert common.engine_spec("flow (best)") == ("flow", {"preset": "best"})
+    menu = widgets.engine_menu()
+    assert "dain: DAIN_weight" in menu and "dain: DAIN_weight.tar" in menu
+    assert list(menu)[0] == "flow (balanced)"  # the default first
+    chosen = widgets.chosen_engine("dain: DAIN_weight", "cpu")
+    assert chosen.name == "dain" and chosen.settings == {"weights": str(weights), "device": "cpu", "download": False}
+    best = widgets.chosen_engine("flow (best)", "gpu:0")  # flow takes no device: the widget's value is not given
+    assert (best.name, best.settings) == ("flow", {"preset": "best"})
+    with pytest.raises(pack.deepshop_core.InputError, match="refresh the page"):
+        widgets.chosen_engine("dain: gone.tar")
 
 
 def test_load_window_with_audio(pack, pack_clips):
@@ -70,11 +74,11 @@ def test_load_past_the_end_is_a_clear_error(pack, pack_clips):
 
 
 def test_rgba_and_gray_inputs(pack):
-    common = pack.nodes.common
+    convert = pack.nodes.convert
     rgba = torch.rand(2, 8, 10, 4)
     gray = torch.rand(2, 8, 10, 1)
-    assert common.to_uint8(rgba[0]).shape == (8, 10, 3)
-    g = common.to_uint8(gray[0])
+    assert convert.to_uint8(rgba[0]).shape == (8, 10, 3)
+    g = convert.to_uint8(gray[0])
     assert g.shape == (8, 10, 3) and (g[..., 0] == g[..., 2]).all()
     out, rate, count, _ = node(pack, "DeepshopInterpolate").interpolate(rgba, 2.0, "blend (cross-fade, no motion)",
                                                                      frame_rate=12.0)
@@ -250,7 +254,7 @@ def test_gray_and_rgba_batches_are_saved_and_retimed_as_rgb(pack, pack_dirs, cha
     (path,) = node(pack, "DeepshopSaveVideo").save(images, 25.0, f"t/c{channels}", "lossless")["result"]
     video = core_module(pack, "media.decode")
     saved = list(video.read_frames(path))
-    expected = pack.nodes.common.to_uint8(images[2])
+    expected = pack.nodes.convert.to_uint8(images[2])
     assert len(saved) == 6 and np.array_equal(saved[2], expected)
     select, interp, retime = (node(pack, n) for n in ("DeepshopSelectRange", "DeepshopInterpolate",
                                                       "DeepshopSlowMotionRetime"))
@@ -372,13 +376,13 @@ def test_timestep_net_engine_calls_the_network_as_core_does(pack):
 def test_timestep_net_engine_under_deepshops_planning(pack):
     """Through the pipeline: any factor (2.5x here), a scene cut held instead of morphed, progress after each pair
     and a cancel raised from the progress callback that stops before the next pair."""
-    pipeline, timeline, synthetic = (core_module(pack, n) for n in ("pipeline", "timeline", "synthetic"))
+    api, timeline, synthetic = (core_module(pack, n) for n in ("api", "timeline", "synthetic"))
     scene = synthetic.Scene.make(96, 64, seed=5)
     frames = [scene.frame(i / 25) for i in range(4)] + [np.full((64, 96, 3), (20, 200, 90), np.uint8)] * 2
     net = LerpNet()
     engine = core_module(pack, "engines.timestep_net").TimestepNetEngine(net)
     plan = timeline.smooth_timeline(len(frames), 2.5)
-    out = list(pipeline.interpolate_frames(frames, plan, engine, scene_cuts=True, dedupe=True))
+    out = list(api.interpolate_frames(frames, plan, engine, scene_cuts=True, dedupe=True))
     assert len(out) == len(plan) == 15
     times = sorted({round(t, 6) for call in net.calls for t in call["times"]})
     assert times == [0.2, 0.4, 0.6, 0.8]  # positions k / 2.5: every fractional time the plan asks for
@@ -400,7 +404,7 @@ def test_timestep_net_engine_under_deepshops_planning(pack):
 
     net.calls.clear()
     with pytest.raises(Stop):
-        list(pipeline.interpolate_frames(frames, plan, engine, scene_cuts=True, progress=progress))
+        list(api.interpolate_frames(frames, plan, engine, scene_cuts=True, progress=progress))
     assert len(net.calls) <= 2 and seen == sorted(seen)
 
 

@@ -36,7 +36,7 @@ def test_engines_describe_their_own_presets_options_and_devices():
 def test_the_command_line_offers_what_the_engines_describe():
     slowmo = next(a for a in parser()._subparsers._group_actions[0].choices["slowmo"]._actions
                   if a.dest == "preset")
-    assert set(slowmo.choices) == set(PRESETS) and slowmo.default == DEFAULT_PRESET
+    assert tuple(slowmo.choices) == engines.describe("flow").presets and f"default {DEFAULT_PRESET}" in slowmo.help
 
 
 @pytest.mark.parametrize("value", [1, 2.5, MAX_FACTOR])
@@ -50,9 +50,8 @@ def test_one_factor_limit_refuses_in_the_api_and_the_cli(value, clip, tmp_path, 
         check_factor(value)
     with pytest.raises(InputError, match="factor"):
         slow_motion(clip, tmp_path / "out.mp4", ranges=["10:20"], factor=value)
-    with pytest.raises(SystemExit) as exit_:
-        main(["slowmo", str(clip), "-o", str(tmp_path / "out.mp4"), "--range", "10:20", "--factor", str(value)])
-    assert exit_.value.code == 2 and "factor" in capsys.readouterr().err
+    status = main(["slowmo", str(clip), "-o", str(tmp_path / "out.mp4"), "--range", "10:20", "--factor", str(value)])
+    assert status == 2 and "factor" in capsys.readouterr().err
     assert not (tmp_path / "out.mp4").exists()
 
 

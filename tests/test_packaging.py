@@ -16,7 +16,7 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 def test_importing_the_core_never_imports_comfy_torch_or_paddle():
     code = (
-        "import sys, deepshop_core, deepshop_core.cli, deepshop_core.pipeline, deepshop_core.synthetic\n"
+        "import sys, deepshop_core, deepshop_core.cli, deepshop_core.api, deepshop_core.batch, deepshop_core.synthetic\n"
         "from deepshop_core import engines\n"
         "engines.load('flow'); engines.load('blend')\n"
         "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'comfy', 'torch', 'paddle', 'folder_paths'})\n"

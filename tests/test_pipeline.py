@@ -10,7 +10,7 @@ import pytest
 
 from deepshop_core import Cancelled, InputError, OutputError, SlowMotion, slow_motion
 from deepshop_core.media.audio import read_audio
-from deepshop_core.pipeline import interpolate_frames
+from deepshop_core import interpolate_frames
 from deepshop_core.synthetic import Scene
 from deepshop_core.timeline import Segment, plan, slow_timeline
 from deepshop_core.media.decode import read_frames

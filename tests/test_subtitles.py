@@ -10,7 +10,9 @@ import pytest
 from deepshop_core import slow_motion
 from deepshop_core.cli import main
 from deepshop_core.errors import DeepshopWarning
-from deepshop_core.pipeline import build_timeline, time_map
+from deepshop_core import Job
+from deepshop_core.plan import build_timeline
+from deepshop_core.retime import time_map
 from deepshop_core.media.subtitles import Cue, SubtitleTrack, read_subtitles, retime
 from deepshop_core.synthetic import Scene
 
@@ -69,12 +71,12 @@ def test_read_subtitles_gives_the_cues_of_every_text_track(movie):
 
 
 def test_time_map_follows_the_audio():
-    timeline = build_timeline(50, Fraction(25), ["10:20"], factor=4)
+    timeline = build_timeline(50, Fraction(25), Job(ranges=["10:20"], factor=4))
     to_output = time_map(timeline, Fraction(25))
     assert to_output(0.1) == pytest.approx(0.1)  # before the range: unchanged
     assert to_output(0.5) == pytest.approx(0.4 + 0.1 * 4)  # inside: four times slower
     assert to_output(1.0) == pytest.approx(1.0 + 0.4 * 3)  # after: later by the added time
-    cropped = time_map(build_timeline(30, Fraction(25), ["5:15"], factor=4), Fraction(25), offset=0.2)
+    cropped = time_map(build_timeline(30, Fraction(25), Job(ranges=["5:15"], factor=4)), Fraction(25), offset=0.2)
     assert cropped(0.5) == pytest.approx(0.2 + 0.1 * 4)
 
 

@@ -13,12 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deepshop_core.errors import InputError
+from deepshop_core.range_batches import interpolated_batch
 from deepshop_core.timeline import (
     AudioPiece,
     Segment,
     Step,
     Timeline,
-    interpolated_batch,
     parse_range,
     plan,
     seconds_to_frame,

@@ -40,6 +40,17 @@ def describe(name: str) -> EngineInfo:
     return _engine_class(name).info
 
 
+def user_options() -> dict[str, dict[str, Option]]:
+    """Every option users may set, by name, with each engine's declaration of it (engine name -> `Option`; two
+    engines may mean different things by ``device``): the command line's and the manifests' engine settings."""
+    found: dict[str, dict[str, Option]] = {}
+    for name in names():
+        for option in describe(name).options:
+            if option.user:
+                found.setdefault(option.name, {})[name] = option
+    return found
+
+
 @dataclass(frozen=True)
 class EngineChoice:
     """An engine by name with its checked options (sorted ``(name, value)`` pairs; an option given as None takes
@@ -86,9 +97,11 @@ class EngineChoice:
         return EngineChoice(self.name, tuple({**self.settings, **options}.items()))
 
     def load(self, **context) -> Engine:
-        """The engine, built with the choice's options and ``context``: what the caller's situation adds (DAIN's
-        ``search_dirs``, a ``progress`` or ``should_cancel`` callback), which is no part of the choice."""
-        return _engine_class(self.name)(**self.settings, **context)
+        """The engine, built with the choice's options and what the caller's situation adds (``search_dirs``, a
+        ``progress`` or ``should_cancel`` callback: no part of the choice), as far as the engine takes it
+        (``info.context``)."""
+        wanted = self.info.context
+        return _engine_class(self.name)(**self.settings, **{k: v for k, v in context.items() if k in wanted})
 
     def __str__(self) -> str:
         settings = ", ".join(f"{k}={v}" for k, v in self.options)
@@ -106,12 +119,11 @@ def choice(engine: EngineChoice | str | None) -> EngineChoice:
 
 
 def load(name: str = DEFAULT_ENGINE, **options) -> Engine:
-    """The engine called ``name`` with ``options`` checked and applied: ``EngineChoice.of(name, **options).load()``,
-    except that options which are no part of a choice (DAIN's ``search_dirs``, callbacks) pass through."""
-    known = {o.name for o in describe(name).options}
-    chosen = {k: v for k, v in options.items() if k in known}
-    context = {k: v for k, v in options.items() if k not in known}
-    return EngineChoice.of(name, **chosen).load(**context)
+    """The engine called ``name`` with ``options`` checked and applied; the engine's context keys (``search_dirs``,
+    callbacks: `EngineInfo.context`) pass through."""
+    info = describe(name)
+    context = {k: options.pop(k) for k in list(options) if k in info.context}
+    return EngineChoice.of(name, **options).load(**context)
 
 
 def _engine_class(name: str) -> type[Engine]:
@@ -125,4 +137,4 @@ def _engine_class(name: str) -> type[Engine]:
 
 
 __all__ = ["DEFAULT_ENGINE", "Engine", "EngineChoice", "EngineInfo", "EngineStats", "Option", "check_pair",
-           "choice", "describe", "load", "names"]
+           "choice", "describe", "load", "names", "user_options"]

@@ -71,6 +71,10 @@ class EngineInfo:
     devices: tuple[str, ...] = ()  # the devices it accepts; () = the CPU only
     context_frames: int = 0  # source frames it reads on each side of the pair it interpolates
     threaded: bool = False  # takes ``threads=N`` (a Ray task gives it its CPU allotment)
+    weights_folder: str | None = None  # the sub-folder of ComfyUI's models/ its weights files live in
+    # What its constructor takes from the caller's situation besides the options (`EngineChoice.load`):
+    # "search_dirs" (folders to look for weights in), "progress" (a download's), "should_cancel" (polled in a call)
+    context: tuple[str, ...] = ()
 
     def option(self, name: str) -> Option | None:
         return next((o for o in self.options if o.name == name), None)

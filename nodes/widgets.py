@@ -1,0 +1,127 @@
+"""The widgets the nodes share, declared once: the engine menu (each label maps to a typed `EngineChoice`, none is
+parsed), the device, scene-cut protection, factor, ramp, the audio mode and core's interpolation-model input; and
+the engine a node runs."""
+
+from __future__ import annotations
+
+import os
+
+from .. import deepshop_core as core
+from ..deepshop_core import engines
+from ..deepshop_core.engines import EngineChoice
+from ..deepshop_core.job import AUDIO_MODES, SETTINGS
+from ..deepshop_core.timeline import MAX_FACTOR
+from .comfy import Progress, cancel_check, core_model_type, load_model_engine, model_dirs
+
+CATEGORY = "Deepshop/slow motion"
+SOURCE_TYPE = "DEEPSHOP_SOURCE"
+RANGE_TYPE = "DEEPSHOP_RANGE"
+PLAN_TYPE = "DEEPSHOP_PLAN"  # an interpolated range's timeline (range_batches.RenderedRange)
+CORE_MODEL_FOLDER = "frame_interpolation"  # core's models/frame_interpolation: RIFE 4.x IFNet or FILM weights
+
+SLOW_MOTION_NOTE = (
+    "Slow motion = more frames at the same frame rate: the in-between frames are shown at the clip's own frame "
+    "rate, so the range lasts longer and plays slower. Raise the frame rate by the same factor instead and the "
+    "clip keeps its speed and only gets smoother."
+)
+_HELP = {s.name: s.help for s in SETTINGS}  # the job's own words, where a widget is a job option
+
+DAIN_AUTO = "dain (find or download DAIN_weight.tar)"
+BLEND = "blend (cross-fade, no motion)"
+
+
+def weights_found(folder: str) -> dict[str, str]:
+    """Weights in ComfyUI's ``models/<folder>`` folders, relative name -> path: unpacked DAIN folders (``model`` +
+    ``params``) and ``.tar`` archives."""
+    found = {}
+    for base in model_dirs(folder):
+        for dirpath, dirnames, filenames in os.walk(base, followlinks=True):
+            dirnames.sort()
+            rel = os.path.relpath(dirpath, base)
+            if "model" in filenames and "params" in filenames:
+                found.setdefault("." if rel == "." else rel, dirpath)
+            for name in sorted(f for f in filenames if f.endswith(".tar")):
+                found.setdefault(os.path.normpath(os.path.join(rel, name)), os.path.join(dirpath, name))
+    return dict(sorted(found.items()))
+
+
+def engine_menu() -> dict[str, EngineChoice]:
+    """The engine menu, label -> choice: flow at each preset (its default first), DAIN with each weights file in
+    models/dain and DAIN by download, blend."""
+    menu = {f"flow ({p})": EngineChoice.of("flow", preset=p) for p in engines.describe("flow").presets}
+    dain_folder = engines.describe("dain").weights_folder
+    menu.update({f"dain: {rel}": EngineChoice.of("dain", weights=path, download=False)
+                 for rel, path in weights_found(dain_folder).items()})
+    menu[DAIN_AUTO] = EngineChoice.of("dain", download=True)
+    menu[BLEND] = EngineChoice.of("blend")
+    return menu
+
+
+def devices() -> list[str]:
+    """The device menu: the engines' devices, with "gpu:N" spelled out for the first GPUs."""
+    spelled = [d for d in engines.describe("dain").devices if not d.endswith(":N")]
+    return [*spelled, "gpu:0", "gpu:1"]
+
+
+def engine_widgets() -> dict:
+    """The engine menu, its device and scene-cut protection: the widgets of every node that interpolates."""
+    labels = list(engine_menu())
+    return {
+        "engine": (labels, {"default": labels[0],
+                            "tooltip": "flow: optical flow on the CPU. dain: the DAIN network (weights in "
+                                       "models/dain, or downloaded). blend: cross-fade."}),
+        "device": (devices(), {"default": "auto", "tooltip": "Where DAIN runs (flow and blend use the CPU)."}),
+        "scene_cut_protection": ("BOOLEAN", {"default": True,
+                                             "tooltip": "Never interpolate across a scene cut: hold the frame "
+                                                        "instead of morphing two shots."}),
+    }
+
+
+def factor_widget(tooltip: str = _HELP["factor"]) -> tuple:
+    return ("FLOAT", {"default": 4.0, "min": 1.0, "max": MAX_FACTOR, "step": 0.5, "tooltip": tooltip})
+
+
+def ramp_widget(tooltip: str = "Source frames over which the speed eases from 1x into the factor and back (0 = a "
+                               "hard switch); rendered at their exact times.") -> tuple:
+    return ("FLOAT", {"default": 0.0, "min": 0.0, "max": 1000.0, "step": 1.0, "tooltip": tooltip})
+
+
+def audio_mode_widget() -> tuple:
+    return (list(AUDIO_MODES), {"default": "stretch", "tooltip": "stretch: slowed with the pitch kept. silence: "
+                                                                  "the ranges are silent. none: no audio out."})
+
+
+def model_input() -> dict:
+    """The optional input for core's Load Frame Interpolation Model, on a server that has one (0.33+), under
+    whichever type name it uses."""
+    model_type = core_model_type()
+    if model_type is None:
+        return {}
+    return {"interpolation_model": (model_type, {
+        "tooltip": "Optional: a RIFE 4.x or FILM model from Load Frame Interpolation Model (weights in "
+                   f"models/{CORE_MODEL_FOLDER}). When connected it makes the frames instead of the engine menu "
+                   "(and runs where ComfyUI keeps it, whatever 'device' says)."})}
+
+
+def chosen_engine(label: str | None, device: str = "auto") -> EngineChoice:
+    """The choice behind a menu label (None: the menu's first), with the device widget's value where the engine
+    takes a device."""
+    menu = engine_menu()
+    label = label or next(iter(menu))
+    try:
+        choice = menu[label]
+    except KeyError:
+        raise core.InputError(f"engine {label!r} is not on the menu (its weights may have been moved): refresh the "
+                              "page and pick an engine again") from None
+    return choice.replace(device=device) if choice.info.option("device") else choice
+
+
+def live_engine(label: str | None, device: str = "auto", interpolation_model=None) -> engines.Engine:
+    """The engine a node runs: core's model when connected, else the menu's choice, loaded with ComfyUI's model
+    folders to search, its cancel and a progress bar for a download."""
+    if interpolation_model is not None:
+        return load_model_engine(interpolation_model)
+    choice = chosen_engine(label, device)
+    folder = choice.info.weights_folder
+    return choice.load(search_dirs=model_dirs(folder) if folder else [], should_cancel=cancel_check(),
+                       progress=Progress(1))
