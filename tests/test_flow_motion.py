@@ -10,7 +10,7 @@ from deepshop_core import engines, pipeline
 from deepshop_core.errors import InputError
 from deepshop_core.timeline import smooth_timeline
 
-from .test_flow_engine import psnr, texture
+from tests.support.images import psnr, texture
 
 H, W, SIDE = 192, 320, 56
 
