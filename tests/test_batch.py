@@ -303,6 +303,26 @@ def test_manifest_format_quality_audio_and_ramp_reach_each_output(clips, tmp_pat
     assert np.sqrt(np.mean(inside ** 2)) < 0.01 < np.sqrt(np.mean(loud ** 2))
 
 
+def test_cli_batch_takes_every_slowmo_option(clips, tmp_path):
+    """The batch's job options are slowmo's own (the same argparse actions), and they reach the job: the flow
+    preset, format and quality give the frames slowmo gives."""
+    from deepshop_core.cli import parser
+
+    subcommands = next(a for a in parser()._actions if a.dest == "command").choices
+    slowmo = {a.dest: a for a in subcommands["slowmo"]._actions}
+    batch_options = {a.dest: a for a in subcommands["batch"]._actions}
+    job = set(slowmo) - {"help", "input", "output", "crop"}  # crop is per clip: a manifest has no frame numbers
+    assert all(batch_options[name] is slowmo[name] for name in job)
+    options = ["--range", "5:15", "--factor", "2", "--preset", "fast", "--format", "lossless", "-q"]
+    assert main(["batch", str(clips[0]), "-o", str(tmp_path / "out"), "--workers", "1", *options]) == 0
+    assert main(["slowmo", str(clips[0]), "-o", str(tmp_path / "single.mkv"), *options]) == 0
+    assert same_frames(tmp_path / "out" / "clip0_slowmo.mp4", tmp_path / "single.mkv")
+    fast = slow_motion(clips[0], tmp_path / "api.mkv", ranges=["5:15"], factor=2, engine_options={"preset": "fast"},
+                       format="lossless")
+    default = slow_motion(clips[0], tmp_path / "default.mkv", ranges=["5:15"], factor=2, format="lossless")
+    assert same_frames(fast.output, tmp_path / "single.mkv") and not same_frames(default.output, fast.output)
+
+
 def test_without_ray_a_batch_runs_here_and_says_so(clips, tmp_path):
     """On a machine without Ray (simulated: the import system finds no ``ray``), ``deepshop batch`` warns once and
     runs one file after the other; asking for workers is refused with what to install."""

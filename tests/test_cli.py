@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from tests.support.clips import digest, same_frames, write_cut_clip
@@ -16,6 +17,7 @@ from tests.support.procstats import describe, in_session, interruptible, wait_go
 
 from deepshop_core import slow_motion
 from deepshop_core.cli import main
+from deepshop_core.media.audio import read_audio
 from deepshop_core.synthetic import write_clip
 from deepshop_core.media.probe import probe
 
@@ -246,6 +248,24 @@ def test_overwrite_replaces_an_existing_output(clip, tmp_path):
                  "--overwrite", "-q"]) == 0
     assert describe_output(taken).frames == 60
     assert [p.name for p in tmp_path.iterdir()] == ["taken.mp4"]  # no temporary file left beside it
+
+
+@pytest.mark.parametrize("audio", ["stretch", "silence", "none"])
+def test_audio_and_crop_options(clip, tmp_path, audio):
+    """``--crop 5:44`` keeps source frames 5..44 (40; 0.2 s to 1.8 s of the sound); ``--audio``: the range's sound
+    slowed, silent, or no track at all."""
+    out = tmp_path / "out.mp4"
+    assert main(["slowmo", str(clip), "-o", str(out), "--crop", "5:44", "--range", "10:20", "--factor", "3",
+                 "--engine", "blend", "--audio", audio, "-q"]) == 0
+    got = describe_output(out)
+    assert (got.frames, got.rate) == (40 + 10 * 2, 25)
+    if audio == "none":
+        assert got.audio is None
+        return
+    assert got.audio.seconds == pytest.approx(60 / 25, abs=0.05)
+    sound = read_audio(out)
+    inside = sound.samples[:, int(0.3 * sound.sample_rate):int(0.9 * sound.sample_rate)]  # the range: 0.2..1.0 s
+    assert (np.sqrt(np.mean(inside ** 2)) < 0.01) == (audio == "silence")
 
 
 def test_no_dedupe_holds_a_repeated_frame(tmp_path, capsys):

@@ -341,8 +341,8 @@ def test_the_command_line_runs_a_batch_on_the_cluster(cluster, tmp_path):
     for i in range(2):
         write_clip(folder / f"clip{i}.mp4", seconds=1, width=64, height=48, seed=i)
     command = [sys.executable, "-m", "deepshop_core", "batch", str(folder / "*.mp4"), "-o", str(tmp_path / "out"),
-               "--range", "5:15", "--factor", "2", "--engine", "blend", "-q"]
-    env = {**cluster.driver_env(), "RAY_ADDRESS": cluster.address}  # the address from the environment
+               "--range", "5:15", "--factor", "2", "--engine", "blend", "--ray", cluster.address, "-q"]
+    env = cluster.driver_env()  # the address from --ray (the Ctrl-C test below gives it in RAY_ADDRESS)
     run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180, cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert "2 done, 0 skipped, 0 failed" in run.stdout
