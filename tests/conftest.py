@@ -11,6 +11,12 @@ Levels (markers registered in pyproject.toml; ``make test-fast`` runs ``unit``, 
 
 Tests that need the real data use the ``testdata`` fixtures: they skip with a clear reason on a fresh clone without
 ``../shared``, and fail instead under CI (``CI=true``), where a skipped real-data test must never pass for a pass.
+Whatever else skips, the plugin ``tests.support.skips`` fails a CI run that skipped a test it does not list (it lists
+none).
+
+Plugins: ``tests.support.node_pack`` (the node pack as ComfyUI imports it), ``tests.support.dain`` (DAIN stand-in
+archives), ``tests.support.skips`` (the CI skip guard, and the ComfyUI versions a test runs against), ``pytester``
+(the guard's own test).
 """
 
 from __future__ import annotations
@@ -24,15 +30,13 @@ from tests.comfyui import harness
 from tests.support import TESTDATA, require_data
 from tools.comfy_server import VERSIONS, ServerError
 
-# the node pack imported as ComfyUI imports it, for the node tests (pack, pack_dirs, pack_clips)
-pytest_plugins = ["tests.support.node_pack"]
+pytest_plugins = ["tests.support.node_pack", "tests.support.dain", "tests.support.skips", "pytester"]
 
 _DATA_FIXTURES = {"testdata", "videos", "middlebury", "davis22"}
 _LEVELS = ("clips", "slow", "server", "browser")
 
 
 def pytest_collection_modifyitems(config, items) -> None:
-    _keep_versions(config, items)
     for item in items:
         if _DATA_FIXTURES & set(item.fixturenames):
             item.add_marker(pytest.mark.clips)
@@ -40,20 +44,6 @@ def pytest_collection_modifyitems(config, items) -> None:
             item.add_marker(pytest.mark.server)
         if not any(item.get_closest_marker(level) for level in _LEVELS):
             item.add_marker(pytest.mark.unit)
-
-
-def _keep_versions(config, items) -> None:
-    """``@pytest.mark.comfyui_versions("0.3.75", ...)``: run a test only against those ComfyUI servers (the
-    ``comfy`` fixture is parametrised by version); its other runs are deselected, not skipped."""
-    keep, drop = [], []
-    for item in items:
-        marker = item.get_closest_marker("comfyui_versions")
-        params = getattr(item, "callspec", None)
-        version = params.params.get("comfy") if params is not None else None
-        (drop if marker and version is not None and version not in marker.args else keep).append(item)
-    if drop:
-        config.hook.pytest_deselected(items=drop)
-        items[:] = keep
 
 
 @pytest.fixture(scope="session")

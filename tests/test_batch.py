@@ -3,12 +3,16 @@ rendering in this process, compared frame for frame with a single run (the clust
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
-import socket
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import numpy as np
 
 import pytest
 
@@ -18,10 +22,13 @@ from deepshop_core.errors import InputError
 from deepshop_core.plan import plan_clip
 from deepshop_core.synthetic import write_clip
 from deepshop_core.timeline import Step
+from deepshop_core.media.audio import read_audio
 from deepshop_core.media.decode import read_frames
 
-from tests.support import import_or_skip
+from tests.support import ROOT, free_port, import_or_skip
 from tests.support.clips import same_audio, same_frames, write_cut_clip
+from tests.support.outputs import describe as describe_output
+from tests.support.procstats import in_session, interruptible, wait_gone
 
 NEEDS_RAY = "needs the cluster extra: pip install -e '.[cluster]' (make test does)"
 
@@ -212,25 +219,164 @@ def test_cli_batch_refuses_bad_arguments_with_one_line(tmp_path, capsys):
 @pytest.mark.server  # starts Ray
 def test_cli_batch_says_when_no_cluster_answers_at_the_address(clips, tmp_path, capsys):
     import_or_skip("ray", NEEDS_RAY)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # nothing listens on it once closed
+    port = free_port()
     assert main(["batch", str(clips[0]), "-o", str(tmp_path / "out"), "--range", "5:10", "--ray",
                  f"127.0.0.1:{port}", "-q"]) == 2
     assert f"no Ray cluster answers at 127.0.0.1:{port}" in capsys.readouterr().err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+def _listening(pids) -> dict[tuple[int, str, int], str]:
+    """The unconnected inet sockets (TCP listening, UDP bound) of ``pids``: (pid, address, port) -> the process."""
+    import psutil
+
+    found = {}
+    for pid in pids:
+        try:
+            process = psutil.Process(pid)
+            for connection in process.net_connections(kind="inet"):
+                if not connection.raddr and connection.laddr:
+                    found[(pid, connection.laddr.ip, connection.laddr.port)] = " ".join(process.cmdline()[:2])
+        except psutil.Error:  # ended while we looked
+            continue
+    return found
+
+
+def _loopback(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    return (getattr(ip, "ipv4_mapped", None) or ip).is_loopback
+
+
 @pytest.mark.server  # starts a local Ray cluster
 def test_cli_batch_uses_a_local_ray_cluster_by_default_with_the_same_result(cut_clip, tmp_path):
+    """With Ray installed and no address, the batch starts a local cluster on this machine's cores and writes what a
+    single run writes; every socket that cluster listens on (its processes are the command's session: the GCS, the
+    raylet, the agents, the workers) is on 127.0.0.1."""
     import_or_skip("ray", NEEDS_RAY)
+    import_or_skip("psutil", NEEDS_RAY)
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     command = [sys.executable, "-m", "deepshop_core", "batch", str(cut_clip), "-o", str(tmp_path / "out"),
                "--range", "10:50", "--factor", "3", "--format", "lossless", "--workers", "2", "--chunks", "3", "-q"]
-    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr
-    assert "1 done, 0 skipped, 0 failed" in run.stdout
+    run = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           start_new_session=True)
+    listening: dict = {}
+    deadline = time.monotonic() + 300
+    while run.poll() is None and time.monotonic() < deadline:
+        listening.update(_listening(in_session(run.pid)))
+        time.sleep(0.1)
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 0, err
+    assert "1 done, 0 skipped, 0 failed" in out
+    servers = " ".join(listening.values())
+    assert "gcs_server" in servers and "raylet" in servers, listening  # the cluster's own servers were seen
+    assert {key: name for key, name in listening.items() if not _loopback(key[1])} == {}
     single = slow_motion(cut_clip, tmp_path / "single.mkv", ranges=["10:50"], factor=3, format="lossless")
     output = tmp_path / "out" / "cut_slowmo.mkv"
     assert same_frames(single.output, output) and same_audio(single.output, output)
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["cut_slowmo.mkv"]
+
+
+def test_manifest_format_quality_audio_and_ramp_reach_each_output(clips, tmp_path):
+    """Each manifest key a row may set reaches that row's output: its format (codec and extension), quality (the CRF
+    x264 writes into the stream), audio mode and ramp (the frame count); what a row leaves out is the command line's."""
+    manifest = tmp_path / "in" / "jobs.json"
+    manifest.write_text(json.dumps([
+        {"input": "clip0.mp4", "output": "crf10.mp4", "quality": 10},
+        {"input": "clip0.mp4", "output": "crf40.mp4", "quality": "40", "audio": "none"},
+        {"input": "clip1.mp4", "format": "vp9", "ramp": 2, "audio": "silence"},
+    ]))
+    out = tmp_path / "out"
+    assert main(["batch", "--manifest", str(manifest), "-o", str(out), "--range", "5:15", "--factor", "2",
+                 "--engine", "blend", "--workers", "1", "-q"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["clip1_slowmo.webm", "crf10.mp4", "crf40.mp4"]
+    crf10, crf40, vp9 = (describe_output(out / name) for name in ("crf10.mp4", "crf40.mp4", "clip1_slowmo.webm"))
+    assert b"crf=10.0" in (out / "crf10.mp4").read_bytes() and b"crf=40.0" in (out / "crf40.mp4").read_bytes()
+    assert (crf10.codec, crf10.frames, crf10.audio.codec) == ("h264", 25 + 10, "aac")
+    assert (crf40.frames, crf40.audio) == (35, None)
+    # 10 intervals at 2x with a 2-frame ramp at each end: 20 - (2 - 1) x 2 = 18 intervals, so 25 - 10 + 18 frames
+    assert (vp9.codec, vp9.frames, vp9.rate, vp9.audio.codec) == ("vp9", 33, 25, "opus")
+    sound = read_audio(out / "clip1_slowmo.webm")
+    inside = sound.samples[:, int(0.3 * sound.sample_rate):int(0.85 * sound.sample_rate)]  # output 0.2 s .. 0.92 s
+    stretched = read_audio(slow_motion(clips[1], tmp_path / "stretched.mp4", ranges=["5:15"], factor=2, ramp=2,
+                                       engine="blend").output)
+    loud = stretched.samples[:, int(0.3 * stretched.sample_rate):int(0.85 * stretched.sample_rate)]
+    assert np.sqrt(np.mean(inside ** 2)) < 0.01 < np.sqrt(np.mean(loud ** 2))
+
+
+def test_cli_batch_takes_every_slowmo_option(clips, tmp_path):
+    """The batch's job options are slowmo's own (both built from job.SETTINGS and the engines' options), and they
+    reach the job: the flow preset, format and quality give the frames slowmo gives."""
+    from deepshop_core.cli import parser
+
+    subcommands = next(a for a in parser()._actions if a.dest == "command").choices
+    slowmo = {a.dest: a for a in subcommands["slowmo"]._actions}
+    batch_options = {a.dest: a for a in subcommands["batch"]._actions}
+    job = set(slowmo) - {"help", "input", "output"}
+
+    def spelled(action):
+        return action.option_strings, action.help, action.default, action.choices, type(action).__name__
+
+    assert all(spelled(batch_options[name]) == spelled(slowmo[name]) for name in job)
+    options = ["--range", "5:15", "--factor", "2", "--preset", "fast", "--format", "lossless", "-q"]
+    assert main(["batch", str(clips[0]), "-o", str(tmp_path / "out"), "--workers", "1", *options]) == 0
+    assert main(["slowmo", str(clips[0]), "-o", str(tmp_path / "single.mkv"), *options]) == 0
+    assert same_frames(tmp_path / "out" / "clip0_slowmo.mp4", tmp_path / "single.mkv")
+    fast = slow_motion(clips[0], tmp_path / "api.mkv", ranges=["5:15"], factor=2,
+                       engine=EngineChoice.of("flow", preset="fast"), format="lossless")
+    default = slow_motion(clips[0], tmp_path / "default.mkv", ranges=["5:15"], factor=2, format="lossless")
+    assert same_frames(fast.output, tmp_path / "single.mkv") and not same_frames(default.output, fast.output)
+
+
+def test_without_ray_a_batch_runs_here_and_says_so(clips, tmp_path):
+    """On a machine without Ray (simulated: the import system finds no ``ray``), ``deepshop batch`` warns once and
+    runs one file after the other; asking for workers is refused with what to install."""
+    hidden = [sys.executable, "-m", "tests.support.hide", "ray"]
+    probe = subprocess.run([*hidden, "-m", "ray"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert "No module named ray" in probe.stderr  # Ray is installed here, and hidden from the command below
+    command = [*hidden, "-m", "deepshop_core", "batch", *map(str, clips[:2]), "-o", str(tmp_path / "out"),
+               "--range", "5:10", "--engine", "blend", "-q"]
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    run = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.splitlines() == ["deepshop: warning: Ray is not installed, so the batch runs one file after the "
+                                       "other; pip install 'deepshop[cluster]' to use every core"]
+    assert "2 done, 0 skipped, 0 failed" in run.stdout
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["clip0_slowmo.mp4", "clip1_slowmo.mp4"]
+    refused = subprocess.run([*command, "--workers", "2"], capture_output=True, text=True, cwd=ROOT, env=env,
+                             timeout=120)
+    assert refused.returncode == 2
+    assert refused.stderr == "deepshop: error: --workers needs Ray: pip install 'deepshop[cluster]'\n"
+
+
+@pytest.mark.slow  # two runs of a batch in a process of its own
+def test_ctrl_c_keeps_the_finished_outputs_and_the_same_command_finishes_the_batch(tmp_path):
+    """``--workers 1`` (this process, one file after the other): Ctrl-C once the first output is written stops the
+    second at once (exit 130, no temporary file, no process left) and keeps the first; the same command again skips
+    it and finishes the second."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_clip(folder / "a_short.mp4", seconds=0.6, width=64, height=48)
+    write_clip(folder / "b_long.mp4", seconds=3, width=160, height=96)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "deepshop_core", "batch", str(folder), "-o", str(out), "--smooth", "--factor",
+               "8", "--workers", "1", "-q"]
+    first = out / "a_short_slowmo.mp4"
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            preexec_fn=interruptible, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert proc.poll() is None and first.exists(), proc.communicate()
+    time.sleep(0.3)  # into the second file
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "the outputs already finished are kept: run the same command to go on" in err
+    assert [p.name for p in out.iterdir()] == [first.name]  # no temporary file of the second
+    assert wait_gone(in_session(proc.pid), timeout=5) == set()
+    kept = describe_output(first)
+    assert (kept.frames, kept.rate) == (15 * 8, 200)
+    again = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "1 done, 1 skipped, 0 failed" in again.stdout
+    assert describe_output(out / "b_long_slowmo.mp4").frames == 75 * 8

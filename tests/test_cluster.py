@@ -20,27 +20,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT, import_or_skip
+from tests.support import LOOPBACK, ROOT, free_port, import_or_skip
 
 ray = import_or_skip("ray", "needs the cluster extra: pip install -e '.[cluster]' (make test does)")
 
 from deepshop_core import DeepshopWarning, EngineChoice, Job, batch, slow_motion  # noqa: E402
 from deepshop_core.synthetic import write_clip  # noqa: E402
+from deepshop_core.media.decode import read_frames  # noqa: E402
 
 from tests.support.clips import same_audio, same_frames, write_cut_clip  # noqa: E402
 from tests.support.procstats import interruptible  # noqa: E402
 
 pytestmark = pytest.mark.cluster
-LOOPBACK = "127.0.0.1"
 START_TIMEOUT_S = 90
 # Faster failure detection than Ray's default (~15 s), so the lost-node test stays short.
 HEALTH = {"RAY_health_check_period_ms": "1000", "RAY_health_check_failure_threshold": "3"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
 
 
 class Cluster:
@@ -53,7 +47,7 @@ class Cluster:
         self.env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token), **HEALTH}
         self.env.pop("RAY_ADDRESS", None)
         self.folder = folder
-        self.port = _free_port()
+        self.port = free_port()
         self.address = f"{LOOPBACK}:{self.port}"
         self.nodes: dict[str, subprocess.Popen] = {}
 
@@ -218,6 +212,7 @@ def _in_background(function):
             raise box["error"]
         return box["value"]
 
+    join.running = thread.is_alive
     return join
 
 
@@ -265,7 +260,9 @@ def test_a_batch_on_the_cluster_equals_single_runs_and_goes_on_past_a_failed_inp
     assert seen[-1] == (3 * 60, 3 * 60)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"clip{i}_slowmo.mkv" for i in range(3)]
     again = batch.run(items, ray=cluster.address)  # resumed: the finished ones are skipped, the broken one fails
-    assert [o.status for o in again].count(batch.SKIPPED) == 3
+    assert {o.item.input.name: o.status for o in again} == {
+        "broken.mkv": batch.FAILED, **{clip.name: batch.SKIPPED for clip in clips}}
+    assert "MediaError" in next(o.reason for o in again if o.status == batch.FAILED)
 
 
 def test_a_long_clip_in_chunks_on_two_nodes_equals_a_single_run(cluster, cut_clip, tmp_path):
@@ -315,52 +312,93 @@ def test_a_worker_killed_mid_chunk_is_retried_and_the_output_is_the_same(cluster
     assert same_frames(single.output, outcome.item.output) and same_audio(single.output, outcome.item.output)
 
 
+def test_a_task_is_retried_up_to_three_times_then_its_input_fails(cluster, busy_clip, tmp_path):
+    """``cluster.RETRIES``: a rendering task whose worker process is killed is run again, three times; killed a
+    fourth time, its input fails with the reason, the batch ends and nothing is written."""
+    job = Job(ranges=("1:58",), factor=6, engine="flow", format="lossless")
+    items = batch.items([busy_clip], job, tmp_path / "out")
+    join = _in_background(lambda: batch.run(items, ray=cluster.address, chunks=1))  # one task renders it all
+    killed: list[int] = []
+    deadline = time.monotonic() + 180
+    while len(killed) < 4 and join.running() and time.monotonic() < deadline:
+        pid = _worker_of(cluster, "_whole_task")
+        if pid is not None and pid not in killed:
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        time.sleep(0.02)
+    [outcome] = join()
+    assert len(killed) == 4, f"{len(killed)} attempts were seen: the first and {len(killed) - 1} retries"
+    assert outcome.status == batch.FAILED, "a fifth attempt ran"
+    assert "Worker" in outcome.reason or "worker" in outcome.reason, outcome.reason
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+
+
 def test_the_command_line_runs_a_batch_on_the_cluster(cluster, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
     for i in range(2):
         write_clip(folder / f"clip{i}.mp4", seconds=1, width=64, height=48, seed=i)
     command = [sys.executable, "-m", "deepshop_core", "batch", str(folder / "*.mp4"), "-o", str(tmp_path / "out"),
-               "--range", "5:15", "--factor", "2", "--engine", "blend", "-q"]
-    env = {**cluster.driver_env(), "RAY_ADDRESS": cluster.address}  # the address from the environment
+               "--range", "5:15", "--factor", "2", "--engine", "blend", "--ray", cluster.address, "-q"]
+    env = cluster.driver_env()  # the address from --ray (the Ctrl-C test below gives it in RAY_ADDRESS)
     run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180, cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert "2 done, 0 skipped, 0 failed" in run.stdout
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["clip0_slowmo.mp4", "clip1_slowmo.mp4"]
 
 
-def test_ctrl_c_cancels_every_task_and_leaves_no_file(cluster, busy_clip, tmp_path):
+def test_ctrl_c_cancels_every_task_keeps_the_finished_outputs_and_the_same_command_finishes(cluster, busy_clip,
+                                                                                              tmp_path):
+    """Ctrl-C while a clip's chunks render, once another clip's output is written: exit 130, every task cancelled,
+    the intermediates removed, the finished output kept; the same command again skips it and finishes the batch."""
+    short = write_clip(tmp_path / "short.mkv", seconds=0.4, width=64, height=48, format="lossless")
+    manifest = tmp_path / "jobs.csv"
+    manifest.write_text(f"input,ranges\n{short},1:9\n{busy_clip},1:58\n")
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "deepshop_core", "batch", str(busy_clip), "-o", str(out), "--range", "1:58",
+    command = [sys.executable, "-m", "deepshop_core", "batch", "--manifest", str(manifest), "-o", str(out),
                "--factor", "6", "--chunks", "2", "--format", "lossless", "-q"]
     env = {**cluster.driver_env(), "RAY_ADDRESS": cluster.address}
     run = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                            preexec_fn=interruptible)
+    finished = out / "short_slowmo.mkv"
     deadline = time.monotonic() + 120
-    while _worker_of(cluster, "_chunk_task") is None and time.monotonic() < deadline:
+    while not (finished.exists() and _worker_of(cluster, "_chunk_task") is not None) and run.poll() is None \
+            and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert time.monotonic() < deadline, "no chunk task was seen running"
+    assert run.poll() is None and finished.exists(), "no chunk task was seen running after the first output"
     run.send_signal(signal.SIGINT)
     _, err = run.communicate(timeout=60)
     assert run.returncode == 130 and "cancelled" in err
-    assert list(out.iterdir()) == []  # no output, no intermediates
+    assert [p.name for p in out.iterdir()] == [finished.name]  # no other output, no intermediates
+    assert len(list(read_frames(finished))) == 10 + 8 * 5
     deadline = time.monotonic() + 20
     while _worker_of(cluster, "_chunk_task") is not None and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _worker_of(cluster, "_chunk_task") is None, "a chunk task went on after the cancel"
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "1 done, 1 skipped, 0 failed" in again.stdout
+    single = slow_motion(busy_clip, tmp_path / "single.mkv", ranges=["1:58"], factor=6, format="lossless")
+    assert same_frames(single.output, out / "busy_slowmo.mkv")
 
 
 def test_a_node_lost_mid_run_is_survived(cluster, busy_clip, tmp_path):
-    """Last: it leaves the cluster with the head alone."""
+    """The node is started again afterwards (a new node joining at the same address), so the tests may run in any
+    order."""
     job = Job(ranges=("1:58",), factor=6, engine="flow", format="lossless")
     items = batch.items([busy_clip], job, tmp_path / "out")
     join = _in_background(lambda: batch.run(items, ray=cluster.address, chunks=4))
-    deadline = time.monotonic() + 120
-    while _worker_of(cluster, "_chunk_task", node="node2") is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert time.monotonic() < deadline, "no chunk task was seen running on the second node"
-    cluster.stop_node("node2", signal.SIGKILL)  # the whole node at once, as when a machine goes away
-    [outcome] = join()
+    try:
+        deadline = time.monotonic() + 120
+        while _worker_of(cluster, "_chunk_task", node="node2") is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert time.monotonic() < deadline, "no chunk task was seen running on the second node"
+        cluster.stop_node("node2", signal.SIGKILL)  # the whole node at once, as when a machine goes away
+        [outcome] = join()
+    finally:
+        if "node2" not in cluster.nodes:
+            cluster.start_node("node2", f"--address={cluster.address}")
+            cluster.wait_for_nodes(2, time.monotonic() + START_TIMEOUT_S)
     assert outcome.status == batch.DONE, outcome.reason
     single = slow_motion(busy_clip, tmp_path / "single.mkv", ranges=["1:58"], factor=6, engine="flow",
                          format="lossless")

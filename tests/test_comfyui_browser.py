@@ -20,13 +20,12 @@ from pathlib import Path
 import pytest
 
 from tests.comfyui.harness import acquire, put_example_clips, release, require_or_skip
-from tests.support import under_ci
+from tests.support import ROOT, skip_or_fail
 from tools import comfy_server, workflow_api
 from tools.make_workflows import CORE_MODEL, newer_core_nodes
 
 pytestmark = [pytest.mark.comfyui, pytest.mark.browser]  # deselect with -m "not comfyui"
 
-ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = sorted((ROOT / "workflows").glob("*.json"))
 # (ComfyUI version, frontend served instead of the one its requirements pin, or None)
 EDITORS = [(version, None) for version in comfy_server.VERSIONS] + [
@@ -45,15 +44,12 @@ def _need_browser(python: Path) -> None:
             reasons.append("playwright in the test ComfyUI's venv (tests/comfyui/setup_env.sh)")
     if not reasons:
         return
-    reason = "the browser test needs " + " and ".join(reasons)
-    if under_ci():
-        pytest.fail(f"under CI the browser test must run: {reason}")
-    pytest.skip(reason)
+    skip_or_fail("the browser test needs " + " and ".join(reasons), "the browser test must run")
 
 
 @pytest.fixture(scope="module", params=EDITORS,
                 ids=lambda e: f"comfyui-{e[0]}" + (f"-frontend-{e[1]}" if e[1] else ""))
-def comfy(request, tmp_path_factory):
+def editor(request, tmp_path_factory):
     """The server behind the editor: the session's shared one for a version's own frontend, a private one serving
     another frontend."""
     version, frontend = request.param
@@ -69,7 +65,7 @@ def comfy(request, tmp_path_factory):
             server = comfy_server.ComfyServer.start(install, extra_args=("--front-end-root", str(root)))
     except comfy_server.ServerError as error:
         pytest.fail(str(error))
-    server.editor = f"comfyui-{version}" + (f"-frontend-{frontend}" if frontend else "")
+    server.label = f"comfyui-{version}" + (f"-frontend-{frontend}" if frontend else "")
     server.frontend = frontend
     put_example_clips(server, tmp_path_factory.mktemp("clips"))
     yield server
@@ -80,18 +76,18 @@ def comfy(request, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def editor_report(comfy, tmp_path_factory):
-    _need_browser(comfy.install.venv_python)
+def editor_report(editor, tmp_path_factory):
+    _need_browser(editor.install.venv_python)
     # the model the core-model workflow names, as a user would have it (the editor flags a missing file)
-    (comfy.frame_interpolation_dir / CORE_MODEL).write_bytes(b"")
+    (editor.frame_interpolation_dir / CORE_MODEL).write_bytes(b"")
     # a fresh user folder would open the template browser over the canvas on first visit
-    comfy.post("/settings/Comfy.TutorialCompleted", True)
-    comfy.post("/settings/Comfy.Minimap.Visible", False)
+    editor.post("/settings/Comfy.TutorialCompleted", True)
+    editor.post("/settings/Comfy.Minimap.Visible", False)
     out = tmp_path_factory.mktemp("browser") / "report.json"
-    shots = SCREENSHOTS / comfy.editor
+    shots = SCREENSHOTS / editor.label
     shots.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
-        [str(comfy.install.venv_python), str(BROWSER_CHECK), "--url", comfy.url, "--out", str(out),
+        [str(editor.install.venv_python), str(BROWSER_CHECK), "--url", editor.url, "--out", str(out),
          "--screenshots", str(shots), "--run", str(ROOT / "workflows" / "deepshop_slowmo_highlight.json"),
          *map(str, WORKFLOWS)],
         capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
@@ -100,13 +96,13 @@ def editor_report(comfy, tmp_path_factory):
     return json.loads(out.read_text())
 
 
-def test_every_deepshop_node_is_registered_in_the_editor(comfy, editor_report):
+def test_every_deepshop_node_is_registered_in_the_editor(editor, editor_report):
     assert set(editor_report["registered_deepshop"]) == {
         "DeepshopLoadVideoFrames", "DeepshopSelectRange", "DeepshopInterpolate", "DeepshopSlowMotionRetime",
         "DeepshopSaveVideo", "DeepshopSlowMotion"}
     assert editor_report["page_errors"] == []
-    if comfy.frontend is not None:  # the page really is the frontend served in place of the pinned one
-        assert editor_report["frontend_version"] == comfy.frontend
+    if editor.frontend is not None:  # the page really is the frontend served in place of the pinned one
+        assert editor_report["frontend_version"] == editor.frontend
     # (the editor asks api.comfy.org about every node it shows: blocked offline, not the pack's doing)
     ours = [e for e in editor_report["console_errors"] if "deepshop" in e.lower() and "api.comfy.org" not in e]
     assert not ours, ours
@@ -126,9 +122,9 @@ def _same(a, b) -> bool:
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
-def test_workflow_loads_in_the_editor(comfy, editor_report, path):
+def test_workflow_loads_in_the_editor(editor, editor_report, path):
     seen = editor_report["workflows"][path.name]
-    object_info = comfy.object_info()
+    object_info = editor.object_info()
     assert not [d for d in seen["dialogs"] if "missing" in d.lower()], seen["dialogs"]
     data = json.loads(path.read_text())
     assert len(seen["nodes"]) == len(data["nodes"])

@@ -23,13 +23,12 @@ from pathlib import Path
 import pytest
 
 from deepshop_core.media.probe import probe
-from tests.support import procstats
+from tests.support import ROOT, procstats
 from tools import workflow_api
 from tools.comfy_server import output_files
 
 pytestmark = pytest.mark.comfyui  # deselect with -m "not comfyui"
 
-ROOT = Path(__file__).resolve().parents[1]
 JOBS = 20
 SOAK_CLIP = "deepshop_soak.mp4"
 # A shorter job than the workflow's own (its 100-frame clip, 1.0s:2.0s at 4x) keeps 20 of them quick on 2 cores:

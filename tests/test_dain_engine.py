@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from tools.dain_standin import build_standin, import_paddle
+from tools.dain_standin import import_paddle
 
 paddle = import_paddle()
 
@@ -26,27 +26,6 @@ from deepshop_core.engines.dain.timemap import from_model, pad_amounts, to_model
 from deepshop_core.errors import Cancelled, EngineError, InputError, WeightsError  # noqa: E402
 
 
-@pytest.fixture(scope="session")
-def standins(tmp_path_factory):
-    root = tmp_path_factory.mktemp("standins")
-    cache = {}
-
-    def get(name):
-        if name not in cache:
-            kind = {
-                "n1": dict(n=1),
-                "n2": dict(n=2, layout="dir"),
-                "fused": dict(n=1, fused_time=True),
-                "composed": dict(n=1, layout="dir", composed=True),
-            }[name]
-            layout = kind.get("layout", "tar")
-            path = root / (name if layout == "dir" else f"{name}.tar")
-            cache[name] = build_standin(path, size="tiny", seed=7, **kind)
-        return cache[name]
-
-    return get
-
-
 @pytest.fixture(autouse=True)
 def user_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg"))
@@ -59,8 +38,8 @@ def frames(h=50, w=70, shift=3, seed=0):
     return f0, np.roll(f0, shift, axis=1)
 
 
-def test_end_to_end_on_cpu(standins):
-    eng = engines.load("dain", weights=standins("n1"), device="cpu")
+def test_end_to_end_on_cpu(dain_standins):
+    eng = engines.load("dain", weights=dain_standins("n1"), device="cpu")
     try:
         assert eng.name == "dain" and eng.n == 1 and eng.device == "cpu"
         assert eng.correlation_rewritten == 10  # PWC-Net: 5 levels x 2 directions
@@ -104,23 +83,23 @@ def _direct(folder, f0, f1):
     return from_model(np.clip(y[0, 0], 0, 1), pads, h, w)
 
 
-def test_rewrite_matches_composed_network(standins):
+def test_rewrite_matches_composed_network(dain_standins):
     """The whole network with its 10 rewritten correlation ops equals the same network built with the composition."""
     f0, f1 = frames(45, 61)
-    expected = _direct(standins("composed"), f0, f1)
-    with engines.load("dain", weights=standins("n1"), device="cpu") as eng:
+    expected = _direct(dain_standins("composed"), f0, f1)
+    with engines.load("dain", weights=dain_standins("n1"), device="cpu") as eng:
         got = eng.interpolate(f0, f1, [0.5])[0]
     assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
 
 
-def test_retimed_equals_model_exported_for_that_time(standins):
+def test_retimed_equals_model_exported_for_that_time(dain_standins):
     """t = 1/3 and 2/3 from the N=1 program (time constants re-set) equal the N=2 program's own outputs."""
     f0, f1 = frames()
-    with engines.load("dain", weights=standins("n2"), device="cpu") as e2:
+    with engines.load("dain", weights=dain_standins("n2"), device="cpu") as e2:
         assert e2.n == 2 and e2.retimable
         native = e2.interpolate(f0, f1, [1 / 3, 2 / 3])
         assert e2.stats.counts["runs"] == 1
-    with engines.load("dain", weights=standins("n1"), device="cpu") as e1:
+    with engines.load("dain", weights=dain_standins("n1"), device="cpu") as e1:
         runs = e1.stats.counts.get("runs", 0)
         retimed = e1.interpolate(f0, f1, [1 / 3, 2 / 3])
         assert e1.stats.counts["runs"] - runs == 2 and e1.last_times == [1 / 3, 2 / 3]
@@ -130,9 +109,9 @@ def test_retimed_equals_model_exported_for_that_time(standins):
     assert np.abs(native[0].astype(int) - mid.astype(int)).max() > 1  # the time really matters
 
 
-def test_fallback_refinement(standins):
+def test_fallback_refinement(dain_standins):
     f0, f1 = frames()
-    with DainEngine(weights=standins("fused"), device="cpu", refine_tolerance=1e-2) as eng:
+    with DainEngine(weights=dain_standins("fused"), device="cpu", refine_tolerance=1e-2) as eng:
         assert not eng.retimable
         out = eng.interpolate(f0, f1, [0.25, 0.5, 0.3])
         assert eng.last_times[:2] == [0.25, 0.5]
@@ -140,11 +119,11 @@ def test_fallback_refinement(standins):
         assert len(out) == 3 and all(o.shape == f0.shape for o in out)
 
 
-def test_worker_shared_and_reused(standins):
+def test_worker_shared_and_reused(dain_standins):
     f0, f1 = frames()
-    a = engines.load("dain", weights=standins("n1"), device="cpu")
+    a = engines.load("dain", weights=dain_standins("n1"), device="cpu")
     pid = dain.worker_pid()
-    b = engines.load("dain", weights=standins("n1"), device="auto")  # resolves to the same loaded model
+    b = engines.load("dain", weights=dain_standins("n1"), device="auto")  # resolves to the same loaded model
     assert pid is not None and dain.worker_pid() == pid and b.device == "cpu"
     a.close()
     b.interpolate(f0, f1, [0.5])
@@ -152,7 +131,7 @@ def test_worker_shared_and_reused(standins):
     assert dain.worker_pid() == pid  # kept for the next job
 
 
-def test_bad_weights_say_what_is_wrong(tmp_path, standins):
+def test_bad_weights_say_what_is_wrong(tmp_path, dain_standins):
     junk = tmp_path / "junk"
     junk.mkdir()
     (junk / "model").write_bytes(b"\x00not a program")
@@ -174,7 +153,7 @@ def test_bad_weights_say_what_is_wrong(tmp_path, standins):
         engines.load("dain", weights=other, device="cpu")
 
 
-def test_devices(standins):
+def test_devices(dain_standins):
     assert dain.parse_device("GPU") == "gpu:0"
     assert dain.parse_device("cuda:1") == "gpu:1"
     assert dain.parse_device("auto") == "auto"
@@ -182,8 +161,8 @@ def test_devices(standins):
         dain.parse_device("tpu")
     if not paddle.is_compiled_with_cuda():
         with pytest.raises(EngineError, match="no CUDA support"):
-            engines.load("dain", weights=standins("n1"), device="gpu:0")
-        with engines.load("dain", weights=standins("n1"), device="auto") as eng:
+            engines.load("dain", weights=dain_standins("n1"), device="gpu:0")
+        with engines.load("dain", weights=dain_standins("n1"), device="auto") as eng:
             assert eng.device == "cpu"
 
 
@@ -196,9 +175,9 @@ def test_absent_weights_offline(tmp_path, monkeypatch):
     assert str(tmp_path / "comfy_models_dain") in str(e.value)
 
 
-def test_worker_crash_becomes_clear_error(standins):
+def test_worker_crash_becomes_clear_error(dain_standins):
     f0, f1 = frames(700, 700)
-    with engines.load("dain", weights=standins("n1"), device="cpu") as eng:
+    with engines.load("dain", weights=dain_standins("n1"), device="cpu") as eng:
         pid = dain.worker_pid()
         threading.Timer(0.3, os.kill, (pid, signal.SIGKILL)).start()
         with pytest.raises(EngineError, match="SIGKILL.*out of memory"):
@@ -209,14 +188,14 @@ def test_worker_crash_becomes_clear_error(standins):
         assert dain.worker_pid() not in (None, pid)
 
 
-def test_cancel_stops_worker_promptly(standins):
+def test_cancel_stops_worker_promptly(dain_standins):
     f0, f1 = frames(700, 700)
     start = [None]
 
     def should_cancel():
         return time.monotonic() - start[0] > 0.3
 
-    with engines.load("dain", weights=standins("n1"), device="cpu") as eng:
+    with engines.load("dain", weights=dain_standins("n1"), device="cpu") as eng:
         eng.should_cancel = should_cancel
         start[0] = time.monotonic()
         with pytest.raises(Cancelled):
@@ -231,7 +210,7 @@ def test_shutdown_worker():
     dain.shutdown_worker()  # idempotent
 
 
-def test_cli_slowmo_with_dain_on_cpu(standins, videos, tmp_path):
+def test_cli_slowmo_with_dain_on_cpu(dain_standins, videos, tmp_path):
     """The issue's acceptance line: `deepshop slowmo --engine dain --weights <stand-in archive>` on CPU, end to end,
     at a factor the model was not exported for (2.5 with N = 1)."""
     from deepshop_core.media.audio import read_audio
@@ -241,7 +220,7 @@ def test_cli_slowmo_with_dain_on_cpu(standins, videos, tmp_path):
 
     src, out = videos / "realshort.mp4", tmp_path / "slow dain.mp4"
     code = main(["slowmo", str(src), "-o", str(out), "--range", "2:6", "--factor", "2.5", "--engine", "dain",
-                 "--weights", str(standins("n1")), "--device", "cpu", "-q"])
+                 "--weights", str(dain_standins("n1")), "--device", "cpu", "-q"])
     assert code == 0
     info, source = probe(out), probe(src)
     assert info.frame_count == 36 + 4 * 2.5 - 4 and info.frame_rate == source.frame_rate and info.has_audio

@@ -49,6 +49,7 @@ B = np.ones(4, np.float64)
 
 
 def check(frames, actual, times, tol):
+    assert len(frames) == len(actual) == len(times)  # one frame for every time asked for, none left out
     for f, t_true, t in zip(frames, actual, times):
         assert abs(t_true - t) <= tol
         assert np.allclose(f, t_true, atol=1e-12)  # the frame is the interpolation at the time reported

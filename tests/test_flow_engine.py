@@ -14,6 +14,8 @@ from deepshop_core import engines
 from deepshop_core.engines.flow import PRESETS, FlowEngine
 from deepshop_core.errors import InputError
 
+from tests.support.images import psnr, shifted, texture
+
 PRESET_NAMES = sorted(PRESETS)
 
 
@@ -22,29 +24,6 @@ def engine():
     e = engines.load("flow")
     yield e
     e.close()
-
-
-def texture(h: int, w: int, seed: int = 0) -> np.ndarray:
-    """Random RGB texture with features from a few pixels to tens of pixels (like real images), uint8."""
-    rng = np.random.default_rng(seed)
-    img = np.zeros((h, w, 3), np.float32)
-    for sigma in (1.5, 4.0, 12.0):
-        noise = rng.random((h, w, 3)).astype(np.float32)
-        layer = cv2.GaussianBlur(noise, (0, 0), sigma)
-        img += (layer - layer.mean()) / (layer.std() + 1e-6)
-    img = (img - img.min()) / (img.max() - img.min())
-    return (img * 255 + 0.5).astype(np.uint8)
-
-
-def shifted(img: np.ndarray, dx: float, dy: float) -> np.ndarray:
-    """``img`` translated by (dx, dy) pixels (content moves right/down for positive values)."""
-    m = np.float32([[1, 0, dx], [0, 1, dy]])
-    return cv2.warpAffine(img, m, (img.shape[1], img.shape[0]), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
 def phase_shift(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -157,11 +136,19 @@ def test_flow_downscaling_keeps_the_geometry():
 
 
 def test_non_contiguous_input(engine):
+    """Views (a reversed one, a window of a bigger picture) give exactly the frames their contiguous copies give."""
     base = texture(80, 100, seed=7)
     f1 = shifted(base, 2.0, 1.0)
-    a = np.ascontiguousarray(base[:, ::-1])[:, ::-1]   # a reversed view
-    out = engine.interpolate(a, f1[:, :], [0.5])[0]
-    assert out.shape == base.shape
+    reversed_view = np.ascontiguousarray(base[:, ::-1])[:, ::-1]  # base's pixels, negative column stride
+    wider = np.zeros((90, 120, 3), np.uint8)
+    wider[5:85, 10:110] = f1
+    window = wider[5:85, 10:110]  # f1's pixels, rows 120 pixels apart
+    assert not reversed_view.flags.c_contiguous and not window.flags.c_contiguous
+    expected = engine.interpolate(base, f1, [0.25, 0.5])
+    got = engine.interpolate(reversed_view, window, [0.25, 0.5])
+    assert len(got) == len(expected) == 2
+    for g, e in zip(got, expected):
+        np.testing.assert_array_equal(g, e)
 
 
 def test_empty_times(engine):

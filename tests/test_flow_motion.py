@@ -11,7 +11,7 @@ from deepshop_core.plan import Neighbours
 from deepshop_core.errors import InputError
 from deepshop_core.timeline import smooth_timeline
 
-from .test_flow_engine import psnr, texture
+from tests.support.images import psnr, texture
 
 H, W, SIDE = 192, 320, 56
 

@@ -33,7 +33,7 @@ def test_metadata_is_valid_for_pypi_and_the_comfy_registry():
     assert project["requires-python"] == ">=3.10"
     assert project["urls"]["Repository"].startswith("https://")
     assert project["scripts"]["deepshop"] == "deepshop_core.cli:main"
-    assert {"dain", "dain-gpu", "test"} <= set(project["optional-dependencies"])
+    assert {"dain", "dain-gpu", "test", "bench", "cluster"} <= set(project["optional-dependencies"])
     comfy = PYPROJECT["tool"]["comfy"]
     assert re.fullmatch(r"[a-z0-9-]+", comfy["PublisherId"]) and comfy["DisplayName"]
     assert "Icon" in comfy

@@ -8,7 +8,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from deepshop_core import Cancelled, InputError, OutputError, SlowMotion, slow_motion
+from deepshop_core import Cancelled, InputError, OutputError, SlowMotion, engines, slow_motion
 from deepshop_core.media.audio import read_audio
 from deepshop_core import interpolate_frames
 from deepshop_core.synthetic import Scene
@@ -17,9 +17,11 @@ from deepshop_core.media.decode import read_frames
 from deepshop_core.media.encode import VideoWriter
 from deepshop_core.media.probe import probe
 
+from tests.support.clips import write_cut_clip
+
 
 @pytest.fixture(scope="module")
-def clip(make_clip):
+def lossless_clip(make_clip):
     """The usual clip, lossless (exact pixels) in Matroska: 2 s, 25 fps, 160x96, with a click track: 50 frames."""
     return make_clip("scene.mkv", format="lossless")
 
@@ -28,10 +30,10 @@ def decode(path):
     return list(read_frames(path))
 
 
-def test_slowed_range_has_the_inserted_frames_and_exact_copies_elsewhere(clip, tmp_path):
+def test_slowed_range_has_the_inserted_frames_and_exact_copies_elsewhere(lossless_clip, tmp_path):
     out = tmp_path / "slow.mkv"
-    result = slow_motion(clip, out, ranges=[(10, 20)], factor=4, engine="blend", format="lossless")
-    source, frames = decode(clip), decode(out)
+    result = slow_motion(lossless_clip, out, ranges=[(10, 20)], factor=4, engine="blend", format="lossless")
+    source, frames = decode(lossless_clip), decode(out)
     assert result.frames_out == len(frames) == 50 + 10 * 3
     info = probe(out)
     assert info.frame_rate == Fraction(25) and info.frame_count == 80
@@ -48,9 +50,9 @@ def test_slowed_range_has_the_inserted_frames_and_exact_copies_elsewhere(clip, t
         assert np.abs(mid - expected).max() <= 1
 
 
-def test_audio_is_stretched_inside_the_range_and_lasts_as_long_as_the_video(clip, tmp_path):
+def test_audio_is_stretched_inside_the_range_and_lasts_as_long_as_the_video(lossless_clip, tmp_path):
     out = tmp_path / "slow.mp4"
-    result = slow_motion(clip, out, ranges=["0.4s:0.8s"], factor=4, engine="blend")
+    result = slow_motion(lossless_clip, out, ranges=["0.4s:0.8s"], factor=4, engine="blend")
     info = probe(out)
     assert result.has_audio and info.has_audio
     assert info.frame_count == 50 + 10 * 3
@@ -59,9 +61,9 @@ def test_audio_is_stretched_inside_the_range_and_lasts_as_long_as_the_video(clip
 
 
 @pytest.mark.parametrize("mode", ["silence", "none"])
-def test_audio_modes(clip, tmp_path, mode):
+def test_audio_modes(lossless_clip, tmp_path, mode):
     out = tmp_path / f"{mode}.mp4"
-    slow_motion(clip, out, ranges=[(10, 20)], factor=4, engine="blend", audio=mode)
+    slow_motion(lossless_clip, out, ranges=[(10, 20)], factor=4, engine="blend", audio=mode)
     info = probe(out)
     if mode == "none":
         assert not info.has_audio
@@ -73,26 +75,29 @@ def test_audio_modes(clip, tmp_path, mode):
     assert np.sqrt(np.mean(inside ** 2)) < 0.01 < np.sqrt(np.mean(before ** 2))
 
 
-def test_smooth_mode_doubles_the_frame_rate_and_keeps_the_duration(clip, tmp_path):
+def test_smooth_mode_doubles_the_frame_rate_and_keeps_the_duration(lossless_clip, tmp_path):
     out = tmp_path / "smooth.mkv"
-    slow_motion(clip, out, smooth=True, factor=2, engine="blend", format="lossless")
-    info, source_info = probe(out), probe(clip)
+    slow_motion(lossless_clip, out, smooth=True, factor=2, engine="blend", format="lossless")
+    info, source_info = probe(out), probe(lossless_clip)
     assert info.frame_rate == 2 * source_info.frame_rate
     assert info.duration == source_info.duration
-    frames, source = decode(out), decode(clip)
+    frames, source = decode(out), decode(lossless_clip)
     for i in range(0, 50, 7):
         assert np.array_equal(frames[2 * i], source[i])
 
 
-def test_non_integer_factor_and_ramp(clip, tmp_path):
+def test_non_integer_factor_and_ramp(lossless_clip, tmp_path):
     out = tmp_path / "ramp.mkv"
-    result = slow_motion(clip, out, ranges=[(10, 30)], factor=2.5, ramp=4, engine="blend", format="lossless")
-    frames, source = decode(out), decode(clip)
-    assert len(frames) == result.frames_out > 50
+    result = slow_motion(lossless_clip, out, ranges=[(10, 30)], factor=2.5, ramp=4, engine="blend",
+                         format="lossless")
+    frames, source = decode(out), decode(lossless_clip)
+    # 20 intervals at 2.5x last 50; each smoothstep ramp of 4 frames averages half the extra slowdown, so each loses
+    # (2.5 - 1) x 4 / 2 = 3: 44 intervals in place of 20, 50 - 20 + 44 = 74 frames
+    assert len(frames) == result.frames_out == 74
     assert np.array_equal(frames[-1], source[-1]) and np.array_equal(frames[0], source[0])
 
 
-def test_cancel_leaves_nothing_behind(clip, tmp_path):
+def test_cancel_leaves_nothing_behind(lossless_clip, tmp_path):
     out = tmp_path / "cancelled.mp4"
 
     def cancel_after_a_few(done, total):
@@ -100,38 +105,34 @@ def test_cancel_leaves_nothing_behind(clip, tmp_path):
             raise Cancelled("stop")
 
     with pytest.raises(Cancelled):
-        slow_motion(clip, out, ranges=[(5, 40)], factor=4, engine="blend", progress=cancel_after_a_few)
+        slow_motion(lossless_clip, out, ranges=[(5, 40)], factor=4, engine="blend", progress=cancel_after_a_few)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_existing_output_and_input_are_never_overwritten(clip, tmp_path):
+def test_existing_output_and_input_are_never_overwritten(lossless_clip, tmp_path):
     out = tmp_path / "taken.mp4"
     out.write_bytes(b"precious")
     with pytest.raises(OutputError, match="already exists"):
-        slow_motion(clip, out, ranges=[(10, 20)], engine="blend")
+        slow_motion(lossless_clip, out, ranges=[(10, 20)], engine="blend")
     assert out.read_bytes() == b"precious"
-    before = clip.read_bytes()
+    before = lossless_clip.read_bytes()
     with pytest.raises(OutputError, match="is the input"):
-        slow_motion(clip, clip, ranges=[(10, 20)], engine="blend", overwrite=True)
-    assert clip.read_bytes() == before
+        slow_motion(lossless_clip, lossless_clip, ranges=[(10, 20)], engine="blend", overwrite=True)
+    assert lossless_clip.read_bytes() == before
 
 
-def test_bad_ranges_are_refused_before_anything_is_written(clip, tmp_path):
+def test_bad_ranges_are_refused_before_anything_is_written(lossless_clip, tmp_path):
     out = tmp_path / "bad.mp4"
     for ranges in ([(20, 10)], [(10, 60)], [(5, 20), (15, 30)], ["nonsense"], []):
         with pytest.raises(InputError):
-            slow_motion(clip, out, ranges=ranges, engine="blend")
+            slow_motion(lossless_clip, out, ranges=ranges, engine="blend")
     assert not out.exists()
 
 
 def test_scene_cut_is_held_not_morphed(tmp_path):
     """Two unrelated shots joined at frame 12: slowing across the join must never blend them."""
-    a, b = Scene.make(96, 64, seed=1), Scene.make(96, 64, seed=2)
-    shots = [a.frame(i / 25) for i in range(12)] + [b.frame(i / 25) for i in range(12)]
-    path = tmp_path / "cut.mkv"
-    with VideoWriter(path, Fraction(25), format="lossless") as writer:
-        for frame in shots:
-            writer.write(frame)
+    path = write_cut_clip(tmp_path / "cut.mkv", frames=24, cut=12, held=None, seeds=(1, 2), audio=False)
+    shots = decode(path)
     out = tmp_path / "out.mkv"
     result = slow_motion(path, out, ranges=[(6, 18)], factor=4, engine="blend", format="lossless")
     assert 12 in result.cuts
@@ -149,22 +150,94 @@ def test_scene_cut_is_held_not_morphed(tmp_path):
     assert morphed.cuts == ()
 
 
-def test_in_memory_path_matches_the_file_path(clip, tmp_path):
-    source = decode(clip)
+def test_in_memory_path_matches_the_file_path(lossless_clip, tmp_path):
+    source = decode(lossless_clip)
     timeline = slow_timeline(len(source), [Segment(10, 20, 4)])
     frames = list(interpolate_frames(source, timeline, "blend"))
     out = tmp_path / "file.mkv"
-    slow_motion(clip, out, ranges=[(10, 20)], factor=4, engine="blend", format="lossless")
-    assert len(frames) == 80
-    assert all(np.array_equal(x, y) for x, y in zip(frames, decode(out)))
+    slow_motion(lossless_clip, out, ranges=[(10, 20)], factor=4, engine="blend", format="lossless")
+    from_file = decode(out)
+    assert len(frames) == len(from_file) == 80
+    assert all(np.array_equal(x, y) for x, y in zip(frames, from_file))
 
 
-def test_notebook_style_api(clip, tmp_path):
-    out = SlowMotion(engine="blend", format="lossless").run(clip, slow_rate=0.25, frame_range=[5, 30],
+def test_notebook_style_api(lossless_clip, tmp_path):
+    out = SlowMotion(engine="blend", format="lossless").run(lossless_clip, slow_rate=0.25, frame_range=[5, 30],
                                                             slow_range=[10, 20], output=tmp_path / "nb.mkv")
-    frames, source = decode(out), decode(clip)
+    frames, source = decode(out), decode(lossless_clip)
     assert len(frames) == 26 + 30
     assert np.array_equal(frames[0], source[5]) and np.array_equal(frames[-1], source[30])
+
+
+def test_notebook_style_api_with_an_empty_frame_range_takes_the_whole_clip(lossless_clip, tmp_path):
+    """The README's call as written: ``frame_range=[]`` (no crop), no output path (NAME_slowmo beside the input, or
+    in ``output_dir``)."""
+    out = SlowMotion(engine="blend", format="lossless", output_dir=tmp_path).run(
+        lossless_clip, slow_rate=0.25, frame_range=[], slow_range=[10, 20])
+    assert out == tmp_path / "scene_slowmo.mkv"
+    frames, source = decode(out), decode(lossless_clip)
+    assert len(frames) == 50 + 10 * 3
+    assert np.array_equal(frames[0], source[0]) and np.array_equal(frames[-1], source[49])
+    assert all(np.array_equal(frames[10 + 4 * k], source[10 + k]) for k in range(11))
+
+
+@pytest.fixture(scope="module")
+def cut_clip(tmp_path_factory):
+    """Two shots (a cut before frame 30), frame 45 repeating frame 44: 60 frames, 96x64, lossless."""
+    return write_cut_clip(tmp_path_factory.mktemp("cut") / "cut.mkv")
+
+
+def test_without_dedupe_a_repeated_frame_is_a_hold(cut_clip, tmp_path):
+    """``dedupe=False``: the repeat (frame 45 = 44) is kept as a hold: the slowed pair 44-45 shows frame 44 still
+    (every in-between equals it), where by default the motion is interpolated across 44-46."""
+    job = dict(ranges=[(35, 55)], factor=2, engine="blend", format="lossless")
+    bridged = slow_motion(cut_clip, tmp_path / "bridged.mkv", **job)
+    held = slow_motion(cut_clip, tmp_path / "held.mkv", dedupe=False, **job)
+    assert bridged.duplicates == (45,) and held.duplicates == ()
+    source = decode(cut_clip)
+    assert np.array_equal(source[44], source[45])
+    at = 35 + 2 * (44 - 35)  # output frame of source 44; the next is the in-between of the pair 44-45
+    bridged_frames, held_frames = decode(bridged.output), decode(held.output)
+    assert len(bridged_frames) == len(held_frames) == 60 + 20
+    assert np.array_equal(held_frames[at], source[44]) and np.array_equal(held_frames[at + 1], source[44])
+    assert not np.array_equal(bridged_frames[at + 1], source[44])  # moving on towards 46
+
+
+class NeighbourLog:
+    """The blend engine, declaring that it reads a pair's neighbours (as flow does) and logging what it gets."""
+
+    name, context_frames = "neighbour-log", 1
+
+    def __init__(self):
+        self.inner, self.given = engines.load("blend"), []
+
+    def interpolate(self, frame0, frame1, times, before=None, after=None):
+        self.given.append((before is not None, after is not None))
+        return self.inner.interpolate(frame0, frame1, times)
+
+    def close(self):
+        self.inner.close()
+
+
+@pytest.mark.parametrize("path", ["file", "memory"])
+def test_no_neighbour_is_read_when_the_clip_is_not_analysed(cut_clip, tmp_path, path):
+    """An engine that reads a pair's neighbours gets them where the analysis says they are of the same shot, and
+    none at all when both ``scene_cuts=False`` and ``dedupe=False`` leave the clip unanalysed (nothing then says
+    where a neighbour lies across a cut)."""
+    def run(**flags) -> list[tuple[bool, bool]]:
+        engine = NeighbourLog()
+        if path == "file":
+            slow_motion(cut_clip, tmp_path / f"out{len(list(tmp_path.iterdir()))}.mkv", ranges=[(20, 40)], factor=2,
+                        engine=engine, format="lossless", **flags)
+        else:
+            list(interpolate_frames(decode(cut_clip), slow_timeline(60, [Segment(20, 40, 2)]), engine, **flags))
+        return engine.given
+
+    analysed = run()
+    assert len(analysed) == 19 and analysed.count((True, True)) > 10  # the cut pair 29-30 is held, not rendered
+    assert (False, True) in analysed and (True, False) in analysed  # none across the cut before 30
+    unanalysed = run(scene_cuts=False, dedupe=False)
+    assert len(unanalysed) == 20 and set(unanalysed) == {(False, False)}
 
 
 def test_acceptance_chaplin_range_50_75_factor_4(videos, tmp_path):

@@ -15,6 +15,9 @@ import pytest
 
 from deepshop_core.errors import InputError
 from deepshop_core.scenes import MAX_HOLD, SIGNATURE_LENGTH, find_cuts, find_duplicates, signature
+from deepshop_core.synthetic import Scene
+
+from tests.support.images import pan
 
 BIKES_CUT_SECONDS = [1.20, 3.04, 5.48, 7.48, 9.68]  # from testdata/README.md, 25 fps
 
@@ -162,6 +165,57 @@ def test_a_jerk_of_the_camera_is_not_a_cut(cockatoo):
     x = [2 * i + (w // 12 if i >= 15 else 0) for i in range(30)]
     frames = [np.ascontiguousarray(f[:, x[i] : x[i] + w // 2]) for i, f in enumerate(cockatoo.frames[:30])]
     assert find_cuts([signature(frame) for frame in frames]) == []
+
+
+# A camera pan (as bench/cuts.py builds them): a 320x180 window sliding over a larger moving picture, bouncing at its
+# edges; steady at 20, 40 and 60 px a frame, and a whip (creeping, then 60 px a frame, then creeping again).
+PANS = {"20 px": [20.0] * 40, "40 px": [40.0] * 40, "60 px": [60.0] * 40,
+        "whip": [2.0] * 12 + [10, 30, 60, 60, 30, 10] + [2.0] * 22}
+WINDOW = (320, 180)
+
+
+def _signatures(frames) -> list[np.ndarray]:
+    return [signature(frame) for frame in frames]
+
+
+def _synthetic_world(seed: int, frames: int) -> list[np.ndarray]:
+    """The project's synthetic scene (textured discs crossing a textured ground) seen from three times closer, at
+    960x360: detail from a few pixels to a hundred, like footage rather than noise."""
+    scene = Scene.make(320, 120, seed=seed)
+    return [cv2.resize(scene.frame(i / 25), (960, 360), interpolation=cv2.INTER_CUBIC) for i in range(frames)]
+
+
+@pytest.fixture(scope="module")
+def synthetic_world():
+    return _synthetic_world(4, 40)
+
+
+@pytest.mark.parametrize("speeds", PANS.values(), ids=PANS)
+def test_a_fast_pan_over_a_synthetic_scene_is_not_a_cut(synthetic_world, speeds):
+    assert find_cuts(_signatures(pan(synthetic_world, speeds, WINDOW))) == []
+
+
+def test_a_cut_after_a_pan_over_the_synthetic_scene_is_found(synthetic_world):
+    # The material can show a cut: the whip pan, then another synthetic scene (not panned).
+    elsewhere = [frame[90:270, 320:640].copy() for frame in _synthetic_world(9, 20)]
+    assert find_cuts(_signatures(pan(synthetic_world, PANS["whip"], WINDOW) + elsewhere)) == [40]
+
+
+@pytest.fixture(scope="module")
+def cockatoo_world(cockatoo) -> list[np.ndarray]:
+    """cockatoo's first 40 frames (a bird moving its head) at 640x360, as bench/cuts.py pans over them."""
+    return [cv2.resize(f, (640, 360), interpolation=cv2.INTER_AREA) for f in cockatoo.frames[:40]]
+
+
+@pytest.mark.parametrize("speeds", PANS.values(), ids=PANS)
+def test_a_fast_pan_over_real_footage_is_not_a_cut(cockatoo_world, speeds):
+    assert find_cuts(_signatures(pan(cockatoo_world, speeds, WINDOW))) == []
+
+
+def test_a_cut_after_a_pan_over_real_footage_is_found(cockatoo_world, chaplin):
+    # bench/cuts.py's "pan 30 px | chaplin": the pan, then a cut to chaplin's street.
+    street = [cv2.resize(f, WINDOW, interpolation=cv2.INTER_AREA) for f in chaplin.frames[:20]]
+    assert find_cuts(_signatures(pan(cockatoo_world, [30.0] * 40, WINDOW) + street)) == [40]
 
 
 @pytest.mark.parametrize("sequence", ["tackle", "vietnam", "varanus-tree", "bike-trial", "burnout"])

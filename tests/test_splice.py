@@ -3,6 +3,8 @@ and `deepshop splice`)."""
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -46,13 +48,18 @@ def test_splice_keeps_the_windows_audio_when_no_track_is_given(clip, tmp_path):
     assert np.corrcoef(full.samples[0, :n], again.samples[0, :n])[0, 1] > 0.9
 
 
-def test_splice_refuses_other_sizes_and_windows_outside(clip, make_clip, tmp_path):
+def test_splice_refuses_other_sizes_rates_and_windows_outside(clip, make_clip, tmp_path, capsys):
     small = make_clip("small.mp4", width=96, height=64)
     with pytest.raises(InputError, match="source's size"):
         splice_files(clip, small, tmp_path / "x.mp4", "10:20")
+    faster = make_clip("faster.mp4", seconds=1, frame_rate=Fraction(30))
+    with pytest.raises(InputError, match="cannot splice frames at 30 fps into the 25 fps source clip"):
+        splice_files(clip, faster, tmp_path / "x.mp4", "10:20")
+    assert cli.main(["splice", str(clip), str(faster), str(tmp_path / "x.mp4"), "--window", "10:20", "-q"]) == 2
+    assert capsys.readouterr().err.startswith("deepshop: error: cannot splice frames at 30 fps")
     with pytest.raises(InputError, match="not inside"):
         SourceWindow.of(clip, 40, 60)
-    assert not (tmp_path / "x.mp4").exists()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_cli_splice(clip, make_clip, tmp_path, capsys):
@@ -63,3 +70,8 @@ def test_cli_splice(clip, make_clip, tmp_path, capsys):
     assert cli.main(["splice", str(clip), str(processed), str(tmp_path / "cli.mp4"), "--window", "10:20",
                      "-q"]) == 2  # exists: refused without --overwrite
     assert "exists" in capsys.readouterr().err
+    assert probe(tmp_path / "cli.mp4").frame_count == 10 + 30 + 30  # untouched
+    assert cli.main(["splice", str(clip), str(processed), str(tmp_path / "cli.mp4"), "--window", "0:40",
+                     "--overwrite", "-q"]) == 0
+    assert probe(tmp_path / "cli.mp4").frame_count == 30 + 10  # replaced: frames 0..39 by the 30 processed ones
+    assert [p.name for p in tmp_path.iterdir()] == ["cli.mp4"]

@@ -116,13 +116,15 @@ def test_crop_and_smooth_retime_the_subtitles_too(movie, tmp_path):
     assert cues == [(s / 1000, e / 1000) for s, e, _ in CUES]
 
 
-def test_gif_output_says_in_one_warning_that_subtitles_are_left_out(movie, tmp_path, capsys):
-    out = tmp_path / "slow.gif"
-    with pytest.warns(DeepshopWarning, match="carries no subtitles: 2 subtitle track"):
-        slow_motion(movie, out, ranges=[(10, 20)], factor=2, engine="blend")
-    assert main(["slowmo", str(movie), "-o", str(tmp_path / "cli.gif"), "--range", "10:20", "-q"]) == 0
+@pytest.mark.parametrize("fmt, name", [("gif", "slow.gif"), ("webp", "slow.webp"), ("png", "frames")])
+def test_outputs_without_subtitles_say_in_one_warning_that_they_are_left_out(movie, tmp_path, capsys, fmt, name):
+    (tmp_path / "api").mkdir()
+    with pytest.warns(DeepshopWarning, match=f"{fmt} output .* carries no subtitles: 2 subtitle track"):
+        slow_motion(movie, tmp_path / "api" / name, ranges=[(10, 20)], factor=2, engine="blend", format=fmt)
+    assert main(["slowmo", str(movie), "-o", str(tmp_path / name), "--range", "10:20", "--engine", "blend",
+                 "--format", fmt, "-q"]) == 0
     warnings = [line for line in capsys.readouterr().err.splitlines() if "subtitle" in line]
-    assert warnings == [line for line in warnings if line.startswith("deepshop: warning: ")] and len(warnings) == 1
+    assert len(warnings) == 1 and warnings[0].startswith(f"deepshop: warning: {fmt} output"), warnings
 
 
 def test_a_file_without_subtitles_has_none(videos):

@@ -20,6 +20,7 @@ from deepshop_core.media.formats import FORMATS, format_for_path
 from deepshop_core.media.probe import probe
 
 from tests.support.crafted import write_audio_only
+from tests.support.images import psnr
 
 
 def raw_decode(path) -> list[np.ndarray]:
@@ -38,10 +39,6 @@ def reference(videos):
         return cache[name]
 
     return decoded
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(255.0**2 / np.mean((a.astype(np.float64) - b) ** 2)))
 
 
 def mean_abs_error(a: np.ndarray, b: np.ndarray) -> float:

@@ -16,6 +16,7 @@ import pytest
 from deepshop_core.engines.dain import weights as W
 from deepshop_core.errors import WeightsError
 
+from tests.support import free_port
 from tools.dain_standin import write_tar
 
 
@@ -262,11 +263,7 @@ def test_ensure_weights_downloads_unpacks_then_finds(tmp_path, blob):
 
 
 def _closed_port_url() -> str:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return f"http://127.0.0.1:{port}/DAIN_weight.tar"
+    return f"http://127.0.0.1:{free_port()}/DAIN_weight.tar"
 
 
 def test_offline_and_absent_says_what_to_do(tmp_path):

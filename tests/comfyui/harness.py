@@ -12,13 +12,12 @@ import json
 import shutil
 import time
 import uuid
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import pytest
 
-from tests.support import under_ci
+from tests.support import skip_or_fail
+from tests.support.outputs import describe
 from tools.comfy_server import INSTALLS, OLDEST, ComfyServer, WebSocket
 from tools.make_workflows import EXAMPLE
 
@@ -63,11 +62,8 @@ def require_or_skip(version: str = OLDEST) -> None:
     """Skip when the test ComfyUI ``version`` is not set up; fail instead under CI=true (a skipped integration test
     must never pass for a pass there)."""
     reason = INSTALLS[version].missing()
-    if reason is None:
-        return
-    if under_ci():
-        pytest.fail(f"under CI the ComfyUI integration tests must run: {reason}")
-    pytest.skip(reason)
+    if reason is not None:
+        skip_or_fail(reason, "the ComfyUI integration tests must run")
 
 
 # --- the example clips --------------------------------------------------------------------------------------------
@@ -87,19 +83,12 @@ def put_example_clips(server: ComfyServer, made: Path) -> dict:
 # --- a job's checks -----------------------------------------------------------------------------------------------
 
 def probe_output(path: Path) -> dict:
-    """A job's output video read with PyAV: frames (decoded and counted), rate, size, and its audio (seconds from
-    the decoded samples, channels, rate) or None."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        frames = sum(1 for _ in container.decode(stream))
-        info = {"frames": frames, "rate": Fraction(stream.average_rate), "size": (stream.width, stream.height),
-                "audio": None}
-    with av.open(str(path)) as container:
-        if container.streams.audio:
-            a = container.streams.audio[0]
-            samples = sum(f.samples for f in container.decode(a))
-            info["audio"] = {"seconds": samples / a.rate, "channels": a.channels, "rate": a.rate}
-    return info
+    """A job's output read back (``tests.support.outputs.describe``: every frame decoded and counted): codec, frames,
+    rate, size, and its audio (seconds from the decoded samples, channels, rate) or None."""
+    got = describe(path)
+    audio = None if got.audio is None else {"seconds": got.audio.seconds, "channels": got.audio.channels,
+                                            "rate": got.audio.sample_rate}
+    return {"codec": got.codec, "frames": got.frames, "rate": got.rate, "size": got.size, "audio": audio}
 
 
 def assert_success(entry: dict, server: ComfyServer) -> None:

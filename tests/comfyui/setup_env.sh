@@ -136,11 +136,12 @@ if [[ ! -f "$STAMP" ]] || [[ "$(cat "$STAMP")" != "$STAMP_TEXT" ]]; then
         quiet_pip "$VPY" -m pip install --quiet --no-deps --target "$BASE/frontend-$NEW_FRONTEND" \
             "comfyui-frontend-package==$NEW_FRONTEND"
     fi
-    # a CUDA build sneaking in would be a multi-GB mistake: check
+    # a CUDA build sneaking in would be a multi-GB mistake: check the build itself (torch.version.cuda is None only
+    # in a CPU build; cuda.is_available() would be False for a CUDA build too on a machine without a GPU)
     "$VPY" - <<EOF
 import torch
 assert torch.__version__.startswith("$TORCH_VERSION"), torch.__version__
-assert not torch.cuda.is_available() or True
+assert torch.version.cuda is None, f"a CUDA build of torch {torch.__version__} (CUDA {torch.version.cuda}) was installed"
 print("  torch", torch.__version__)
 EOF
     echo "$STAMP_TEXT" > "$STAMP"

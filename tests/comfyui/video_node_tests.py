@@ -105,10 +105,16 @@ def test_separate_nodes_and_the_one_node_give_the_same_frames(pack, pack_clips):
     assert count == whole.shape[0] and out_rate == whole_rate == 25.0
     assert torch.equal(parts, whole)
     assert track["waveform"].shape == whole_track["waveform"].shape
-    # the ramp's frames are in-betweens at their own times, not copies or cross-fades of neighbours
-    timeline = pack.deepshop_core.timeline.slow_timeline(50, [pack.deepshop_core.timeline.Segment(10, 30, 3.0, 2.0)])
-    eased = [i for i, p in enumerate(timeline.positions) if 10 < p < 12 and abs(p - round(p)) > 1e-6]
-    assert eased and len(set(np.round(np.diff(timeline.positions[eased[0]:eased[-1] + 1]), 6))) > 1
+    # the ramp's frames, as DAIN Interpolate rendered and planned them (its plan output: each frame's time in the
+    # range), are in-betweens at eased times (unevenly spaced), neither neighbour copied (tests/test_nodes.py checks
+    # each frame's time exactly, on time-coded frames)
+    positions = np.asarray(plan.positions, dtype=np.float64)
+    eased = [i for i, p in enumerate(positions) if 0 < p < 2 and abs(p - round(p)) > 1e-6]
+    assert len(eased) >= 3 and len(set(np.round(np.diff(positions[eased[0] - 1:eased[-1] + 2]), 6))) > 1
+    for i in eased:
+        j, t = int(positions[i]), float(positions[i] % 1)
+        left, right, made = segment[j], segment[j + 1], whole[10 + i]
+        assert torch.equal(made, dense[i]) and not torch.equal(made, left) and not torch.equal(made, right), (i, t)
 
 
 class TrimmedVideo:

@@ -105,6 +105,22 @@ def _parents() -> dict[int, int]:
     return parents
 
 
+def in_session(session: int) -> set[int]:
+    """Every living process of the session ``session`` (started with ``start_new_session=True``, its id is the
+    leader's pid): the leader, its children and theirs, also those orphaned when the leader ended (adopted by init,
+    they are no longer anyone's descendants, but they keep the session)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2:].split()  # state ppid pgrp session ...
+        if int(fields[3]) == session and fields[0] != "Z":
+            found.add(int(stat.parent.name))
+    return found
+
+
 def descendants(pid: int | None = None) -> set[int]:
     """Every living process below ``pid`` (default: this process), children's children included, except Python's
     multiprocessing resource tracker: shared memory starts one per process, and it lives exactly as long as the
