@@ -203,12 +203,13 @@ def test_without_dedupe_a_repeated_frame_is_a_hold(cut_clip, tmp_path):
     assert not np.array_equal(bridged_frames[at + 1], source[44])  # moving on towards 46
 
 
-class NeighbourLog:
+class NeighbourLog(engines.Engine):
     """The blend engine, declaring that it reads a pair's neighbours (as flow does) and logging what it gets."""
 
-    name, context_frames = "neighbour-log", 1
+    info = engines.EngineInfo("neighbour-log", "blend, logging the neighbours it is given", context_frames=1)
 
     def __init__(self):
+        self.stats = engines.EngineStats()
         self.inner, self.given = engines.load("blend"), []
 
     def interpolate(self, frame0, frame1, times, before=None, after=None):
