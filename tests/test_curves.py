@@ -328,3 +328,19 @@ def test_the_limits_have_one_owner():
         SpeedCurve(10, (Keyframe(5, 1.0), Keyframe(2, 2.0)))
     with pytest.raises(InputError, match="past the last frame"):
         SpeedCurve(10, (Keyframe(9.5, 2.0),))
+
+
+def test_the_sync_clip_flashes_where_it_clicks(tmp_path):
+    from deepshop_core.media.audio import read_audio
+    from deepshop_core.media.decode import read_frames
+    from deepshop_core.synthetic import flash_indices, write_flash_clip
+
+    rate = Fraction(30000, 1001)
+    path = write_flash_clip(tmp_path / "sync.mkv", seconds=6, frame_rate=rate)
+    brightness = np.array([frame.mean() for frame in read_frames(path)])
+    flashes = np.flatnonzero(brightness > 200)
+    assert list(flashes) == flash_indices(len(brightness), rate) == [0, 30, 60, 90, 120, 150]
+    audio = read_audio(path)
+    loud = np.flatnonzero(np.abs(audio.samples[0]) > 0.3)
+    onsets = loud[np.r_[True, np.diff(loud) > audio.sample_rate // 2]] / audio.sample_rate
+    np.testing.assert_allclose(onsets, [float(i / rate) for i in flashes], atol=0.0005)  # each click on its flash
