@@ -317,11 +317,13 @@ class Step:
 
 @dataclass(frozen=True)
 class Blend:
-    """One output frame of a faster part: the equal-weight average of ``samples`` (each a `Step`, in source order),
-    its exposure over source time (`speed.shutter`). Render it with `speed.shutter.render_blend`. One plan item: a
-    chunk boundary never falls between its samples. ``left``/``right`` span the frames it reads."""
+    """One output frame of a faster part: the average of ``samples`` (each a `Step`, in source order) with
+    ``weights`` (summing to 1; None: equal), its exposure over source time (`speed.shutter`). Render it with
+    `speed.shutter.render_blend`. One plan item: a chunk boundary never falls between its samples. ``left`` and
+    ``right`` span the frames it reads."""
 
     samples: tuple[Step, ...]
+    weights: tuple[float, ...] | None = None
 
     is_copy = False
 
@@ -425,9 +427,14 @@ def _blur(items: list, timeline: Timeline, shutter: Shutter, cuts: list[int], st
         r = bisect.bisect_right(starts, x) - 1
         low, high = (ranges[r][0], ranges[r][1]) if r >= 0 and x <= ranges[r][1] else (x, x)
         window = (max(lo[k], shot_start, low), min(hi[k], shot_end, high))
-        samples = [step(float(s)) for s in sample_positions(x, *window, shutter.sampling)] \
-            if window[1] > window[0] else [items[k]]
-        items[k] = samples[0] if all(s == samples[0] for s in samples) else Blend(tuple(samples))
+        if window[1] <= window[0]:
+            continue
+        times, weights = sample_positions(x, *window, shutter.sampling, shutter.angle)
+        samples = [step(float(s)) for s in times]
+        if any(s != samples[0] for s in samples):
+            items[k] = Blend(tuple(samples), None if weights is None else tuple(float(w) for w in weights))
+        else:
+            items[k] = samples[0]
 
 
 def _frame_set(indices: Collection[int], count: int, what: str) -> set[int]:

@@ -16,7 +16,8 @@ The default angle is 180 degrees, the film convention; 0 turns the blur off (dro
 Sampling: ``subframes`` (with an engine) averages in-betweens at most `SAMPLE_SPACING` source frames apart (at most
 `MAX_SAMPLES` per output frame: at 100x and 180 degrees, ~50 frames of exposure, the spacing widens), each through the
 same rule as a sharp frame (cuts and held frames, `timeline.plan`), with equal weights. ``frames`` averages the whole
-source frames the exposure covers (at least the nearest one): a frame blend with no synthesis in the fast parts.
+source frames the exposure covers, each weighted by how much of its own exposure is covered (at least the nearest
+one): a frame blend with no synthesis in the fast parts.
 """
 
 from __future__ import annotations
@@ -70,38 +71,49 @@ def exposure_windows(positions: np.ndarray, speeds: np.ndarray, angle: float,
     return np.clip(lo, 0, source_count - 1), np.clip(hi, 0, source_count - 1)
 
 
-def sample_positions(position: float, lo: float, hi: float, sampling: str) -> np.ndarray:
-    """The source positions whose pictures, averaged with equal weights, make the frame at ``position`` exposed
-    over ``lo..hi``: one position (``position`` itself) when that is sharp."""
+def sample_positions(position: float, lo: float, hi: float, sampling: str,
+                     angle: float = DEFAULT_SHUTTER_ANGLE) -> tuple[np.ndarray, np.ndarray | None]:
+    """The source positions whose pictures, averaged, make the frame at ``position`` exposed over ``lo..hi``, and
+    their weights (None: equal). One position (``position`` itself) when that is sharp.
+
+    ``subframes``: the window's midpoints at most `SAMPLE_SPACING` apart, equal weights. ``frames``: the whole
+    frames whose own exposure (``angle / 360`` of a frame, centred on them) the total exposure ``lo - e/2 .. hi +
+    e/2`` covers, each weighted by how much of it is covered, so the blend stays centred on ``position`` (equal
+    weights would pull it to whichever frames happen to fall inside); the nearest frame when none is."""
     width = hi - lo
     if sampling == "frames":
-        whole = np.arange(math.ceil(lo - 1e-9), math.floor(hi + 1e-9) + 1, dtype=np.float64)
-        if whole.size == 0:
-            whole = np.array([float(min(max(math.floor(position + 0.5), math.ceil(lo)), math.floor(hi)))])
-        return whole
+        own = angle / 360.0
+        start, end = lo - own / 2, hi + own / 2
+        whole = np.arange(math.ceil(start - own / 2), math.floor(end + own / 2) + 1, dtype=np.float64)
+        covered = np.clip(np.minimum(whole + own / 2, end) - np.maximum(whole - own / 2, start), 0.0, None)
+        if not np.any(covered > 1e-12):
+            nearest = float(min(max(math.floor(position + 0.5), math.ceil(lo)), math.floor(hi)))
+            return np.array([nearest]), None
+        keep = covered > 1e-12
+        return whole[keep], covered[keep] / covered[keep].sum()
     count = min(MAX_SAMPLES, math.ceil(width / SAMPLE_SPACING - 1e-9))
     if count <= 1:
-        return np.array([float(position)])
-    return lo + (np.arange(count) + 0.5) * (width / count)
+        return np.array([float(position)]), None
+    return lo + (np.arange(count) + 0.5) * (width / count), None
 
 
-def render_blend(groups: Sequence[tuple[object, list]], get_frame: Callable[[int], np.ndarray],
+def render_blend(blend, get_frame: Callable[[int], np.ndarray],
                  interpolate: Callable[[np.ndarray, np.ndarray, list[float]], Sequence[np.ndarray]]) -> np.ndarray:
-    """One blurred output frame: the equal-weight average of its samples. ``groups`` is `timeline.Blend.groups()`
-    (a pair's samples together, so an engine sees each pair once per frame); ``interpolate(frame0, frame1, times)``
-    is an engine's. The result has the frames' dtype (uint8 rounded half up)."""
-    total, count, dtype = None, 0, None
-    for first, group in groups:
+    """One blurred output frame: the weighted average of a `timeline.Blend`'s samples, a pair's samples rendered
+    together (``blend.groups()``: an engine sees each pair once per frame). ``interpolate(frame0, frame1, times)``
+    is an engine's. The result has the frames' dtype (integers rounded half up)."""
+    weights = blend.weights or (1.0 / len(blend.samples),) * len(blend.samples)
+    total, index, dtype = None, 0, None
+    for first, group in blend.groups():
         if first.is_copy:
-            frame = get_frame(first.left)
-            frames = [frame] * len(group)
+            frames = [get_frame(first.left)] * len(group)
         else:
             frames = interpolate(get_frame(first.left), get_frame(first.right), [s.t for s in group])
         for frame in frames:
             dtype = frame.dtype
-            total = frame.astype(np.float32) if total is None else total + frame
-            count += 1
-    mean = total / count
+            term = frame.astype(np.float32) * np.float32(weights[index])
+            total = term if total is None else total + term
+            index += 1
     if np.issubdtype(dtype, np.integer):
-        return np.clip(np.floor(mean + 0.5), 0, np.iinfo(dtype).max).astype(dtype)
-    return mean.astype(dtype)
+        return np.clip(np.floor(total + 0.5), 0, np.iinfo(dtype).max).astype(dtype)
+    return total.astype(dtype)
