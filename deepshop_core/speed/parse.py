@@ -34,6 +34,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..files import require_input
+from ..timeline import exact_rate
 from .curve import Freeze, Keyframe, SpeedCurve
 from .limits import DEFAULT_EASE, MAX_FREEZE_SECONDS, check_ease, check_speed
 from .presets import DEFAULT_LENGTH_SECONDS, PRESETS, preset_keyframes, preset_name
@@ -252,8 +253,7 @@ def speeds_per_frame(values, frame_count: int) -> SpeedCurve:
 
 
 def _rate(frame_rate) -> Fraction:
-    from ..timeline import exact_rate  # the one rate normaliser (timeline imports this package at load)
-    return exact_rate(frame_rate)
+    return exact_rate(frame_rate)  # the one rate normaliser
 
 
 def _count(frame_count) -> int:

@@ -87,7 +87,7 @@ def sample_positions(position: float, lo: float, hi: float, sampling: str,
         whole = np.arange(math.ceil(start - own / 2), math.floor(end + own / 2) + 1, dtype=np.float64)
         covered = np.clip(np.minimum(whole + own / 2, end) - np.maximum(whole - own / 2, start), 0.0, None)
         if not np.any(covered > 1e-12):
-            nearest = float(min(max(math.floor(position + 0.5), math.ceil(lo)), math.floor(hi)))
+            nearest = float(min(max(math.floor(position + 0.5), math.floor(lo)), math.ceil(hi)))
             return np.array([nearest]), None
         keep = covered > 1e-12
         return whole[keep], covered[keep] / covered[keep].sum()
