@@ -175,6 +175,20 @@ def test_frames_at_whole_source_times_are_copies_and_untouched_frames_appear_onc
         assert np.count_nonzero(timeline.positions == frame) == 1
 
 
+@moderate
+@given(curves(), st.sampled_from(RATES), st.data())
+def test_the_time_map_follows_the_curve_everywhere(curve, rate, data):
+    realised = realise(curve)
+    time_map = realised.time_map(rate)
+    x = np.array(data.draw(st.lists(st.floats(0, curve.frame_count - 1), min_size=1, max_size=50)))
+    for freeze in curve.freezes:  # a freeze's own frame maps to the freeze's start (tested below)
+        x = x[np.abs(x - freeze.position) > 1e-6]
+    mapped = time_map.to_output(x / float(rate)) * float(rate)
+    np.testing.assert_allclose(mapped, realised.output_time(x), atol=0.01)
+    assert time_map.duration * float(rate) == pytest.approx(realised.output_count, abs=1e-9)
+    assert np.all(np.diff(time_map.output) > 0) and np.all(np.diff(time_map.source) >= 0)
+
+
 def test_the_issue_example_lands_where_the_dry_run_says():
     curve = parse_speed("0s:1,1s:0.25,2s:0.25,2.5s:3,3.5s:1", Fraction(25), 125)
     timeline, report = curve_timeline(curve), dry_run(curve, Fraction(25))

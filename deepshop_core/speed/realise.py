@@ -19,7 +19,8 @@ import numpy as np
 from .curve import SpeedCurve
 from .stretch import Part, Stretch, split_at_one
 
-_ANCHOR_STEP = 0.125  # source frames between time-map anchors inside a stretch (5 ms at 25 fps)
+_ANCHOR_STEP = 0.125  # source frames between time-map anchors inside a stretch (5 ms at 25 fps), at most
+_ANCHOR_ERROR = 0.005  # frames: the most the time map (linear between anchors) may stray from the curve
 
 
 @dataclass(frozen=True)
@@ -210,8 +211,9 @@ class RealisedCurve:
         return pieces
 
     def time_map(self, frame_rate, step: float = _ANCHOR_STEP) -> TimeMap:
-        """Source seconds -> output seconds as anchor pairs, exact at each anchor (every ``step`` source frames in
-        a stretch, every part boundary, both sides of each freeze); linear between them."""
+        """Source seconds -> output seconds as anchor pairs, exact at each anchor (every part boundary, both sides of
+        each freeze, and inside each part at most ``step`` source frames apart, closer where needed), linear between
+        them, within `_ANCHOR_ERROR` frames of the curve everywhere."""
         source: list[float] = []
         output: list[float] = []
         for i, stretch in enumerate(self.stretches):
@@ -219,9 +221,7 @@ class RealisedCurve:
             _anchor(source, output, stretch.start, begin)
             grid, times = np.zeros(1), np.zeros(1)
             if stretch.length > 0:
-                grid = np.union1d(np.linspace(0.0, stretch.length, math.ceil(stretch.length / step) + 1),
-                                  [p.offset + p.length * p.lo for p in stretch.parts]
-                                  + [frame - stretch.start for frame, _ in stretch.freezes])
+                grid = np.union1d(_anchor_grid(stretch, step), [frame - stretch.start for frame, _ in stretch.freezes])
                 grid = grid[(grid >= 0) & (grid <= stretch.length)]
                 times = stretch.continuous_time(grid)
                 times[0], times[-1] = 0.0, stretch.length + stretch.extra
@@ -236,14 +236,30 @@ class RealisedCurve:
         _anchor(source, output, self.frame_count - 1.0, last)
         _anchor(source, output, float(self.frame_count), last + 1.0)
         fps = float(frame_rate)
-        return TimeMap(np.array(source) / fps, np.array(output) / fps)
+        source_s, output_s = np.array(source) / fps, np.array(output) / fps
+        keep = np.concatenate([[True], np.diff(output_s) > 0])  # seconds can merge what frames kept apart
+        return TimeMap(source_s[keep], output_s[keep])
+
+
+def _anchor_grid(stretch: Stretch, step: float) -> np.ndarray:
+    """Offsets of a stretch's time-map anchors: every part's ends, and points at most ``step`` apart inside it,
+    closer where the slowdown changes fast, so that the map, linear between anchors, stays within
+    `_ANCHOR_ERROR` frames of the curve (the error of a chord is h^2 / 8 times the slowdown's slope)."""
+    points = [np.array([0.0, float(stretch.length)])]
+    for part in stretch.parts:
+        begin, share = part.offset + part.length * part.lo, part.length * (part.hi - part.lo)
+        k = stretch.k_slower if part.slower else stretch.k_faster
+        slope = 1.5 * abs(k * (part.w1 - part.w0)) / part.length if part.ease != "hold" and part.length > 0 else 0
+        spacing = min(step, math.sqrt(8 * _ANCHOR_ERROR / slope)) if slope > 0 else step
+        points.append(begin + share * np.linspace(0.0, 1.0, math.ceil(share / spacing) + 1))
+    return np.concatenate(points)
 
 
 def _anchor(source: list[float], output: list[float], x: float, t: float) -> None:
     if not source:
         source.append(0.0)
         output.append(0.0)
-    if (x, t) != (source[-1], output[-1]):
+    if t > output[-1] and x >= source[-1]:  # anchors closer than float resolution add nothing
         source.append(float(x))
         output.append(float(t))
 
