@@ -100,7 +100,8 @@ def test_blends_keep_to_their_shot_and_range_and_stream(curve, data, shutter):
     timeline = curve_timeline(curve)
     count = curve.frame_count
     cuts = sorted(data.draw(st.sets(st.integers(1, count - 1), max_size=4)))
-    items = plan(timeline, cuts, shutter=shutter)
+    held = data.draw(st.sets(st.integers(1, count - 1), max_size=6))  # held frames: samples follow the drawings
+    items = plan(timeline, cuts, held, shutter=shutter)
     assert len(items) == len(timeline)
     ranges = timeline.retimed_ranges
     for x, item in zip(timeline.positions, items):
