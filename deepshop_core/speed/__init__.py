@@ -1,6 +1,6 @@
-"""Speed curves: any playback speed over source time, slower and faster, with freezes.
+"""Speed curves: any playback speed over source time, slower and faster, with freezes (docs/speed_curves.md).
 
-`curve` (the checked data), `limits` (the one owner of the limits and eases), `stretch` and `realise` (the whole
-frame rounding, the integral and its inverse, the time map), `parse` (keyframe text, presets, files, per-frame
-lists), `presets`, `shutter` (motion blur for the faster parts).
+`limits` (the one owner of the limits and eases), `curve` (the checked data), `stretch` and `realise` (whole-frame
+rounding, the integral and its inverse, positions, the time map), `parse` (keyframe text, presets, files, per-frame
+lists), `presets`, `dryrun` (where keyframes land), `shutter` (motion blur for the faster parts).
 """
