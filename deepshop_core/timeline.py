@@ -430,7 +430,8 @@ def _blur(items: list, timeline: Timeline, shutter: Shutter, cuts: list[int], st
         if window[1] <= window[0]:
             continue
         times, weights = sample_positions(x, *window, shutter.sampling, shutter.angle)
-        samples = [step(float(s)) for s in times]
+        # Whole frames are blended as they are (held ones too: no synthesis); sub-frames follow the sharp rule.
+        samples = [Step(int(s), int(s), 0.0) if shutter.sampling == "frames" else step(float(s)) for s in times]
         if any(s != samples[0] for s in samples):
             items[k] = Blend(tuple(samples), None if weights is None else tuple(float(w) for w in weights))
         else:
