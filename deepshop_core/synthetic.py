@@ -7,6 +7,9 @@ make interpolation hard; a tone with a click on every second keeps audio sync vi
 
 from __future__ import annotations
 
+import math
+
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -128,4 +131,54 @@ def write_clip(path: str | Path, *, seconds: float = 4.0, frame_rate: Fraction =
     with VideoWriter(path, frame_rate, format=format, audio=track, overwrite=overwrite) as writer:
         for i in range(count):
             writer.write(scene.frame(float(i / frame_rate)))
+    return Path(path)
+
+
+
+def flash_indices(count: int, frame_rate: Fraction) -> list[int]:
+    """The frames of a sync clip that flash: the one nearest each whole second."""
+    rate = Fraction(frame_rate)
+    return [i for i in (math.floor(k * rate + Fraction(1, 2)) for k in range(int(count / rate) + 2)) if i < count]
+
+
+def flash_frames(count: int, frame_rate: Fraction = Fraction(25), width: int = 64,
+                 height: int = 36) -> Iterator[np.ndarray]:
+    """Frames of a cheap sync clip: a grey square drifting over black (something to interpolate), and a white
+    frame at each of `flash_indices`."""
+    flashes = set(flash_indices(count, frame_rate))
+    size = max(2, height // 4)
+    for i in range(count):
+        frame = np.zeros((height, width, 3), np.uint8)
+        if i in flashes:
+            frame[:] = 255
+        else:
+            x = int(round((width - size) * (0.5 + 0.5 * np.sin(2 * np.pi * 0.25 * float(i / frame_rate)))))
+            frame[height // 2 - size // 2: height // 2 + size // 2, x: x + size] = 128
+        yield frame
+
+
+def flash_track(count: int, frame_rate: Fraction = Fraction(25), sample_rate: int = 48000) -> Audio:
+    """The sound of a sync clip: a quiet 220 Hz tone with a 10 ms 2 kHz click starting exactly at each flash."""
+    n = round(count / Fraction(frame_rate) * sample_rate)
+    t = np.arange(n, dtype=np.float64) / sample_rate
+    tone = 0.1 * np.sin(2 * np.pi * 220 * t)
+    for i in flash_indices(count, frame_rate):
+        start = float(i / Fraction(frame_rate))
+        click = (t >= start) & (t < start + 0.01)
+        tone[click] += 0.5 * np.sin(2 * np.pi * 2000 * (t[click] - start))
+    return Audio(tone.astype(np.float32), sample_rate)
+
+
+def write_flash_clip(path: str | Path, *, seconds: float = 60.0, frame_rate: Fraction = Fraction(25),
+                     width: int = 64, height: int = 36, format: str | None = "lossless",
+                     overwrite: bool = False) -> Path:
+    """A sync-check clip: flashes (`flash_frames`) and clicks (`flash_track`) together, so after retiming every
+    flash in the picture can be checked against its click in the sound. 60 s at 64x36 writes in about a second."""
+    from .media.encode import VideoWriter
+
+    count = int(round(seconds * frame_rate))
+    with VideoWriter(path, frame_rate, format=format, audio=flash_track(count, frame_rate),
+                     overwrite=overwrite) as writer:
+        for frame in flash_frames(count, frame_rate, width, height):
+            writer.write(frame)
     return Path(path)

@@ -10,12 +10,14 @@ copied bit for bit.
 
 Smooth mode (``smooth_timeline``) multiplies the frame rate instead: same duration, F times as many frames.
 
-Decisions (the issue left them open):
+Slow ranges are one case of a speed curve (`speed`): a `Segment` is a stretch of constant slowdown with smoothstep
+ramps, realised by the same code as any keyframed curve (`curve_timeline`): the same positions, output times, audio
+pieces and time map. Decisions:
 
-* A segment's output length in frame intervals must be an integer, or the frames after it would land between
-  output frames. It is ``round(integral of the slowdown curve)`` with halves rounded up, and the part of the curve
-  above 1x is scaled so the integral is exactly that length (5 intervals at F=2.5 -> 12.5 -> 13 intervals).
-  Scaling only the part above 1x keeps the speed exactly 1x where a ramp meets the untouched footage.
+* A stretch's output length in frame intervals must be whole, or the frames after it would land between output
+  frames: ``round(integral of the slowdown curve)`` with halves rounded up, the curve's deviation from 1x scaled so
+  the integral is exactly that (5 intervals at F=2.5 -> 12.5 -> 13 intervals); see `speed.stretch`. Scaling only
+  the deviation keeps the speed exactly 1x where a ramp meets the untouched footage.
 * Ramps: the slowdown goes from 1x to Fx over ``ramp`` source frames inside each end of the segment, along a
   smoothstep (3u^2 - 2u^3), so the speed and its rate of change are continuous. Its integral has a closed form;
   positions inside the ramps come from inverting it by bisection (monotonic, precise to ~1e-12 frames).
@@ -40,12 +42,14 @@ from itertools import pairwise
 import numpy as np
 
 from .errors import InputError
+from .speed.curve import SpeedCurve
+from .speed.limits import MAX_FACTOR, check_factor  # noqa: F401 (their owner is speed.limits; read here too)
+from .speed.realise import AudioPiece, RealisedCurve, TimeMap, realise, segment_stretch
+from .speed.shutter import Shutter, exposure_windows, sample_positions
+from .speed.stretch import Stretch
 
-MAX_FACTOR = 1000.0  # beyond this a "slow-down" is a typo, and the output would be absurdly long
 MIN_RAMP = 1e-3  # frames; shorter ramps count as no ramp
 RATE_DENOMINATOR_LIMIT = 1000  # smooth mode: a non-integer factor becomes a Fraction with a denominator up to this
-_BISECTION_STEPS = 60  # halves the bracket (at most a few thousand frames) down to float precision
-_WHOLE_FRAME_TOLERANCE = 1e-9  # frames; far below anything visible, far above the inversion error
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -78,50 +82,18 @@ class Segment:
         return self.end - self.start
 
     @property
-    def output_span(self) -> int:
-        """Output frame intervals the range lasts: the slowdown's integral, rounded half up (see module doc)."""
-        return math.floor(self._integral() + 0.5)
-
-    def _integral(self) -> float:
-        # A smoothstep ramp averages half the extra slowdown, so each of the two ramps loses (F - 1) * R / 2.
-        return self.span * self.factor - (self.factor - 1.0) * self.ramp
+    def stretch(self) -> Stretch:
+        """The range as a stretch of a speed curve: what realises it (`speed.realise.segment_stretch`)."""
+        return segment_stretch(self.start, self.end, self.factor, self.ramp)
 
     @property
-    def _extra(self) -> float:
-        """Peak slowdown above 1x after scaling the curve to integrate exactly to ``output_span``."""
-        return (self.output_span - self.span) / (self.span - self.ramp)
-
-    def _output_time(self, x: np.ndarray) -> np.ndarray:
-        """Output time (intervals since ``start``) at source offsets ``x`` (0..span): the integral of the slowdown."""
-        x = np.asarray(x, dtype=np.float64)
-        extra, ramp, span = self._extra, self.ramp, self.span
-        if ramp == 0:
-            return x * (self.output_span / span)
-
-        def eased(u):  # integral over [0, u] of smoothstep, times R
-            u = np.clip(u, 0.0, 1.0)
-            return ramp * (u**3 - u**4 / 2)
-
-        # 1x everywhere, plus the extra slowdown weighted by ease-in, plateau and ease-out.
-        plateau = np.clip(x - ramp, 0.0, span - 2 * ramp)
-        ease_out = eased((x - (span - ramp)) / ramp)
-        return x + extra * (eased(x / ramp) + plateau + np.clip(x - (span - ramp), 0.0, ramp) - ease_out)
+    def output_span(self) -> int:
+        """Output frame intervals the range lasts: the slowdown's integral, rounded half up (see module doc)."""
+        return self.stretch.output_length
 
     def source_offsets(self, times: np.ndarray) -> np.ndarray:
         """Source offsets (0..span) shown at output times ``times`` (0..output_span): the inverse of the integral."""
-        times = np.asarray(times, dtype=np.float64)
-        if self.ramp == 0 or self.output_span == self.span:
-            # Linear: one rounding of an exact ratio, so multiples of output_span/span land exactly on integers.
-            return times * self.span / self.output_span
-        low, high = np.zeros_like(times), np.full_like(times, float(self.span))
-        for _ in range(_BISECTION_STEPS):
-            middle = (low + high) / 2
-            below = self._output_time(middle) < times
-            low, high = np.where(below, middle, low), np.where(below, high, middle)
-        offsets = (low + high) / 2
-        # Offsets a rounding error away from a whole frame are that frame: copied, not interpolated at t=1e-13.
-        whole = np.round(offsets)
-        return np.where(np.abs(offsets - whole) < _WHOLE_FRAME_TOLERANCE, whole, offsets)
+        return self.stretch.source_offsets(times)
 
 
 def _frame_index(value, name: str) -> int:
@@ -150,19 +122,6 @@ def _ramp(value, start: int, end: int) -> float:
     return 0.0 if ramp < MIN_RAMP else ramp  # too short to see, and its curve would divide by almost zero
 
 
-def check_factor(value) -> float:
-    """A slow-down factor as a float from 1 to `MAX_FACTOR` (the one limit: the CLI, batch and the nodes use it)."""
-    try:
-        factor = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"slow-down factor {value!r} is not a number: use a number such as 2, 2.5 or 4") from None
-    if not math.isfinite(factor) or factor < 1 or factor > MAX_FACTOR:
-        raise InputError(
-            f"slow-down factor {value!r} is out of range: use a number from 1 (unchanged) to {MAX_FACTOR:g}"
-        )
-    return factor
-
-
 def exact_rate(value) -> Fraction:
     """A frame rate as an exact positive `Fraction` (the one normaliser: the writer, the CLI and the nodes use it).
 
@@ -184,70 +143,47 @@ def exact_rate(value) -> Fraction:
 # Timelines
 
 
-@dataclass(frozen=True)
-class AudioPiece:
-    """The source audio between ``src_start`` and ``src_end`` (in source frame periods) lasts ``out_length`` periods.
-
-    ``out_length / (src_end - src_start)`` is the local slowdown. All values are in units of one source frame period
-    (1 / input fps), so ``seconds = value / input_fps`` in both modes.
-    """
-
-    src_start: float
-    src_end: float
-    out_length: float
-
-
 @dataclass(frozen=True, eq=False)  # eq=False: the positions array has no single truth value
 class Timeline:
-    """For every output frame, the source position it shows (see the module doc)."""
+    """For every output frame, the source position it shows (see the module doc). ``curve``: the realised speed
+    curve of slow mode (a `Segment` list is one), None in smooth mode."""
 
     source_count: int
     positions: np.ndarray
     segments: tuple[Segment, ...]
     rate_multiplier: Fraction
+    curve: RealisedCurve | None = None
 
     def __len__(self) -> int:
         return len(self.positions)
 
     @property
     def retimed_ranges(self) -> tuple[tuple[int, int], ...]:
-        """The source ranges ``(start, end)`` that are actually slowed: every segment that adds frames, or the
-        whole clip in smooth mode with a multiplier above 1."""
+        """The source ranges ``(start, end)`` that are actually retimed: every stretch that adds or drops frames
+        (a slowed segment) or holds a frame in between, or the whole clip in smooth mode with a multiplier above 1."""
         if self.rate_multiplier != 1:
             return ((0, self.source_count - 1),) if self.source_count > 1 else ()
-        return tuple((s.start, s.end) for s in self.segments if s.output_span > s.span)
+        return self.curve.retimed_ranges if self.curve is not None else ()
 
     def audio_pieces(self) -> list[AudioPiece]:
         """Consecutive pieces covering the source duration ``0..source_count`` (frame periods).
 
-        Slow mode: outside the segments the audio keeps its speed; a segment stretches by its slowdown, ramps in
-        pieces of at most one source frame with their exact integrated length. The lengths add up to ``len(self)``.
-        Smooth mode: the duration does not change, so there is one piece of ``source_count`` periods at 1x (its
-        length is in source frame periods, not in the faster output frames: play the audio unchanged).
+        Slow mode: outside the stretches the audio keeps its speed; a stretch changes it by its slowdown, eased parts
+        in pieces of at most one source frame with their exact integrated length, a freeze is a silent piece of no
+        source length. The lengths add up to ``len(self)``. Smooth mode: the duration does not change, so there is
+        one piece of ``source_count`` periods at 1x (its length is in source frame periods, not in the faster output
+        frames: play the audio unchanged).
         """
-        pieces: list[AudioPiece] = []
-        cursor = 0
-        for segment in self.segments:
-            if segment.start > cursor:
-                pieces.append(AudioPiece(float(cursor), float(segment.start), float(segment.start - cursor)))
-            pieces.extend(_segment_audio(segment))
-            cursor = segment.end
-        pieces.append(AudioPiece(float(cursor), float(self.source_count), float(self.source_count - cursor)))
-        return pieces
+        if self.curve is None:
+            return [AudioPiece(0.0, float(self.source_count), float(self.source_count))]
+        return self.curve.audio_pieces()
 
-
-def _segment_audio(segment: Segment) -> list[AudioPiece]:
-    ramp, span = segment.ramp, segment.span
-    # Breakpoints: each ramp in steps of at most one frame, the plateau in one piece. Deduplicated as the absolute
-    # source times they become, so no piece is empty.
-    steps = max(1, math.ceil(ramp))
-    offsets = [0.0, float(span)]
-    for i in range(steps + 1):
-        offsets += [ramp * i / steps, span - ramp + ramp * i / steps]
-    points = np.array(sorted({segment.start + offset for offset in offsets}))
-    times = segment._output_time(points - segment.start)
-    times[0], times[-1] = 0.0, segment.output_span  # exact, so the lengths add up to whole output frames
-    return [AudioPiece(float(a), float(b), float(tb - ta)) for (a, ta), (b, tb) in pairwise(zip(points, times))]
+    def time_map(self, frame_rate) -> TimeMap:
+        """Source seconds -> output seconds (``frame_rate``: the source's), for the audio and the subtitles."""
+        if self.curve is None:
+            end = self.source_count / float(frame_rate)
+            return TimeMap(np.array([0.0, end]), np.array([0.0, end]))
+        return self.curve.time_map(frame_rate)
 
 
 def slow_timeline(source_count: int, segments: Sequence[Segment]) -> Timeline:
@@ -265,15 +201,14 @@ def slow_timeline(source_count: int, segments: Sequence[Segment]) -> Timeline:
                 f"slow ranges {first.start}:{first.end} and {second.start}:{second.end} overlap: ranges may touch "
                 f"(one ends where the next starts) but must not share more than that frame"
             )
-    pieces = []
-    cursor = 0
-    for segment in ordered:
-        pieces.append(np.arange(cursor, segment.start, dtype=np.float64))
-        times = np.arange(segment.output_span, dtype=np.float64)  # the end frame is emitted by what follows
-        pieces.append(segment.start + segment.source_offsets(times))
-        cursor = segment.end
-    pieces.append(np.arange(cursor, count, dtype=np.float64))
-    return Timeline(count, _frozen(np.concatenate(pieces)), ordered, Fraction(1))
+    curve = RealisedCurve(count, tuple(segment.stretch for segment in ordered))
+    return Timeline(count, _frozen(curve.positions()), ordered, Fraction(1), curve)
+
+
+def curve_timeline(curve: SpeedCurve) -> Timeline:
+    """Slow motion (and fast motion, and freezes) at the input frame rate along a speed curve (`speed`)."""
+    realised = realise(curve)
+    return Timeline(curve.frame_count, _frozen(realised.positions()), (), Fraction(1), realised)
 
 
 def smooth_timeline(source_count: int, factor: float) -> Timeline:
@@ -411,28 +346,73 @@ class Step:
         return self.t == 0
 
 
-def plan(timeline: Timeline, cuts: Collection[int] = (), duplicates: Collection[int] = ()) -> list[Step]:
+@dataclass(frozen=True)
+class Blend:
+    """One output frame of a faster part: the average of ``samples`` (each a `Step`, in source order) with
+    ``weights`` (summing to 1; None: equal), its exposure over source time (`speed.shutter`). Render it with
+    `speed.shutter.render_blend`. One plan item: a chunk boundary never falls between its samples. ``left`` and
+    ``right`` span the frames it reads."""
+
+    samples: tuple[Step, ...]
+    weights: tuple[float, ...] | None = None
+
+    is_copy = False
+
+    @property
+    def left(self) -> int:
+        return self.samples[0].left
+
+    @property
+    def right(self) -> int:
+        return max(s.right for s in self.samples)
+
+    def groups(self) -> list[tuple[Step, list[Step]]]:
+        """Consecutive samples that share a frame pair (or copy one frame), so an engine sees each pair once."""
+        groups: list[tuple[Step, list[Step]]] = []
+        for sample in self.samples:
+            if groups and (sample.left, sample.right, sample.is_copy) == \
+                    (groups[-1][0].left, groups[-1][0].right, groups[-1][0].is_copy):
+                groups[-1][1].append(sample)
+            else:
+                groups.append((sample, [sample]))
+        return groups
+
+
+def plan(timeline: Timeline, cuts: Collection[int] = (), duplicates: Collection[int] = (),
+         shutter: Shutter | None = None) -> list[Step | Blend]:
     """How to render every output frame of ``timeline``.
 
     ``cuts``: indices k with a scene cut between frames k-1 and k. No step interpolates across a cut; a position
     between the two frames shows the nearer one (t < 0.5 -> left, else right).
 
-    ``duplicates``: indices k whose picture repeats frame k-1 (held frames, animation on twos). Inside each slowed
+    ``duplicates``: indices k whose picture repeats frame k-1 (held frames, animation on twos). Inside each retimed
     range (``Timeline.retimed_ranges``) positions are mapped onto the range's "keys": its start and end frames and
     every frame between that is not a duplicate (a frame after a cut always counts as distinct). Each key's picture
     moves at the time the key appears: content 0,0,1,1,2,2 has keys at 0, 2, 4 (and the end, 5), and position 1.5
     interpolates frames 0 and 2 at t = 0.75, so the motion is even instead of stuttering. That applies to integer
-    positions too: a held frame strictly inside a slowed range is rendered as an in-between. A key is always copied
+    positions too: a held frame strictly inside a retimed range is rendered as an in-between. A key is always copied
     as itself; where the next key shows the same picture (a held end frame) or lies beyond a cut, the picture is
-    held. Frames outside the slowed ranges, and the ranges' own start and end frames, are always exact copies.
+    held. Frames outside the retimed ranges, and the ranges' own start and end frames, are always exact copies.
 
-    Streaming: ``left`` never decreases from one step to the next, and ``right`` stays inside the step's slowed
+    ``shutter``: where the timeline plays faster than 1x, each frame becomes a `Blend` of the source over its
+    exposure (`speed.shutter`), clipped to its shot and its retimed range; None or angle 0: sharp steps everywhere.
+    Slow motion never plays faster, so its plan is the same with or without a shutter.
+
+    Streaming: ``left`` never decreases from one item to the next, and ``right`` stays inside the item's retimed
     range, so a renderer may drop every frame before the current ``left``.
     """
     count = timeline.source_count
     cut_set = _frame_set(cuts, count, "scene cut")
     held = _frame_set(duplicates, count, "duplicate frame") - cut_set
-    ranges = timeline.retimed_ranges
+    step = _step_rule(timeline.retimed_ranges, cut_set, held)
+    items: list[Step | Blend] = [step(float(s)) for s in timeline.positions]
+    if shutter is not None and shutter.angle > 0 and timeline.curve is not None:
+        _blur(items, timeline, shutter, sorted(cut_set), step)
+    return items
+
+
+def _step_rule(ranges: Sequence[tuple[int, int]], cut_set: set[int], held: set[int]):
+    """The step that renders source position s (see `plan`)."""
     starts = [a for a, _ in ranges]
     # The range's ends count as keys: they are copied as themselves, so the motion must pass through them.
     range_keys = [[a, *(k for k in range(a + 1, b) if k not in held), b] for a, b in ranges] if held else []
@@ -456,7 +436,37 @@ def plan(timeline: Timeline, cuts: Collection[int] = (), duplicates: Collection[
             return Step(nearest, nearest, 0.0)
         return Step(left, left + 1, t)
 
-    return [step(float(s)) for s in timeline.positions]
+    return step
+
+
+def _blur(items: list, timeline: Timeline, shutter: Shutter, cuts: list[int], step) -> None:
+    """Replace the sharp steps of the faster frames in ``items`` by blends over their exposure."""
+    positions = timeline.positions
+    speeds = timeline.curve.frame_speeds(positions)
+    fast = np.flatnonzero(speeds > 1 + 1e-9)
+    if not fast.size:
+        return
+    lo, hi = exposure_windows(positions, speeds, shutter.angle, timeline.source_count)
+    ranges = timeline.retimed_ranges
+    starts = [a for a, _ in ranges]
+    for k in fast:
+        x = float(positions[k])
+        anchor = math.floor(x) + (1 if x % 1 >= 0.5 and math.floor(x) + 1 in cuts else 0)  # the frame's shot
+        shot_start = cuts[bisect.bisect_right(cuts, anchor) - 1] if cuts and cuts[0] <= anchor else 0
+        after = bisect.bisect_right(cuts, anchor)
+        shot_end = cuts[after] - 1 if after < len(cuts) else timeline.source_count - 1
+        r = bisect.bisect_right(starts, x) - 1
+        low, high = (ranges[r][0], ranges[r][1]) if r >= 0 and x <= ranges[r][1] else (x, x)
+        window = (max(lo[k], shot_start, low), min(hi[k], shot_end, high))
+        if window[1] <= window[0]:
+            continue
+        times, weights = sample_positions(x, *window, shutter.sampling, shutter.angle)
+        # Whole frames are blended as they are (held ones too: no synthesis); sub-frames follow the sharp rule.
+        samples = [Step(int(s), int(s), 0.0) if shutter.sampling == "frames" else step(float(s)) for s in times]
+        if any(s != samples[0] for s in samples):
+            items[k] = Blend(tuple(samples), None if weights is None else tuple(float(w) for w in weights))
+        else:
+            items[k] = samples[0]
 
 
 def _frame_set(indices: Collection[int], count: int, what: str) -> set[int]:
