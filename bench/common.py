@@ -6,12 +6,16 @@ which ``bench/report.py`` turns into the README's tables and plot.
 
 from __future__ import annotations
 
+import atexit
 import datetime
+import io
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -113,18 +117,25 @@ def table(header: list[str], rows: list[list]) -> str:
 
 
 def flow_engine_at(rev: str, preset: str = "balanced"):
-    """A FlowEngine from deepshop_core/engines/flow.py as it was at git revision ``rev`` (a same-run baseline from
-    the project's own history)."""
+    """A FlowEngine as it was at git revision ``rev`` (a same-run baseline from the project's own history): the
+    revision's whole deepshop_core, exported with ``git archive`` into a temporary folder and imported under a name
+    of its own (``deepshop_core_at_<rev>``; its imports are relative), so it runs its own code throughout, whether
+    its flow engine was one file (``engines/flow.py``) or a package (``engines/flow/``)."""
+    import importlib
     import importlib.util
 
-    source = subprocess.run(["git", "show", f"{rev}:deepshop_core/engines/flow.py"], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"flow_{rev}.py"
-        path.write_text(source)
-        # a submodule name of deepshop_core.engines, so that its relative imports resolve
-        spec = importlib.util.spec_from_file_location(f"deepshop_core.engines._flow_{rev}", path)
+    name = "deepshop_core_at_" + "".join(c if c.isalnum() else "_" for c in rev)
+    if name not in sys.modules:
+        folder = Path(tempfile.mkdtemp(prefix="deepshop_at_"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        archive = subprocess.run(["git", "archive", rev, "deepshop_core"], cwd=ROOT, check=True,
+                                 capture_output=True).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(folder, filter="data")
+        package = (folder / "deepshop_core").rename(folder / name)
+        spec = importlib.util.spec_from_file_location(name, package / "__init__.py",
+                                                      submodule_search_locations=[str(package)])
         module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # dataclasses look their module up
+        sys.modules[name] = module
         spec.loader.exec_module(module)
-    return module.FlowEngine(preset)
+    return importlib.import_module(f"{name}.engines.flow").FlowEngine(preset)

@@ -173,7 +173,7 @@ OLD_FLOW_COMMIT = "1adadc8"
 
 
 def old_flow():
-    """The ``balanced`` preset of deepshop_core/engines/flow.py at OLD_FLOW_COMMIT, as a method (t = 0.5)."""
+    """The flow engine's ``balanced`` preset at OLD_FLOW_COMMIT, as a method (t = 0.5)."""
     engine = flow_engine_at(OLD_FLOW_COMMIT)
 
     def run(f0, f1):
@@ -431,11 +431,11 @@ def speed(rounds: int = 3, pairs: int = 6) -> dict:
         factor = quiet_ref[(w, h)] / ref_ms
         print(f"  {w}x{h}: reference DIS medium both ways {ref_ms:.1f} ms (quiet machine: {quiet_ref[(w, h)]} ms)")
         for p, engine in loaded.items():
-            fh, fw = engine.flow_size(h, w)
+            fh, fw = engine.preset.geometry(h, w).flow
             key = f"{p} {w}x{h}"
             out[key] = {"best_ms": min(wall[p]), "median_ms": statistics.median(wall[p]), "cpu_ms": min(cpu[p]),
                         "ref_ms": ref_ms, "quiet_estimate_ms": min(wall[p]) * factor, "stages_ms": stages[p],
-                        "flow_size": f"{fw}x{fh}", "warp": engine.warp_kind(h, w)}
+                        "flow_size": f"{fw}x{fh}", "warp": engine.preset.warp_for(h, w)}
             st = stages[p]
             print(f"    {p:9s} {min(wall[p]):7.1f} ms/pair (median {statistics.median(wall[p]):.1f}, cpu "
                   f"{min(cpu[p]):.1f}, quiet estimate {min(wall[p]) * factor:.1f})  "

@@ -17,8 +17,9 @@ output frames per second, and Deepshop's per-stage breakdown (decode, analyse = 
 stages, encode; encoding runs on a thread of its own, overlapping the interpolation, so stages overlap; the flow
 engine's stages are summed over its two threads). Every engine variant is measured unless --engines names some:
 ``flow best`` included (slow at 720p: about 1 s a pair on 2 cores).
-``--against REV`` adds the flow engine's default preset as it was at git revision REV (its flow.py loaded into a
-temporary module), run the same way in the same rounds: the engine's own progress, whatever the load of the machine.
+``--against REV`` adds the flow engine's default preset as it was at git revision REV (the revision's deepshop_core
+exported into a temporary folder and imported under another name), run the same way in the same rounds: the
+engine's own progress, whatever the load of the machine.
 
 Needs ../shared/testdata/videos. Writes bench/out/speed.json.
 """

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from deepshop_core import engines
-from deepshop_core.engines.flow import PRESETS, FlowEngine
+from deepshop_core.engines.flow import PRESETS, FlowEngine, motion, render
+from deepshop_core.engines.flow.presets import Geometry
 from deepshop_core.errors import InputError
 
 from tests.support.images import psnr, shifted, texture
@@ -38,7 +39,7 @@ def phase_shift(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 def test_registry_and_interface(engine):
     assert engine.name == "flow"
     assert isinstance(engine, engines.Engine)
-    assert engine.preset == "balanced"
+    assert engine.preset is PRESETS["balanced"] and engine.preset.name == "balanced"
     assert engines.DEFAULT_ENGINE == "flow"
 
 
@@ -114,7 +115,7 @@ def test_any_size(engine, shape):
 def test_odd_size_is_exact_not_resized(engine):
     # odd size, long side 641 > balanced's max_flow_side 640: the flow is computed at 640x358 and upsampled; the
     # output must keep the input's exact size and pixel grid
-    assert engine.flow_size(359, 641) == (358, 640)
+    assert engine.preset.geometry(359, 641).flow == (358, 640)
     base = texture(359, 641, seed=5)
     f1 = shifted(base, 3.0, 1.0)
     mid = engine.interpolate(base, f1, [0.5])[0]
@@ -124,11 +125,12 @@ def test_odd_size_is_exact_not_resized(engine):
 
 
 def test_flow_downscaling_keeps_the_geometry():
-    # above max_flow_pixels the flow is computed small; the output must still be right at full size
-    base = texture(300, 400, seed=6)
+    # a long side above the preset's max_flow_side: the flow is computed small (here at half size); the output
+    # must still be right at full size
+    base = texture(300, 1280, seed=6)
     f1 = shifted(base, 9.0, 4.0)
-    e = FlowEngine("balanced", flow_scale=0.5)
-    assert e.flow_size(300, 400) == (150, 200)
+    e = FlowEngine("balanced")
+    assert e.preset.geometry(300, 1280).flow == (150, 640)
     mid = e.interpolate(base, f1, [0.5])[0]
     est = phase_shift(base, mid)
     assert abs(est[0] - 4.5) < 0.5 and abs(est[1] - 2.0) < 0.5, est
@@ -175,25 +177,33 @@ def test_invalid_input_raises(engine, frame0, frame1, times):
 
 
 def test_bad_options():
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="unknown flow preset"):
         engines.load("flow", preset="ultra")
-    with pytest.raises(InputError):
-        engines.load("flow", flow_scale=0)
-    with pytest.raises(InputError):
-        engines.load("flow", flow_scale=1.5)
-    with pytest.raises(InputError):
-        engines.load("flow", warp="nearest")
+    with pytest.raises(InputError, match="no option 'warp'"):  # the warp is the preset's, not a knob
+        engines.EngineChoice.of("flow", warp="linear")
 
 
-@pytest.mark.parametrize("warp", ["lanczos", "cubic", "upsampled", "linear", "auto"])
-def test_warp_override(warp):
+@pytest.mark.parametrize("preset, small, large", [("fast", "linear", "linear"), ("balanced", "upsampled", "linear"),
+                                                  ("best", "lanczos", "lanczos")])
+def test_each_preset_warps_frames_by_its_kind(preset, small, large):
+    # balanced reads a 3x upsampled copy of the frame up to 600k pixels and the frame itself (bilinear) above
+    e = FlowEngine(preset, threads=1)
+    assert e.preset.warp_for(64, 96) == small and e.preset.warp_for(720, 1280) == large
+    for h, w, kind in ((64, 96, small), (720, 1280, large)):  # what the warp reads of a frame
+        source = e._frame_work(np.zeros((h, w, 3), np.uint8), e.preset.geometry(h, w)).source
+        assert source.shape[:2] == (render.source_scale(kind) * h, render.source_scale(kind) * w)
     base = texture(64, 96, seed=13)
-    f1 = shifted(base, 4.0, 2.0)
-    e = FlowEngine(warp=warp)  # the flow package (issue 22) drops this knob
-    assert e.warp_kind(64, 96) == ("upsampled" if warp == "auto" else warp)
-    assert e.warp_kind(720, 1280) == ("linear" if warp == "auto" else warp)
-    mid = e.interpolate(base, f1, [0.5])[0]
+    mid = e.interpolate(base, shifted(base, 4.0, 2.0), [0.5])[0]
     assert psnr(mid[12:-12, 12:-12], shifted(base, 2.0, 1.0)[12:-12, 12:-12]) > 30
+
+
+def test_the_grids_of_a_frame_size():
+    # 720p with balanced: flow at 640x360, trajectories chosen at 0.6 of it, neighbours 12 flow pixels away
+    assert PRESETS["balanced"].geometry(720, 1280) == Geometry((360, 640), (216, 384), 7)
+    assert PRESETS["fast"].geometry(720, 1280) == Geometry((360, 640), (180, 320), 0)
+    assert PRESETS["best"].geometry(720, 1280) == Geometry((720, 1280), (720, 1280), 8)
+    # tiny frames: no smaller selection grid than DIS's minimum, no neighbours that do not fit twice across it
+    assert PRESETS["balanced"].geometry(20, 30) == Geometry((20, 30), (20, 30), 0)
 
 
 def test_stats_accumulate_and_close_is_idempotent():
@@ -360,27 +370,26 @@ def _two_motions(seed: int = 20) -> tuple[np.ndarray, np.ndarray]:
     return frames[0], frames[1]
 
 
-def _choice_one_by_one(pair: dict, t: float, e: FlowEngine):
+def _choice_one_by_one(pair, t: float, e: FlowEngine):
     """The trajectory choice the straightforward way: every candidate (the two anchors' trajectories at the pixel
     and at its four neighbours) sampled with its own remaps, its error summed over the window, the first least
     error kept. Returns (ft0, ft1, error)."""
-    from deepshop_core.engines import flow as F
+    from deepshop_core.engines.flow.sampling import fixed_map, pixel_grid, remap
 
-    s = e.settings
-    sh, sw, shift = pair["sh"], pair["sw"], pair["shift"]
-    grid = e._grid2(sh, sw)
-    small0, small1 = (smp.image[shift:shift + sh, shift:shift + sw] for smp in pair["samples"])
-    a0 = F._trajectory(pair["f01"], t, grid, s["fixed_point_iters"])
-    b1 = F._trajectory(pair["f10"], 1.0 - t, grid, s["fixed_point_iters"])
+    (sh, sw), shift = pair.geometry.select, pair.geometry.shift
+    grid = pixel_grid(sh, sw)
+    small0, small1 = (smp.image[shift:shift + sh, shift:shift + sw] for smp in pair.samples)
+    a0 = motion.trajectory(pair.f01, t, grid, e.preset.fixed_point_iters)
+    b1 = motion.trajectory(pair.f10, 1.0 - t, grid, e.preset.fixed_point_iters)
     bases = [(a0, a0 * (-(1.0 - t) / t)), (b1 * (-t / (1.0 - t)), b1)]
     cands = list(bases)
     for dx, dy in ((shift, 0), (-shift, 0), (0, shift), (0, -shift)):
-        cands += [(F._shifted(g0, dx, dy), F._shifted(g1, dx, dy)) for g0, g1 in bases]
+        cands += [(motion.shifted(g0, dx, dy), motion.shifted(g1, dx, dy)) for g0, g1 in bases]
     best = None
     for g0, g1 in cands:
-        d = cv2.subtract(F._remap(small0, F._fixed_map(grid, g0)), F._remap(small1, F._fixed_map(grid, g1)),
+        d = cv2.subtract(remap(small0, fixed_map(grid, g0)), remap(small1, fixed_map(grid, g1)),
                          dtype=cv2.CV_16S)  # fixed-point bilinear, as the engine samples the 8-bit luma
-        err = cv2.boxFilter(np.abs(d).astype(np.float32), -1, (s["window"],) * 2, normalize=False)
+        err = cv2.boxFilter(np.abs(d).astype(np.float32), -1, (e.preset.window,) * 2, normalize=False)
         if best is None:
             best = [g0.copy(), g1.copy(), err]
             continue
@@ -396,16 +405,15 @@ def test_the_stacked_trajectory_choice_equals_evaluating_each_candidate(t):
     # same positions, so the same choice (measured: identical at every pixel; swapping two neighbours' offsets
     # gives 0.991); only the float rounding of a sample position, (x + o) + G vs x + G, could flip a 1/32-px
     # fixed-point step at a rare pixel
-    from deepshop_core.engines import flow as F
+    from deepshop_core.engines.flow.sampling import pixel_grid
 
     f0, f1 = _two_motions()
     e = FlowEngine("balanced", threads=1)
     pair = e._pair(f0, f1)
-    assert pair["shift"] > 0
-    sh, sw, m = pair["sh"], pair["sw"], pair["shift"]
-    chosen = F._choose_trajectory(pair["samples"], pair["f01"], pair["f10"], t, e._grid2(sh, sw),
-                                  e._grid2(sh + 2 * m, sw + 2 * m), e.settings["fixed_point_iters"],
-                                  e.settings["window"])
+    (sh, sw), m = pair.geometry.select, pair.geometry.shift
+    assert m > 0
+    bases = motion.linear_bases(pair.f01, pair.f10, t, pixel_grid(sh, sw), e.preset.fixed_point_iters)
+    chosen = motion.choose(pair.samples, bases, pixel_grid(sh + 2 * m, sw + 2 * m), e.preset.window)
     ft0, ft1, error = _choice_one_by_one(pair, t, e)
     same = (np.abs(chosen.error.astype(np.float32) - error) < 0.5) & np.all(chosen.ft0 == ft0, axis=2) \
         & np.all(chosen.ft1 == ft1, axis=2)
@@ -416,11 +424,9 @@ def test_the_stacked_trajectory_choice_equals_evaluating_each_candidate(t):
 
 
 def test_softening_per_tile_equals_softening_the_whole_frame():
-    from deepshop_core.engines import flow as F
-
     def softened(image, amount, coarse=None):
         out = image.copy()
-        F._soften_in_place(out, amount, 2.2, coarse=coarse)
+        render.soften_in_place(out, amount, 2.2, coarse=coarse)
         return out
 
     image = texture(100, 150, seed=21)
@@ -440,8 +446,6 @@ def test_softening_per_tile_equals_softening_the_whole_frame():
 
 
 def test_upsampled_frame_keeps_its_samples_and_interpolates_like_lanczos():
-    from deepshop_core.engines import flow as F
-
     h, w = 40, 60
     yy, xx = np.mgrid[0:3 * h, 0:3 * w].astype(np.float64) / 3.0  # frame coordinates of the upsampled pixels
 
@@ -449,7 +453,7 @@ def test_upsampled_frame_keeps_its_samples_and_interpolates_like_lanczos():
         return 128 + 60 * np.sin(0.45 * x + 0.2) * np.cos(0.3 * y)
 
     frame = np.dstack([wave(*np.mgrid[0:h, 0:w].astype(np.float64))] * 3).round().astype(np.uint8)
-    up = F._upsampled(frame, 3)
+    up = render.upsampled(frame, 3)
     assert up.shape == (3 * h, 3 * w, 3) and up.flags.c_contiguous
     assert np.array_equal(up[::3, ::3], frame)  # the frame's own samples, untouched
     inner = (slice(9, -9), slice(9, -9))  # away from the replicated border
@@ -490,14 +494,13 @@ def test_maps_built_on_the_selection_grid_equal_grid_plus_upsampled_flow(frame, 
     # the frame's pixel grid is added to the flow before the upsampling (no full-size pass); bilinear upsampling
     # reproduces it exactly but where it clamps, at the outermost pixels, which the engine corrects
     (h, w), (sh, sw) = frame, small
-    e = FlowEngine()
     rng = np.random.default_rng(50)
     ft = cv2.GaussianBlur(rng.normal(0, 3, (sh, sw, 2)).astype(np.float32), (0, 0), 3)
     ones = np.ones((sh, sw), np.float32)
-    buf = e._buffers(h, w)
-    e._to_frame_size((ft, -ft, ones, ones, None), h, w, buf, scale)
+    mix = render.Intermediate(ft, -ft, ones, ones, None)
+    maps = render.to_frame_size(mix, render.map_base((sh, sw), (h, w), scale), render.Buffers.of(h, w))
     upsampled = cv2.resize(ft * np.float32([w / sw * scale, h / sh * scale]), (w, h), interpolation=cv2.INTER_LINEAR)
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32) * scale, np.arange(h, dtype=np.float32) * scale)
     grid = np.dstack([gx, gy])
-    assert np.abs(buf["map0"] - (grid + upsampled)).max() < 1e-3  # float rounding; the map's step is 1/32 px
-    assert np.abs(buf["map1"] - (grid - upsampled)).max() < 1e-3
+    assert np.abs(maps.map0 - (grid + upsampled)).max() < 1e-3  # float rounding; the map's step is 1/32 px
+    assert np.abs(maps.map1 - (grid - upsampled)).max() < 1e-3

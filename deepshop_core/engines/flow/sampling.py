@@ -1,4 +1,4 @@
-"""Bilinear sampling along a flow, the step the flow engine and its four-frame motion (flow_motion) share."""
+"""Pixel grids and bilinear sampling along a flow: the steps motion, acceleration and render share."""
 
 from __future__ import annotations
 
@@ -6,6 +6,12 @@ import cv2
 import numpy as np
 
 BORDER = cv2.BORDER_REPLICATE
+
+
+def pixel_grid(height: int, width: int, scale: int = 1) -> np.ndarray:
+    """Pixel coordinates (x, y) times ``scale`` as one HxWx2 float32 array, the form cv2.remap takes as one map."""
+    xy = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    return cv2.merge(xy) * np.float32(scale)
 
 
 def fixed_map(grid: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
