@@ -26,9 +26,10 @@ import numpy as np
 from common import table, write_results
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project, when run from a checkout
+from deepshop_core.pipeline import retime_audio  # noqa: E402
+
 from deepshop_core.media.audio import Audio  # noqa: E402
 from deepshop_core.media.timestretch import stretch_along  # noqa: E402
-from deepshop_core.pipeline import retime_audio  # noqa: E402
 from deepshop_core.speed.parse import parse_speed  # noqa: E402
 from deepshop_core.timeline import Segment, curve_timeline, slow_timeline  # noqa: E402
 

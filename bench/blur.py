@@ -27,8 +27,9 @@ from deepshop_core import engines
 from deepshop_core.media.decode import read_frames
 from deepshop_core.speed.curve import Keyframe, SpeedCurve
 from deepshop_core.speed.shutter import Shutter, render_blend
+from deepshop_core.steps import Blend, plan
 from deepshop_core.synthetic import Scene
-from deepshop_core.timeline import Blend, curve_timeline, plan
+from deepshop_core.timeline import curve_timeline
 
 FPS = 25
 WIDTH = 320

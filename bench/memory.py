@@ -33,7 +33,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import COMFYUI, OUT, ROOT, describe, machine, read_results, table, write_results
+from common import (
+    COMFYUI,
+    OUT,
+    ROOT,
+    describe,
+    machine,
+    read_results,
+    table,
+    write_results,
+)
 
 RANGE_S = (1.0, 2.0)
 FACTOR = 4

@@ -29,8 +29,8 @@ from common import IMAGES, OUT, TESTDATA
 from quality import average, minterpolate, psnr, read_rgb
 
 from deepshop_core import engines, slow_motion
-from deepshop_core.synthetic import Scene, write_clip
 from deepshop_core.media.decode import read_frames
+from deepshop_core.synthetic import Scene, write_clip
 
 FPS = 25.0
 

@@ -65,8 +65,18 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from common import (OUT, PRESETS, TESTDATA, dain_weights, describe, engine_variants, flow_engine_at, machine,
-                    table, write_results)
+from common import (
+    OUT,
+    PRESETS,
+    TESTDATA,
+    dain_weights,
+    describe,
+    engine_variants,
+    flow_engine_at,
+    machine,
+    table,
+    write_results,
+)
 
 from deepshop_core import engines, scenes
 from deepshop_core.media.decode import read_frames

@@ -33,8 +33,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import (OUT, TESTDATA, dain_weights, describe, engine_variants, flow_engine_at, machine, table,
-                    write_results)
+from common import (
+    OUT,
+    TESTDATA,
+    dain_weights,
+    describe,
+    engine_variants,
+    flow_engine_at,
+    machine,
+    table,
+    write_results,
+)
 
 from deepshop_core import EngineChoice, probe, slow_motion
 from deepshop_core.media.formats import FORMATS

@@ -8,10 +8,18 @@ Never imports comfy, torch or paddle (engines import their heavy dependencies on
 
 __version__ = "0.1.0"
 
-from .errors import (Cancelled, DeepshopError, DeepshopWarning, EngineError, InputError, MediaError, OutputError,
-                     WeightsError)
 from .api import SlowMotion, interpolate_frames, slow_motion
 from .engines import EngineChoice
+from .errors import (
+                     Cancelled,
+                     DeepshopError,
+                     DeepshopWarning,
+                     EngineError,
+                     InputError,
+                     MediaError,
+                     OutputError,
+                     WeightsError,
+)
 from .job import Crop, Job
 from .media.probe import VideoInfo, probe
 from .render import SlowMotionResult

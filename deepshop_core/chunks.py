@@ -32,8 +32,15 @@ import numpy as np
 from .engines import EngineChoice
 from .errors import MediaError
 from .plan import ClipPlan
-from .render import EncodeBehind, Progress, SlowMotionResult, open_writer, render_slice, result_of
-from .timeline import Step
+from .render import (
+    EncodeBehind,
+    Progress,
+    SlowMotionResult,
+    open_writer,
+    render_slice,
+    result_of,
+)
+from .steps import Step
 
 INTERMEDIATE_SUFFIX = ".frames"  # a sequence of .npy arrays, one per frame
 COPY_COST = 0.1  # a copied frame's cost relative to an interpolated one (decode and encode only)

@@ -18,10 +18,12 @@ from fractions import Fraction
 from typing import Callable, Iterable
 
 from . import engines
+from .clock import check_range_text, parse_bound
 from .engines import EngineChoice
 from .errors import InputError
 from .media.formats import FORMATS
-from .timeline import Segment, check_factor, check_range_text, parse_bound
+from .speed.limits import check_factor
+from .timeline import Segment
 
 AUDIO_MODES = ("stretch", "silence", "none")  # what is heard inside the retimed ranges
 _RANGE_SEPARATORS = re.compile(r"[,;\s]+")

@@ -19,11 +19,13 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from . import scenes
+from .clock import parse_range
 from .errors import InputError
 from .job import Crop, Job
 from .media.decode import read_frames
 from .media.probe import VideoInfo, probe, warn_about
-from .timeline import Segment, Step, Timeline, parse_range, plan, slow_timeline, smooth_timeline
+from .steps import Step, plan
+from .timeline import Segment, Timeline, slow_timeline, smooth_timeline
 
 # Frames decoded around each interpolated span so the adaptive cut detector sees some context.
 _ANALYSIS_MARGIN = 8

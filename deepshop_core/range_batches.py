@@ -14,11 +14,11 @@ from fractions import Fraction
 
 import numpy as np
 
+from .clock import exact_rate, parse_range
 from .errors import InputError
-from .timeline import Segment, Timeline, check_factor, exact_rate, parse_range, slow_timeline, smooth_timeline
+from .speed.limits import check_factor
+from .timeline import Segment, Timeline, slow_timeline, smooth_timeline
 from .timeline import checked_count as source_count_of
-
-
 
 BATCH_CONVENTIONS = {
     "deepshop": "N x factor frames (Deepshop Interpolate: frame k shows time k / factor, the last ones hold the end)",

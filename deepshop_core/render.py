@@ -27,7 +27,7 @@ from .errors import MediaError
 from .media.decode import read_frames
 from .media.encode import VideoWriter
 from .plan import ClipPlan, Neighbours, RenderPlan
-from .timeline import Step
+from .steps import Step
 
 Progress = Callable[[int, int], None]
 

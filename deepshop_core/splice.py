@@ -12,13 +12,13 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from .clock import exact_rate, parse_range
 from .errors import InputError
 from .media import audio as media_audio
 from .media.audio import Audio
 from .media.decode import read_frames
 from .media.encode import VideoWriter
 from .media.probe import probe
-from .timeline import exact_rate, parse_range
 
 Progress = Callable[[int, int], None]
 

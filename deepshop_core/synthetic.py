@@ -8,7 +8,6 @@ make interpolation hard; a tone with a click on every second keeps audio sync vi
 from __future__ import annotations
 
 import math
-
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction

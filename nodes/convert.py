@@ -12,7 +12,6 @@ import torch
 from .. import deepshop_core as core
 from ..deepshop_core.media import audio as media_audio
 
-
 # --- IMAGE <-> frames ---------------------------------------------------------------------------------------------
 
 def check_image(images, what: str = "images") -> None:

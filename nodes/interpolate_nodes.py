@@ -6,16 +6,36 @@ import logging
 
 import numpy as np
 
-from .comfy import Progress
-from .convert import FrameView, alloc_images, as_numpy, check_image, from_comfy_audio, put_frame, to_comfy_audio
-from .widgets import (CATEGORY, CORE_MODEL_FOLDER, PLAN_TYPE, RANGE_TYPE, SLOW_MOTION_NOTE, audio_mode_widget,
-                      engine_widgets, factor_widget, live_engine, model_input, ramp_widget)
 from .. import deepshop_core as core
 from ..deepshop_core import range_batches
+from ..deepshop_core.clock import exact_rate
 from ..deepshop_core.plan import plan_frames
 from ..deepshop_core.render import render_frames
 from ..deepshop_core.retime import retime_audio
-from ..deepshop_core.timeline import exact_rate, smooth_timeline
+from ..deepshop_core.timeline import smooth_timeline
+from .comfy import Progress
+from .convert import (
+    FrameView,
+    alloc_images,
+    as_numpy,
+    check_image,
+    from_comfy_audio,
+    put_frame,
+    to_comfy_audio,
+)
+from .widgets import (
+    CATEGORY,
+    CORE_MODEL_FOLDER,
+    PLAN_TYPE,
+    RANGE_TYPE,
+    SLOW_MOTION_NOTE,
+    audio_mode_widget,
+    engine_widgets,
+    factor_widget,
+    live_engine,
+    model_input,
+    ramp_widget,
+)
 
 log = logging.getLogger(__name__)
 

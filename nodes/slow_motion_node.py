@@ -11,17 +11,32 @@ and 0.33.0), and the pack's other nodes use it, so one set of conventions (INPUT
 
 from __future__ import annotations
 
-from .comfy import Progress, temp_video_path, video_file, video_from_file
-from .convert import FrameView, alloc_images, from_comfy_audio, put_frame, to_comfy_audio
-from .widgets import (CATEGORY, SLOW_MOTION_NOTE, audio_mode_widget, chosen_engine, engine_widgets, factor_widget,
-                      live_engine, model_input, ramp_widget)
 from .. import deepshop_core as core
+from ..deepshop_core.clock import exact_rate
 from ..deepshop_core.job import Crop, Job
 from ..deepshop_core.media.encode import VideoWriter
 from ..deepshop_core.plan import build_timeline, plan_clip, plan_frames
 from ..deepshop_core.render import render_clip, render_frames
 from ..deepshop_core.retime import retime_audio
-from ..deepshop_core.timeline import exact_rate
+from .comfy import Progress, temp_video_path, video_file, video_from_file
+from .convert import (
+    FrameView,
+    alloc_images,
+    from_comfy_audio,
+    put_frame,
+    to_comfy_audio,
+)
+from .widgets import (
+    CATEGORY,
+    SLOW_MOTION_NOTE,
+    audio_mode_widget,
+    chosen_engine,
+    engine_widgets,
+    factor_widget,
+    live_engine,
+    model_input,
+    ramp_widget,
+)
 
 
 class DeepshopSlowMotion:

@@ -7,11 +7,9 @@ from collections.abc import Mapping
 from fractions import Fraction
 from pathlib import Path
 
-from .comfy import Progress, folder_paths, input_files
-from .convert import check_image, fill_images, from_comfy_audio, to_comfy_audio, to_uint8
-from .widgets import CATEGORY, RANGE_TYPE, SLOW_MOTION_NOTE, SOURCE_TYPE
 from .. import deepshop_core as core
 from ..deepshop_core import range_batches, splice
+from ..deepshop_core.clock import exact_rate, parse_range
 from ..deepshop_core.files import require_input
 from ..deepshop_core.media import audio as media_audio
 from ..deepshop_core.media.decode import read_frames
@@ -19,7 +17,15 @@ from ..deepshop_core.media.encode import VideoWriter
 from ..deepshop_core.media.formats import FORMATS
 from ..deepshop_core.media.probe import probe, warn_about
 from ..deepshop_core.splice import SourceWindow
-from ..deepshop_core.timeline import exact_rate, parse_range
+from .comfy import Progress, folder_paths, input_files
+from .convert import (
+    check_image,
+    fill_images,
+    from_comfy_audio,
+    to_comfy_audio,
+    to_uint8,
+)
+from .widgets import CATEGORY, RANGE_TYPE, SLOW_MOTION_NOTE, SOURCE_TYPE
 
 
 def _resolve_video(video: str, path: str = "") -> str:

@@ -10,8 +10,14 @@ from .. import deepshop_core as core
 from ..deepshop_core import engines
 from ..deepshop_core.engines import EngineChoice
 from ..deepshop_core.job import AUDIO_MODES, SETTINGS
-from ..deepshop_core.timeline import MAX_FACTOR
-from .comfy import Progress, cancel_check, core_model_type, load_model_engine, model_dirs
+from ..deepshop_core.speed.limits import MAX_FACTOR
+from .comfy import (
+    Progress,
+    cancel_check,
+    core_model_type,
+    load_model_engine,
+    model_dirs,
+)
 
 CATEGORY = "Deepshop/slow motion"
 SOURCE_TYPE = "DEEPSHOP_SOURCE"

@@ -9,9 +9,17 @@ import av
 import numpy as np
 import pytest
 
-from deepshop_core.media import audio
-from deepshop_core.media.audio import atempo_chain, Audio, concat, cut, read_audio, silence, stretch
 from deepshop_core.errors import InputError, MediaError
+from deepshop_core.media import audio
+from deepshop_core.media.audio import (
+    Audio,
+    atempo_chain,
+    concat,
+    cut,
+    read_audio,
+    silence,
+    stretch,
+)
 
 
 def tone(frequency=440.0, seconds=1.0, rate=48000, channels=1) -> Audio:

@@ -32,19 +32,22 @@ import av
 import numpy as np
 import pytest
 
-from deepshop_core import DeepshopWarning, InputError, MediaError, OutputError, slow_motion
-from deepshop_core.media import opener as opener_module
+from deepshop_core import (
+    DeepshopWarning,
+    InputError,
+    MediaError,
+    OutputError,
+    slow_motion,
+)
 from deepshop_core.cli import main
-from deepshop_core.synthetic import write_clip
+from deepshop_core.media import opener as opener_module
 from deepshop_core.media.decode import read_frames
 from deepshop_core.media.opener import MAX_PIXELS
 from deepshop_core.media.probe import probe
-
+from deepshop_core.synthetic import write_clip
 from tests.support import ROOT
 from tests.support.clips import digest
 from tests.support.crafted import write_audio_only, write_glitched_ts
-
-
 
 # -- helpers ------------------------------------------------------------------------------------------------------------
 

@@ -13,18 +13,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 import pytest
 
 from deepshop_core import EngineChoice, Job, batch, chunks, slow_motion
 from deepshop_core.cli import main
 from deepshop_core.errors import InputError
-from deepshop_core.plan import plan_clip
-from deepshop_core.synthetic import write_clip
-from deepshop_core.timeline import Step
 from deepshop_core.media.audio import read_audio
 from deepshop_core.media.decode import read_frames
-
+from deepshop_core.plan import plan_clip
+from deepshop_core.steps import Step
+from deepshop_core.synthetic import write_clip
 from tests.support import ROOT, free_port, import_or_skip
 from tests.support.clips import same_audio, same_frames, write_cut_clip
 from tests.support.outputs import describe as describe_output

@@ -11,16 +11,14 @@ import time
 import numpy as np
 import pytest
 
+from deepshop_core import EngineChoice, slow_motion
+from deepshop_core.cli import main
+from deepshop_core.media.audio import read_audio
+from deepshop_core.media.probe import probe
+from deepshop_core.synthetic import write_clip
 from tests.support.clips import digest, same_frames, write_cut_clip
 from tests.support.outputs import describe as describe_output
 from tests.support.procstats import describe, in_session, interruptible, wait_gone
-
-from deepshop_core import slow_motion
-from deepshop_core import EngineChoice
-from deepshop_core.cli import main
-from deepshop_core.media.audio import read_audio
-from deepshop_core.synthetic import write_clip
-from deepshop_core.media.probe import probe
 
 
 def test_slowmo_writes_the_slowed_clip(clip, tmp_path, capsys):

@@ -25,9 +25,8 @@ from tests.support import LOOPBACK, ROOT, free_port, import_or_skip
 ray = import_or_skip("ray", "needs the cluster extra: pip install -e '.[cluster]' (make test does)")
 
 from deepshop_core import DeepshopWarning, EngineChoice, Job, batch, slow_motion  # noqa: E402
-from deepshop_core.synthetic import write_clip  # noqa: E402
 from deepshop_core.media.decode import read_frames  # noqa: E402
-
+from deepshop_core.synthetic import write_clip  # noqa: E402
 from tests.support.clips import same_audio, same_frames, write_cut_clip  # noqa: E402
 from tests.support.procstats import interruptible  # noqa: E402
 

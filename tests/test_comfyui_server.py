@@ -18,8 +18,14 @@ from fractions import Fraction
 
 import pytest
 
-from tests.comfyui.harness import (SILENT, assert_success, cancel_after_progress, probe_output, require_or_skip,
-                                   run_until_progress)
+from tests.comfyui.harness import (
+    SILENT,
+    assert_success,
+    cancel_after_progress,
+    probe_output,
+    require_or_skip,
+    run_until_progress,
+)
 from tests.support import ROOT, skip_or_fail
 from tests.support.procstats import command_line, descendants, wait_gone
 from tools import comfy_server, workflow_api

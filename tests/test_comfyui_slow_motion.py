@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.comfyui.harness import SILENT, assert_success, cancel_after_progress, probe_output
+from tests.comfyui.harness import (
+    SILENT,
+    assert_success,
+    cancel_after_progress,
+    probe_output,
+)
 from tools.comfy_server import history_messages
 from tools.make_workflows import EXAMPLE
 

@@ -20,7 +20,8 @@ from deepshop_core.speed.limits import MAX_SPEED, MIN_SPEED, check_speed
 from deepshop_core.speed.parse import parse_speed, read_speed_file, speeds_per_frame
 from deepshop_core.speed.presets import PRESETS
 from deepshop_core.speed.realise import realise
-from deepshop_core.timeline import Segment, Step, curve_timeline, plan, slow_timeline
+from deepshop_core.steps import Step, plan
+from deepshop_core.timeline import Segment, curve_timeline, slow_timeline
 from tests.support import retime_reference
 
 moderate = settings(max_examples=60, deadline=None)

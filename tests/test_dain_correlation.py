@@ -12,8 +12,6 @@ import math
 import numpy as np
 import pytest
 
-
-
 from tools.dain_standin import import_paddle
 
 paddle = import_paddle()

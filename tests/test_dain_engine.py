@@ -213,8 +213,8 @@ def test_shutdown_worker():
 def test_cli_slowmo_with_dain_on_cpu(dain_standins, videos, tmp_path):
     """The issue's acceptance line: `deepshop slowmo --engine dain --weights <stand-in archive>` on CPU, end to end,
     at a factor the model was not exported for (2.5 with N = 1)."""
-    from deepshop_core.media.audio import read_audio
     from deepshop_core.cli import main
+    from deepshop_core.media.audio import read_audio
     from deepshop_core.media.decode import read_frames
     from deepshop_core.media.probe import probe
 

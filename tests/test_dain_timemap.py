@@ -11,7 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deepshop_core.engines.dain.timemap import from_model, grid_times, map_times, pad_amounts, to_model
+from deepshop_core.engines.dain.timemap import (
+    from_model,
+    grid_times,
+    map_times,
+    pad_amounts,
+    to_model,
+)
 
 
 @pytest.mark.parametrize("size, pads", [

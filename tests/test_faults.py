@@ -13,12 +13,18 @@ import time
 import numpy as np
 import pytest
 
+from deepshop_core import (  # noqa: E402
+    Cancelled,
+    DeepshopError,
+    EngineChoice,
+    EngineError,
+    engines,
+    slow_motion,
+)
+from deepshop_core.media.probe import probe  # noqa: E402
+from deepshop_core.synthetic import write_clip  # noqa: E402
 from tests.support.clips import digest
 from tests.support.procstats import command_line, descendants, interruptible, wait_gone
-
-from deepshop_core import Cancelled, DeepshopError, EngineChoice, EngineError, engines, slow_motion  # noqa: E402
-from deepshop_core.synthetic import write_clip  # noqa: E402
-from deepshop_core.media.probe import probe  # noqa: E402
 
 # Building the DAIN stand-in runs Paddle's static-graph API, which warns about its own deprecations.
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning"),

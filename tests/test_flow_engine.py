@@ -14,7 +14,6 @@ from deepshop_core import engines
 from deepshop_core.engines.flow import PRESETS, FlowEngine, motion, render
 from deepshop_core.engines.flow.presets import Geometry
 from deepshop_core.errors import InputError
-
 from tests.support.images import psnr, shifted, texture
 
 PRESET_NAMES = sorted(PRESETS)

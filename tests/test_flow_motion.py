@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 
 from deepshop_core import engines, interpolate_frames
-from deepshop_core.plan import Neighbours
 from deepshop_core.errors import InputError
+from deepshop_core.plan import Neighbours
 from deepshop_core.timeline import smooth_timeline
-
 from tests.support.images import psnr, texture
 
 H, W, SIDE = 192, 320, 56

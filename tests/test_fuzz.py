@@ -328,8 +328,8 @@ def test_undecodable_audio_track(tmp_path, seeds):
     """Found by this fuzzing: an audio track FFmpeg has no decoder for (here the MP4's sample entry 'mp4a' renamed
     and its esds object type, 0x40 = AAC, changed to an unassigned one) made probe and read_audio fail with
     AttributeError. Now probe describes the video without audio and warns, and read_audio raises MediaError."""
-    from deepshop_core.media.audio import read_audio
     from deepshop_core.errors import DeepshopWarning, MediaError
+    from deepshop_core.media.audio import read_audio
     from deepshop_core.media.decode import read_frames
     from deepshop_core.media.probe import probe
 

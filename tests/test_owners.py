@@ -12,6 +12,7 @@ import pytest
 
 from deepshop_core import InputError, MediaError, OutputError, engines, slow_motion
 from deepshop_core.cli import main, parser
+from deepshop_core.clock import exact_rate, seconds_to_frame
 from deepshop_core.engines.flow import DEFAULT_PRESET, PRESETS
 from deepshop_core.media import decode, subtitles
 from deepshop_core.media.audio import read_audio
@@ -19,7 +20,7 @@ from deepshop_core.media.decode import read_frames
 from deepshop_core.media.encode import VideoWriter
 from deepshop_core.media.formats import CONTAINERS, FORMATS, format_for_path
 from deepshop_core.media.probe import probe
-from deepshop_core.timeline import MAX_FACTOR, check_factor, exact_rate, seconds_to_frame
+from deepshop_core.speed.limits import MAX_FACTOR, check_factor
 
 
 def test_engines_describe_their_own_presets_options_and_devices():

@@ -8,15 +8,22 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from deepshop_core import Cancelled, InputError, OutputError, SlowMotion, engines, slow_motion
+from deepshop_core import (
+    Cancelled,
+    InputError,
+    OutputError,
+    SlowMotion,
+    engines,
+    interpolate_frames,
+    slow_motion,
+)
 from deepshop_core.media.audio import read_audio
-from deepshop_core import interpolate_frames
-from deepshop_core.synthetic import Scene
-from deepshop_core.timeline import Segment, plan, slow_timeline
 from deepshop_core.media.decode import read_frames
 from deepshop_core.media.encode import VideoWriter
 from deepshop_core.media.probe import probe
-
+from deepshop_core.steps import plan
+from deepshop_core.synthetic import Scene
+from deepshop_core.timeline import Segment, slow_timeline
 from tests.support.clips import write_cut_clip
 
 

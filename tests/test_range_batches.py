@@ -11,7 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deepshop_core.errors import InputError
-from deepshop_core.range_batches import SelectedRange, bracket, interpolated_batch, retime_batch, select_range
+from deepshop_core.range_batches import (
+    SelectedRange,
+    bracket,
+    interpolated_batch,
+    retime_batch,
+    select_range,
+)
 
 
 def test_a_range_in_a_window_counts_from_the_clips_start():

@@ -14,9 +14,14 @@ import numpy as np
 import pytest
 
 from deepshop_core.errors import InputError
-from deepshop_core.scenes import MAX_HOLD, SIGNATURE_LENGTH, find_cuts, find_duplicates, signature
+from deepshop_core.scenes import (
+    MAX_HOLD,
+    SIGNATURE_LENGTH,
+    find_cuts,
+    find_duplicates,
+    signature,
+)
 from deepshop_core.synthetic import Scene
-
 from tests.support.images import pan
 
 BIKES_CUT_SECONDS = [1.20, 3.04, 5.48, 7.48, 9.68]  # from testdata/README.md, 25 fps

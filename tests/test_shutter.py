@@ -15,9 +15,15 @@ from hypothesis import strategies as st
 from deepshop_core.errors import InputError
 from deepshop_core.speed.curve import Keyframe, SpeedCurve
 from deepshop_core.speed.parse import parse_speed
-from deepshop_core.speed.shutter import (DEFAULT_SHUTTER_ANGLE, SAMPLE_SPACING, Shutter, exposure_windows,
-                                         render_blend)
-from deepshop_core.timeline import Blend, Segment, Step, curve_timeline, plan, slow_timeline
+from deepshop_core.speed.shutter import (
+    DEFAULT_SHUTTER_ANGLE,
+    SAMPLE_SPACING,
+    Shutter,
+    exposure_windows,
+    render_blend,
+)
+from deepshop_core.steps import Blend, Step, plan
+from deepshop_core.timeline import Segment, curve_timeline, slow_timeline
 
 moderate = settings(max_examples=40, deadline=None)
 

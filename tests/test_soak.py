@@ -42,8 +42,8 @@ def _soak(folder: Path, mode: str) -> dict:
     """Run in the child process: the jobs, and the snapshots after the first and the last."""
     import numpy as np
 
-    from tests.support import procstats
     from deepshop_core import slow_motion, synthetic
+    from tests.support import procstats
 
     clip = synthetic.write_clip(folder / "soak_input.mp4", seconds=2.0, width=320, height=180)  # 50 frames, sound
     leaked: list = []

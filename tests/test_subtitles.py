@@ -7,13 +7,12 @@ from fractions import Fraction
 import av
 import pytest
 
-from deepshop_core import slow_motion
+from deepshop_core import Job, slow_motion
 from deepshop_core.cli import main
 from deepshop_core.errors import DeepshopWarning
-from deepshop_core import Job
+from deepshop_core.media.subtitles import Cue, SubtitleTrack, read_subtitles, retime
 from deepshop_core.plan import build_timeline
 from deepshop_core.retime import time_map
-from deepshop_core.media.subtitles import Cue, SubtitleTrack, read_subtitles, retime
 from deepshop_core.synthetic import Scene
 
 ASS_HEADER = ("[Script Info]\nScriptType: v4.00+\n\n[V4+ Styles]\nFormat: Name, Fontname, Fontsize, PrimaryColour, "

@@ -12,16 +12,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from deepshop_core.clock import parse_range, seconds_to_frame
 from deepshop_core.errors import InputError
 from deepshop_core.range_batches import interpolated_batch
+from deepshop_core.steps import Step, plan
 from deepshop_core.timeline import (
     AudioPiece,
     Segment,
-    Step,
     Timeline,
-    parse_range,
-    plan,
-    seconds_to_frame,
     slow_timeline,
     smooth_timeline,
 )

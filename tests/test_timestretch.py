@@ -11,8 +11,13 @@ import pytest
 
 from deepshop_core.errors import InputError
 from deepshop_core.media.audio import Audio
-from deepshop_core.media.timestretch import (FRAME_S, TOLERANCE_S, silence_along, stretch_along,
-                                               varispeed_along)
+from deepshop_core.media.timestretch import (
+    FRAME_S,
+    TOLERANCE_S,
+    silence_along,
+    stretch_along,
+    varispeed_along,
+)
 from deepshop_core.speed.parse import parse_speed
 from deepshop_core.timeline import curve_timeline
 

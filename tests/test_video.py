@@ -12,13 +12,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from deepshop_core.media.audio import Audio, cut, read_audio
 from deepshop_core.errors import InputError, MediaError, OutputError
+from deepshop_core.media.audio import Audio, cut, read_audio
 from deepshop_core.media.decode import read_frames
 from deepshop_core.media.encode import VideoWriter
 from deepshop_core.media.formats import FORMATS, format_for_path
 from deepshop_core.media.probe import probe
-
 from tests.support.crafted import write_audio_only
 from tests.support.images import psnr
 

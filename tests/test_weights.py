@@ -15,7 +15,6 @@ import pytest
 
 from deepshop_core.engines.dain import weights as W
 from deepshop_core.errors import WeightsError
-
 from tests.support import free_port
 from tools.dain_standin import write_tar
 

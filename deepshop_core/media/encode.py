@@ -17,9 +17,9 @@ import av
 import numpy as np
 from av.video.reformatter import ColorPrimaries, ColorRange, ColorTrc
 
+from ..clock import exact_rate
 from ..errors import DeepshopWarning, InputError, OutputError
 from ..files import refuse_existing
-from ..timeline import exact_rate
 from . import subtitles as subs
 from .audio import Audio, audio_frame
 from .formats import CONTAINERS, FORMATS, PNG_PATTERN, FormatSpec, format_for_path

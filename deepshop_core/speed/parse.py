@@ -32,9 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..clock import exact_rate
 from ..errors import InputError
 from ..files import require_input
-from ..timeline import exact_rate
 from .curve import Freeze, Keyframe, SpeedCurve
 from .limits import DEFAULT_EASE, MAX_FREEZE_SECONDS, check_ease, check_speed
 from .presets import DEFAULT_LENGTH_SECONDS, PRESETS, preset_keyframes, preset_name

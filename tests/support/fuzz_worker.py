@@ -18,10 +18,10 @@ from fractions import Fraction
 
 import numpy as np
 
-from deepshop_core.media.audio import Audio, read_audio  # noqa: E402
 from deepshop_core.errors import MediaError  # noqa: E402
+from deepshop_core.media.audio import Audio, read_audio  # noqa: E402
 from deepshop_core.media.decode import read_frames  # noqa: E402
-from deepshop_core.media.probe import probe, VideoInfo  # noqa: E402
+from deepshop_core.media.probe import VideoInfo, probe  # noqa: E402
 
 # A frame cap so a mutated header cannot make one case decode for minutes; the seed files have far fewer frames.
 MAX_FRAMES = 400

@@ -22,6 +22,7 @@ import os
 import sys
 import time
 import traceback
+
 import numpy as np
 
 from .timemap import from_model, grid_times, map_times, pad_amounts, to_model
@@ -141,9 +142,9 @@ class PaddleModel:
         import paddle
         from paddle import inference
 
+        from ...errors import WeightsError
         from . import weights as W
         from .correlation import rewrite_correlation_ops
-        from ...errors import WeightsError
 
         paddle.enable_static()
         device, place = resolve_device(paddle, device)

@@ -19,7 +19,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import InputError
-from ..base import Engine, EngineInfo, EngineStats, Option, check_pair, one_of, whole_number
+from ..base import (
+    Engine,
+    EngineInfo,
+    EngineStats,
+    Option,
+    check_pair,
+    one_of,
+    whole_number,
+)
 from . import acceleration, motion, render
 from .acceleration import Acceleration
 from .cache import BySize, Recent
