@@ -61,6 +61,20 @@ def whole_number(what: str, minimum: int = 1) -> Callable[[object], int]:
     return check
 
 
+def yes_no(what: str) -> Callable[[object], bool]:
+    """An `Option` check: True or False, also written as yes/no, true/false, on/off, 1/0 (a command line, a CSV)."""
+    words = {"yes": True, "true": True, "on": True, "1": True, "no": False, "false": False, "off": False, "0": False}
+
+    def check(value) -> bool:
+        if isinstance(value, bool):
+            return value
+        answer = words.get(str(value).strip().lower())
+        if answer is None:
+            raise InputError(f"{what} must be yes or no (true/false), got {value!r}")
+        return answer
+    return check
+
+
 @dataclass(frozen=True)
 class EngineInfo:
     """What an engine class declares about itself (its ``info``)."""
@@ -163,4 +177,4 @@ def check_pair(frame0: np.ndarray, frame1: np.ndarray, times: Sequence[float]) -
     return out
 
 
-__all__ = ["Engine", "EngineInfo", "EngineStats", "Option", "check_pair", "one_of", "whole_number"]
+__all__ = ["Engine", "EngineInfo", "EngineStats", "Option", "check_pair", "one_of", "whole_number", "yes_no"]

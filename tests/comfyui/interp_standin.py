@@ -44,14 +44,16 @@ def random_state(module, seed: int) -> dict:
     return state
 
 
-TIMESTEP_CHANNEL = 14  # RIFE IFBlock input: img0, img1 (3 + 3), features f0, f1 (4 + 4), then the timestep
+def timestep_channel(head: int) -> int:
+    """RIFE IFBlock input: img0, img1 (3 + 3), features f0, f1 (head + head), then the timestep."""
+    return 6 + 2 * head
 
 
-def sensitise(state: dict, kind: str) -> dict:
+def sensitise(state: dict, kind: str, head: int = 4) -> dict:
     """Make the output depend strongly on the time (see the module doc)."""
     for key, value in state.items():
         if kind == "rife" and key.endswith("conv0.0.0.weight"):
-            value[:, TIMESTEP_CHANNEL] *= 40.0
+            value[:, timestep_channel(head)] *= 40.0
         if kind == "film" and key.startswith("predict_flow.") and key.endswith("_convs.4.conv.bias"):
             value[:] = 2.0  # pixels per pyramid level, in x and y
         if kind == "film" and key == "fuse.output_conv.weight":
@@ -69,6 +71,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--channels", default="64,48,32,24,16",
                         help="RIFE block widths (the real 4.x: 192,128,96,64,32)")
+    parser.add_argument("--head", type=int, default=4, help="RIFE feature channels per frame (the real 4.2x: 4)")
     args = parser.parse_args()
     sys.path.insert(0, str(args.comfy))  # runs in ComfyUI's venv, where its tree is not installed (main.py does the same)
     import torch
@@ -79,8 +82,8 @@ def main() -> int:
     if args.kind == "rife":
         from comfy_extras.frame_interpolation_models.ifnet import IFNet
 
-        net = IFNet(head_ch=4, channels=tuple(int(c) for c in args.channels.split(",")))
-        state = sensitise(random_state(net, args.seed), "rife")
+        net = IFNet(head_ch=args.head, channels=tuple(int(c) for c in args.channels.split(",")))
+        state = sensitise(random_state(net, args.seed), "rife", args.head)
         raw = {}
         for key, value in state.items():
             if key.startswith("blocks."):

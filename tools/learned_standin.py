@@ -1,0 +1,103 @@
+"""Stand-in weight files for the rife and film engines, with random weights, in the real files' formats and layouts:
+Practical-RIFE's ``flownet.pkl`` (``module.block0.`` ..., with the training-only ``teacher.`` and ``caltime.``
+tensors the real file has) or a ``.safetensors`` file; FILM as Comfy-Org's ``film_net_fp16.safetensors``. For the unit
+tests and for bench/gpu.py where no real FILM file can be had (core ComfyUI's own layouts: tests/comfyui/
+interp_standin.py, which runs in a test ComfyUI's venv).
+
+    write_rife(path, widths=(64, 48, 32, 24, 16), head=4, seed=0)    # .pkl: Practical-RIFE's names; .safetensors
+    write_film(path, seed=0)
+
+Weights are random but scaled by fan-in, so activations stay finite, and the time's input weights are made strong so
+frames at different times clearly differ (a time mix-up cannot pass a test). Needs torch (and safetensors).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+
+def random_state(module, seed: int) -> dict:
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    state = {}
+    for key, tensor in module.state_dict().items():
+        shape = tuple(tensor.shape)
+        if key.endswith("beta"):
+            value = torch.ones(shape)
+        elif len(shape) >= 2:
+            transposed = "cnn3" in key or "lastconv" in key  # ConvTranspose2d weights are (in, out, kh, kw)
+            fan_in = math.prod(shape) // shape[1] if transposed else math.prod(shape[1:])
+            value = torch.randn(shape, generator=generator) * (0.5 / math.sqrt(max(1, fan_in)))
+        else:
+            value = torch.randn(shape, generator=generator) * 0.01
+        state[key] = value.float().contiguous()
+    return state
+
+
+def rife_state(widths=(64, 48, 32, 24, 16), head: int = 4, seed: int = 0, residuals: int = 8) -> dict:
+    """A random RIFE 4.2x state dict in this project's names (``blocks.N.``)."""
+    from deepshop_core.engines.learned.ifnet import BLOCKS, IFNet, RifeConfig
+
+    config = RifeConfig(16, head, tuple(widths), (residuals,) * BLOCKS, (8,) * BLOCKS)
+    state = random_state(IFNet(config), seed)
+    for key, value in state.items():
+        if key.endswith("conv0.0.0.weight"):
+            value[:, 6 + 2 * head] *= 40.0  # the time's channel (after both frames and both frames' features)
+    return state
+
+
+def practical_names(state: dict) -> dict:
+    """The names Practical-RIFE's flownet.pkl uses: ``module.block0.`` ..., plus training-only tensors."""
+    import torch
+
+    out = {}
+    for key, value in state.items():
+        if key.startswith("blocks."):
+            index, rest = key[len("blocks."):].split(".", 1)
+            key = f"block{index}.{rest}"
+        out["module." + key] = value
+    out["module.teacher.conv0.0.0.weight"] = torch.zeros(4, 3, 3, 3)
+    out["module.caltime.0.weight"] = torch.zeros(4, 3, 3, 3)
+    return out
+
+
+def write_rife(path: Path, widths=(64, 48, 32, 24, 16), head: int = 4, seed: int = 0, practical: bool = True) -> Path:
+    """A stand-in RIFE file: ``.pkl`` / ``.pth`` a torch pickle, ``.safetensors`` otherwise; in Practical-RIFE's names
+    (``practical``) or this project's."""
+    state = rife_state(widths, head, seed)
+    return _write(practical_names(state) if practical else state, path)
+
+
+def film_state(seed: int = 0) -> dict:
+    from deepshop_core.engines.learned.film import FILMNet
+
+    state = random_state(FILMNet(), seed)
+    for key, value in state.items():
+        if key.startswith("predict_flow.") and key.endswith("_convs.4.conv.bias"):
+            value[:] = 2.0  # a flow of a few pixels at every level, which the time scales
+        if key == "fuse.output_conv.weight":
+            value *= 0.05  # around mid-grey rather than clipped, where the time could not show
+        if key == "fuse.output_conv.bias":
+            value[:] = 0.5
+    return state
+
+
+def write_film(path: Path, seed: int = 0) -> Path:
+    """A stand-in FILM file in fp16, as Comfy-Org's film_net_fp16.safetensors stores it."""
+    return _write({k: v.half() for k, v in film_state(seed).items()}, path)
+
+
+def _write(state: dict, path: Path) -> Path:
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".safetensors":
+        from safetensors.torch import save_file
+
+        save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+    else:
+        torch.save(state, path)
+    return path
