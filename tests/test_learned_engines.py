@@ -53,7 +53,8 @@ def test_choosing_a_learned_engine_imports_no_torch():
     code = ("import sys\nfrom deepshop_core import engines\n"
             "for name in ('rife', 'film'):\n"
             "    engines.describe(name)\n"
-            "    engines.EngineChoice.of(name, weights='x.safetensors', device='gpu:1', precision='fp16', download='yes')\n"
+            "    engines.EngineChoice.of(name, weights='x.safetensors', device='gpu:1', precision='fp16',\n"
+            "                            download='yes')\n"
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'safetensors', 'comfy'}))\n")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() \
         == "[]"
@@ -92,8 +93,8 @@ def test_the_rife_configuration_is_read_from_the_weights(tmp_path, pair, widths,
 
 def test_one_file_two_formats_same_frames(tmp_path, pair):
     state = learned_standin.rife_state(seed=5)
-    pkl = learned_standin._write(learned_standin.practical_names(state), tmp_path / "a.pkl")
-    safe = learned_standin._write(state, tmp_path / "a.safetensors")
+    pkl = learned_standin.write_state(learned_standin.practical_names(state), tmp_path / "a.pkl")
+    safe = learned_standin.write_state(state, tmp_path / "a.safetensors")
     outputs = []
     for path in (pkl, safe):
         with engines.load("rife", weights=path, device="cpu") as engine:
@@ -149,7 +150,7 @@ def test_a_file_for_another_network_says_which_engine(rife_file, film_file, tmp_
     assert "holds FILM weights, not RIFE 4.x: use the film engine" in one_line(caught)
     with pytest.raises(WeightsError, match="holds RIFE 4.x weights, not FILM: use the rife engine"):
         engines.load("film", weights=rife_file, device="cpu")
-    other = learned_standin._write({"model.diffusion.conv.weight": torch.zeros(2, 2)}, tmp_path / "sd.safetensors")
+    other = learned_standin.write_state({"model.diffusion.conv.weight": torch.zeros(2, 2)}, tmp_path / "sd.safetensors")
     with pytest.raises(WeightsError) as caught:
         engines.load("rife", weights=other, device="cpu")
     assert "is not a RIFE 4.x or FILM weight file (its tensors begin model.diffusion.conv.weight)" in one_line(caught)
@@ -157,7 +158,7 @@ def test_a_file_for_another_network_says_which_engine(rife_file, film_file, tmp_
 
 def test_four_flow_blocks_are_refused(tmp_path):
     state = {k: v for k, v in learned_standin.rife_state().items() if not k.startswith("blocks.4.")}
-    path = learned_standin._write(state, tmp_path / "rife47.safetensors")
+    path = learned_standin.write_state(state, tmp_path / "rife47.safetensors")
     with pytest.raises(WeightsError) as caught:
         engines.load("rife", weights=path, device="cpu")
     assert "has 4 RIFE flow blocks; the rife engine runs the five-block RIFE 4.2x networks" in one_line(caught)
@@ -182,7 +183,7 @@ def test_missing_extra_and_misshapen_tensors(tmp_path):
                 "extra": "has 1 tensors the network does not use (e.g. blocks.0.spare.weight)",
                 "shape": "tensor blocks.1.convblock.0.conv.bias has shape (7,)"}
     for case, broken in cases.items():
-        path = learned_standin._write(broken, tmp_path / f"{case}.safetensors")
+        path = learned_standin.write_state(broken, tmp_path / f"{case}.safetensors")
         with pytest.raises(WeightsError) as caught:
             engines.load("rife", weights=path, device="cpu")
         assert expected[case] in one_line(caught)

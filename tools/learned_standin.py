@@ -6,6 +6,7 @@ interp_standin.py, which runs in a test ComfyUI's venv).
 
     write_rife(path, widths=(64, 48, 32, 24, 16), head=4, seed=0)    # .pkl: Practical-RIFE's names; .safetensors
     write_film(path, seed=0)
+    python -m tools.learned_standin OUT --kind rife|film [--seed N]
 
 Weights are random but scaled by fan-in, so activations stay finite, and the time's input weights are made strong so
 frames at different times clearly differ (a time mix-up cannot pass a test). Needs torch (and safetensors).
@@ -67,7 +68,7 @@ def write_rife(path: Path, widths=(64, 48, 32, 24, 16), head: int = 4, seed: int
     """A stand-in RIFE file: ``.pkl`` / ``.pth`` a torch pickle, ``.safetensors`` otherwise; in Practical-RIFE's names
     (``practical``) or this project's."""
     state = rife_state(widths, head, seed)
-    return _write(practical_names(state) if practical else state, path)
+    return write_state(practical_names(state) if practical else state, path)
 
 
 def film_state(seed: int = 0) -> dict:
@@ -86,10 +87,11 @@ def film_state(seed: int = 0) -> dict:
 
 def write_film(path: Path, seed: int = 0) -> Path:
     """A stand-in FILM file in fp16, as Comfy-Org's film_net_fp16.safetensors stores it."""
-    return _write({k: v.half() for k, v in film_state(seed).items()}, path)
+    return write_state({k: v.half() for k, v in film_state(seed).items()}, path)
 
 
-def _write(state: dict, path: Path) -> Path:
+def write_state(state: dict, path: Path) -> Path:
+    """``state`` as a torch pickle (``.pkl``, ``.pth``) or a ``.safetensors`` file, by the suffix."""
     import torch
 
     path = Path(path)
@@ -101,3 +103,20 @@ def _write(state: dict, path: Path) -> Path:
     else:
         torch.save(state, path)
     return path
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--kind", choices=["rife", "film"], required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    path = write_film(args.out, args.seed) if args.kind == "film" else write_rife(args.out, seed=args.seed)
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

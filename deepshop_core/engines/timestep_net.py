@@ -73,9 +73,12 @@ class TimestepNetEngine(Engine):
             self._prepared = (height, width)
         try:
             with torch.inference_mode():
-                (img0, features0), (img1, features1) = self._input(frame0), self._input(frame1)
+                with self.stats.timed("inputs"):  # to the device, padded, the features of a new frame
+                    (img0, features0), (img1, features1) = self._input(frame0), self._input(frame1)
                 cache = {} if features0 is None else {"img0": features0, "img1": features1}
-                out = self._run(img0, img1, times, cache, height, width)
+                with self.stats.timed("network"):  # the frames made and read back (which waits for the device)
+                    out = self._run(img0, img1, times, cache, height, width)
+                self.stats.count("pairs")
         except EngineError:
             raise
         except (RuntimeError, TypeError, ValueError, MemoryError) as error:

@@ -35,8 +35,9 @@ def _options(kind: str) -> tuple[Option, ...]:
     default = files.default(kind).name
     others = ", ".join(f.name for f in files.known(kind)[1:]) or "none"
     return (
-        Option("weights", f"the weight file: a path, or a file name looked for in ComfyUI's models/frame_interpolation, "
-                          f"$DEEPSHOP_MODELS and the cache (default {default}; also {others})", _path_or_name),
+        Option("weights", f"the weight file: a path, or a file name looked for in ComfyUI's "
+                          f"models/frame_interpolation, $DEEPSHOP_MODELS and the cache (default {default}; also "
+                          f"{others})", _path_or_name),
         Option("device", "where the network runs: auto (the first CUDA GPU, else the CPU), cpu or cuda:N",
                devices.parse_device, devices.DEVICES),
         Option("precision", "auto (fp16 on CUDA, fp32 on the CPU), fp32 or fp16",

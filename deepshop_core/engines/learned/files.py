@@ -144,8 +144,8 @@ def ensure(kind: str, weights: str | os.PathLike | None = None, search_dirs: Ite
     if not download:
         raise WeightsError(_absent(entry, search_dirs, env, "none found"))
     try:
-        return shared.download_file((base_url or BASE_URL) + entry.name, cache_dir(env) / entry.name, progress=progress,
-                                    timeout=timeout, sha256=entry.sha256)
+        return shared.download_file((base_url or BASE_URL) + entry.name, cache_dir(env) / entry.name,
+                                    progress=progress, timeout=timeout, sha256=entry.sha256)
     except WeightsError as error:
         raise WeightsError(_absent(entry, search_dirs, env, str(error))) from error
 
