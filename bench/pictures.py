@@ -49,17 +49,18 @@ def _tile(image: np.ndarray, text: str, width: int) -> np.ndarray:
 
 
 def contrast(triplets, results: dict, outputs: dict, a: str, b: str, labels: dict, path: Path,
-             width: int = 300) -> list[str]:
+             width: int = 320) -> list[str]:
     """The pairs where method ``a`` beats ``b`` most in PSNR, and where ``b`` beats ``a`` most: one row each, cropped
-    to the third of the picture where the loser's error exceeds the winner's most (both frames, the truth, each
-    method with its PSNR over the whole frame and over the crop). Returns the two pair names."""
+    to the quarter (in each direction) of the picture where the loser's error exceeds the winner's most, enlarged
+    (both frames, the truth, each method with its PSNR over the whole frame and over the crop). Returns the two
+    pair names."""
     gaps = {n: results[a]["pairs"][n]["psnr"] - results[b]["pairs"][n]["psnr"] for n in results[a]["pairs"]}
     rows, names = [], []
     for name, winner in ((max(gaps, key=gaps.get), a), (min(gaps, key=gaps.get), b)):
         tr = next(t for t in triplets if t.name == name)
         loser = b if winner == a else a
         errors = {k: np.abs(outputs[k][name].astype(np.float32) - tr.truth).mean(axis=2) for k in (a, b)}
-        h, w = tr.truth.shape[0] // 3, tr.truth.shape[1] // 3
+        h, w = tr.truth.shape[0] // 4, tr.truth.shape[1] // 4
         worse = cv2.blur(errors[loser] - errors[winner], (w, h))  # centred boxes: where the loser falls behind most
         cy, cx = np.unravel_index(np.argmax(worse), worse.shape)
         y, x = int(np.clip(cy - h // 2, 0, tr.truth.shape[0] - h)), int(np.clip(cx - w // 2, 0, tr.truth.shape[1] - w))

@@ -327,6 +327,21 @@ def test_download_on_request_then_found(served_rife, monkeypatch, pair):
     assert server.paths == ["/rife_v4.26.safetensors"] and seen[-1] == (len(served_rife), len(served_rife))
 
 
+def test_a_download_is_cancelled_by_should_cancel_and_resumed_later(served_rife, monkeypatch):
+    from deepshop_core import Cancelled
+
+    asked = []
+    with BlobServer(served_rife) as server:
+        monkeypatch.setattr(files, "BASE_URL", server.base)
+        with pytest.raises(Cancelled, match="partial file is kept"):
+            engines.load("rife", download=True, device="cpu", should_cancel=lambda: asked.append(1) or len(asked) > 2)
+        part = files.cache_dir() / "rife_v4.26.safetensors.part"
+        assert part.stat().st_size == 3 * (1 << 20) and not part.with_suffix("").exists()  # 3 chunks, no file
+        with engines.load("rife", download=True, device="cpu", should_cancel=lambda: False) as engine:
+            assert sha256_of(engine.weights) == files.default("rife").sha256
+    assert server.requests == [None, f"bytes={3 * (1 << 20)}-"]
+
+
 def test_a_cut_download_resumes_and_a_wrong_one_is_deleted(served_rife, monkeypatch):
     target = files.cache_dir() / "rife_v4.26.safetensors"
     with BlobServer(served_rife, cut_after=5000) as server:

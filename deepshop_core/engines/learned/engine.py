@@ -8,17 +8,19 @@ runs out).
 
 Options (declared in each class's ``info``): ``weights``, ``device``, ``precision``, ``download``; ``threads`` (set
 by the program: a Ray task's CPU allotment). Context a caller may add: ``search_dirs`` (ComfyUI's
-``models/frame_interpolation``), ``progress`` (download progress). Importing this module does not import torch;
-loading an engine does (``pip install 'deepshop[torch]'``).
+``models/frame_interpolation``), ``progress`` (download progress), ``should_cancel`` (checked while a download runs:
+it stops with `Cancelled`, the partial file kept for the next try). Once loaded, an engine is cancelled between pairs
+like every engine (one pair is one forward pass). Importing this module does not import torch; loading an engine
+does (``pip install 'deepshop[torch]'``).
 """
 
 from __future__ import annotations
 
 import os
 import time
-from typing import ClassVar, Iterable
+from typing import Callable, ClassVar, Iterable
 
-from ...errors import EngineError, InputError
+from ...errors import Cancelled, EngineError, InputError
 from ..base import EngineInfo, Option, whole_number, yes_no
 from ..timestep_net import TimestepNetEngine, first_line, memory_advice, out_of_memory
 from . import devices, files
@@ -55,7 +57,8 @@ class LearnedEngine(TimestepNetEngine):
 
     def __init__(self, weights: str | os.PathLike | None = None, device: str = "auto", precision: str = "auto",
                  download: bool = False, threads: int | None = None, *,
-                 search_dirs: Iterable[str | os.PathLike] = (), progress=None):
+                 search_dirs: Iterable[str | os.PathLike] = (), progress: Callable[[int, int], object] | None = None,
+                 should_cancel: Callable[[], bool] | None = None):
         torch = _import_torch(self.kind)
         started = time.perf_counter()
         device, precision = devices.parse_device(device), devices.parse_precision(precision)
@@ -63,7 +66,7 @@ class LearnedEngine(TimestepNetEngine):
             torch.set_num_threads(whole_number("threads")(threads))
         where = devices.resolve(device)  # a GPU that does not exist fails before any file is read
         self.weights = files.ensure(self.kind, weights, search_dirs, download=yes_no("download")(download),
-                                    progress=progress)
+                                    progress=_cancellable(progress, should_cancel))
         from . import checkpoint
 
         net = checkpoint.build(self.kind, checkpoint.read_state(self.weights), str(self.weights))
@@ -81,9 +84,8 @@ class LearnedEngine(TimestepNetEngine):
     def close(self) -> None:
         """Drop the kept frames and the network (its device memory goes back to the device). Idempotent."""
         super().close()
-        device = getattr(self, "device", None)
         self.net = None
-        if device is not None and device.type == "cuda":
+        if self.device.type == "cuda":
             import torch
 
             torch.cuda.empty_cache()
@@ -94,8 +96,20 @@ class LearnedEngine(TimestepNetEngine):
         return super().interpolate(frame0, frame1, times)
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(weights={str(getattr(self, 'weights', '?'))!r}, "
-                f"device={str(getattr(self, 'device', '?'))!r}, dtype={str(getattr(self, 'dtype', '?'))!r})")
+        return f"{type(self).__name__}(weights={str(self.weights)!r}, device={str(self.device)!r}, dtype={self.dtype})"
+
+
+def _cancellable(progress, should_cancel):
+    """A download progress callback that also stops the download when ``should_cancel()`` says so."""
+    if should_cancel is None:
+        return progress
+
+    def report(done: int, total: int) -> None:
+        if should_cancel():
+            raise Cancelled("download cancelled; the partial file is kept, the next try resumes it")
+        if progress is not None:
+            progress(done, total)
+    return report
 
 
 def _import_torch(kind: str):
