@@ -1,8 +1,8 @@
 """Stand-in weight files for the rife and film engines, with random weights, in the real files' formats and layouts:
 Practical-RIFE's ``flownet.pkl`` (``module.block0.`` ..., with the training-only ``teacher.`` and ``caltime.``
 tensors the real file has) or a ``.safetensors`` file; FILM as Comfy-Org's ``film_net_fp16.safetensors``. For the unit
-tests and for bench/gpu.py where no real FILM file can be had (core ComfyUI's own layouts: tests/comfyui/
-interp_standin.py, which runs in a test ComfyUI's venv).
+tests and for bench/gpu.py where no real FILM file can be had; tests/comfyui/interp_standin.py makes the same from core
+ComfyUI's own network classes (in a test ComfyUI's venv) with ``random_state`` and ``sensitise`` from here.
 
     write_rife(path, widths=(64, 48, 32, 24, 16), head=4, seed=0)    # .pkl: Practical-RIFE's names; .safetensors
     write_film(path, seed=0)
@@ -19,6 +19,7 @@ from pathlib import Path
 
 
 def random_state(module, seed: int) -> dict:
+    """Random weights for ``module``'s tensors, scaled by fan-in; residual scales (``beta``) at one."""
     import torch
 
     generator = torch.Generator().manual_seed(seed)
@@ -37,16 +38,26 @@ def random_state(module, seed: int) -> dict:
     return state
 
 
+def sensitise(state: dict, kind: str, head: int = 4) -> dict:
+    """Make the output depend strongly on the time, in place (see the module doc)."""
+    for key, value in state.items():
+        if kind == "rife" and key.endswith("conv0.0.0.weight"):
+            value[:, 6 + 2 * head] *= 40.0  # the time's channel (after both frames and both frames' features)
+        if kind == "film" and key.startswith("predict_flow.") and key.endswith("_convs.4.conv.bias"):
+            value[:] = 2.0  # a flow of a few pixels at every level, which the time scales
+        if kind == "film" and key == "fuse.output_conv.weight":
+            value *= 0.05  # around mid-grey rather than clipped, where the time could not show
+        if kind == "film" and key == "fuse.output_conv.bias":
+            value[:] = 0.5
+    return state
+
+
 def rife_state(widths=(64, 48, 32, 24, 16), head: int = 4, seed: int = 0, residuals: int = 8) -> dict:
     """A random RIFE 4.2x state dict in this project's names (``blocks.N.``)."""
     from deepshop_core.engines.learned.ifnet import BLOCKS, IFNet, RifeConfig
 
     config = RifeConfig(16, head, tuple(widths), (residuals,) * BLOCKS, (8,) * BLOCKS)
-    state = random_state(IFNet(config), seed)
-    for key, value in state.items():
-        if key.endswith("conv0.0.0.weight"):
-            value[:, 6 + 2 * head] *= 40.0  # the time's channel (after both frames and both frames' features)
-    return state
+    return sensitise(random_state(IFNet(config), seed), "rife", head)
 
 
 def practical_names(state: dict) -> dict:
@@ -74,15 +85,7 @@ def write_rife(path: Path, widths=(64, 48, 32, 24, 16), head: int = 4, seed: int
 def film_state(seed: int = 0) -> dict:
     from deepshop_core.engines.learned.film import FILMNet
 
-    state = random_state(FILMNet(), seed)
-    for key, value in state.items():
-        if key.startswith("predict_flow.") and key.endswith("_convs.4.conv.bias"):
-            value[:] = 2.0  # a flow of a few pixels at every level, which the time scales
-        if key == "fuse.output_conv.weight":
-            value *= 0.05  # around mid-grey rather than clipped, where the time could not show
-        if key == "fuse.output_conv.bias":
-            value[:] = 0.5
-    return state
+    return sensitise(random_state(FILMNet(), seed), "film")
 
 
 def write_film(path: Path, seed: int = 0) -> Path:

@@ -121,20 +121,19 @@ def _import_torch(kind: str):
     return torch
 
 
+def _info(kind: str, network: str) -> EngineInfo:
+    return EngineInfo(kind, f"{network} on torch, CPU or CUDA (pip install 'deepshop[torch]'; weights found or "
+                            f"downloaded)", options=_options(kind), devices=devices.DEVICES, threaded=True)
+
+
 class RifeEngine(LearnedEngine):
     kind = "rife"
-    info = EngineInfo(
-        "rife", "RIFE 4.2x (Practical-RIFE) on torch, CPU or CUDA (pip install 'deepshop[torch]'; weights found or "
-                "downloaded)",
-        options=_options("rife"), devices=devices.DEVICES, threaded=True)
+    info = _info(kind, "RIFE 4.2x (Practical-RIFE)")
 
 
 class FilmEngine(LearnedEngine):
     kind = "film"
-    info = EngineInfo(
-        "film", "FILM (Google Research) on torch, CPU or CUDA (pip install 'deepshop[torch]'; weights found or "
-                "downloaded)",
-        options=_options("film"), devices=devices.DEVICES, threaded=True)
+    info = _info(kind, "FILM (Google Research)")
 
 
 __all__ = ["FilmEngine", "LearnedEngine", "RifeEngine"]
