@@ -309,10 +309,10 @@ def test_absent_and_offline_say_where_to_put_the_file(tmp_path):
 @pytest.fixture
 def served_rife(rife_file, monkeypatch):
     """The stand-in served as rife_v4.26.safetensors, the catalog holding its real checksum."""
-    blob = learned_standin.write_rife(rife_file.with_name("served.safetensors"), seed=1).read_bytes()
-    entry = files.WeightFile("rife_v4.26.safetensors", "rife", __import__("hashlib").sha256(blob).hexdigest(), "x")
+    served = learned_standin.write_rife(rife_file.with_name("served.safetensors"), seed=1)
+    entry = files.WeightFile("rife_v4.26.safetensors", "rife", sha256_of(served), "a stand-in")
     monkeypatch.setattr(files, "CATALOG", (entry,) + files.CATALOG[1:])
-    return blob
+    return served.read_bytes()
 
 
 def test_download_on_request_then_found(served_rife, monkeypatch, pair):
