@@ -20,6 +20,7 @@ from typing import Callable, Iterable
 from . import engines
 from .clock import check_range_text, parse_bound
 from .engines import EngineChoice
+from .engines.base import yes_no
 from .errors import InputError
 from .media.formats import FORMATS
 from .speed.limits import check_factor
@@ -53,15 +54,6 @@ def _ranges(value) -> tuple:
                                  f"got {item!r}") from None
             ranges.append((start, end))
     return tuple(ranges)
-
-
-def _switch(value) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text not in ("1", "0", "true", "false", "yes", "no"):
-        raise InputError(f"{value!r} is not a yes/no value: use true or false")
-    return text in ("1", "true", "yes")
 
 
 def _ramp(value) -> float:
@@ -165,14 +157,14 @@ class Job:
     factor: float = _setting(4.0, "--factor", check_factor, "how many times slower (default 4; 2.5 works)")
     ramp: float = _setting(0.0, "--ramp", _ramp, "ease in and out of the slowdown over this many source frames "
                            "(default 0: a hard cut)", metavar="FRAMES")
-    smooth: bool = _setting(False, "--smooth", _switch, "instead of slowing ranges, play the whole clip at FACTOR x "
+    smooth: bool = _setting(False, "--smooth", yes_no("smooth"), "instead of slowing ranges, play the whole clip at FACTOR x "
                             "the frame rate, same duration", kind="on")
     engine: EngineChoice = field(default_factory=EngineChoice)  # --engine and the options the engines declare
     audio: str = _setting("stretch", "--audio", _one_of("audio mode", AUDIO_MODES), "sound inside the slowed "
                           "ranges: stretch (pitch kept, default), silence, or none (no track)", choices=AUDIO_MODES)
-    scene_cuts: bool = _setting(True, "--no-scene-cuts", _switch, "interpolate across scene cuts too (default: hold "
+    scene_cuts: bool = _setting(True, "--no-scene-cuts", yes_no("scene_cuts"), "interpolate across scene cuts too (default: hold "
                                 "the nearest frame at a cut)", kind="off")
-    dedupe: bool = _setting(True, "--no-dedupe", _switch, "treat repeated source frames as motion stops (default: "
+    dedupe: bool = _setting(True, "--no-dedupe", yes_no("dedupe"), "treat repeated source frames as motion stops (default: "
                             "interpolate across them)", kind="off")
     crop: Crop | None = _setting(None, "--crop", _crop, "keep only source frames FIRST..LAST", metavar="FIRST:LAST")
     format: str | None = _setting(None, "--format", _nothing_or(_one_of("output format", FORMATS)), "output format "

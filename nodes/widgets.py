@@ -9,6 +9,7 @@ import os
 from .. import deepshop_core as core
 from ..deepshop_core import engines
 from ..deepshop_core.engines import EngineChoice
+from ..deepshop_core.engines import devices as device_names
 from ..deepshop_core.job import AUDIO_MODES, SETTINGS
 from ..deepshop_core.speed.limits import MAX_FACTOR
 from .comfy import (
@@ -64,9 +65,8 @@ def engine_menu() -> dict[str, EngineChoice]:
 
 
 def devices() -> list[str]:
-    """The device menu: the engines' devices, with "gpu:N" spelled out for the first GPUs."""
-    spelled = [d for d in engines.describe("dain").devices if not d.endswith(":N")]
-    return [*spelled, "gpu:0", "gpu:1"]
+    """The device menu (the engines' one vocabulary, the first GPUs spelled out)."""
+    return list(device_names.MENU)
 
 
 def engine_widgets() -> dict:
@@ -76,7 +76,8 @@ def engine_widgets() -> dict:
         "engine": (labels, {"default": labels[0],
                             "tooltip": "flow: optical flow on the CPU. dain: the DAIN network (weights in "
                                        "models/dain, or downloaded). blend: cross-fade."}),
-        "device": (devices(), {"default": "auto", "tooltip": "Where DAIN runs (flow and blend use the CPU)."}),
+        "device": (devices(), {"default": "auto", "tooltip": "Where DAIN, RIFE and FILM run: auto (the first GPU, else "
+                                                            "the CPU), cpu, or a GPU (flow and blend use the CPU)."}),
         "scene_cut_protection": ("BOOLEAN", {"default": True,
                                              "tooltip": "Never interpolate across a scene cut: hold the frame "
                                                         "instead of morphing two shots."}),
