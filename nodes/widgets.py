@@ -25,6 +25,7 @@ SOURCE_TYPE = "DEEPSHOP_SOURCE"
 RANGE_TYPE = "DEEPSHOP_RANGE"
 PLAN_TYPE = "DEEPSHOP_PLAN"  # an interpolated range's timeline (range_batches.RenderedRange)
 CORE_MODEL_FOLDER = "frame_interpolation"  # core's models/frame_interpolation: RIFE 4.x IFNet or FILM weights
+LEARNED_MODEL_TYPE = "DEEPSHOP_INTERP_MODEL"  # Load Interpolation Model (Deepshop): an EngineChoice of rife or film
 
 SLOW_MOTION_NOTE = (
     "Slow motion = more frames at the same frame rate: the in-between frames are shown at the clip's own frame "
@@ -99,15 +100,16 @@ def audio_mode_widget() -> tuple:
 
 
 def model_input() -> dict:
-    """The optional input for core's Load Frame Interpolation Model, on a server that has one (0.33+), under
-    whichever type name it uses."""
-    model_type = core_model_type()
-    if model_type is None:
-        return {}
-    return {"interpolation_model": (model_type, {
-        "tooltip": "Optional: a RIFE 4.x or FILM model from Load Frame Interpolation Model (weights in "
-                   f"models/{CORE_MODEL_FOLDER}). When connected it makes the frames instead of the engine menu "
-                   "(and runs where ComfyUI keeps it, whatever 'device' says)."})}
+    """The optional input for a RIFE 4.x or FILM model: from Deepshop's Load Interpolation Model, and on a server
+    with core interpolation (0.33+) also from core's Load Frame Interpolation Model (a union type, whichever name
+    core gives its type)."""
+    core_type = core_model_type()
+    types = LEARNED_MODEL_TYPE if core_type is None else f"{core_type},{LEARNED_MODEL_TYPE}"
+    return {"interpolation_model": (types, {
+        "tooltip": "Optional: a RIFE 4.x or FILM model from Load Interpolation Model (Deepshop) or core's Load "
+                   f"Frame Interpolation Model (weights in models/{CORE_MODEL_FOLDER}). When connected it makes the "
+                   "frames instead of the engine menu (core's runs where ComfyUI keeps it, whatever 'device' "
+                   "says)."})}
 
 
 def chosen_engine(label: str | None, device: str = "auto") -> EngineChoice:
@@ -126,9 +128,12 @@ def chosen_engine(label: str | None, device: str = "auto") -> EngineChoice:
 def live_engine(label: str | None, device: str = "auto", interpolation_model=None) -> engines.Engine:
     """The engine a node runs: core's model when connected, else the menu's choice, loaded with ComfyUI's model
     folders to search, its cancel and a progress bar for a download."""
-    if interpolation_model is not None:
+    if isinstance(interpolation_model, EngineChoice):  # Deepshop's loader: loaded here, for this run
+        choice = interpolation_model
+    elif interpolation_model is not None:  # core's loader: its network, where ComfyUI keeps it
         return load_model_engine(interpolation_model)
-    choice = chosen_engine(label, device)
+    else:
+        choice = chosen_engine(label, device)
     folder = choice.info.weights_folder
     return choice.load(search_dirs=model_dirs(folder) if folder else [], should_cancel=cancel_check(),
                        progress=Progress(1))

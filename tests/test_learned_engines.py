@@ -327,6 +327,24 @@ def test_download_on_request_then_found(served_rife, monkeypatch, pair):
     assert server.paths == ["/rife_v4.26.safetensors"] and seen[-1] == (len(served_rife), len(served_rife))
 
 
+def test_the_command_line_downloads_only_when_asked(served_rife, monkeypatch, clip, tmp_path, capsys):
+    """Without --download a missing file is one line saying where to put it, and nothing is fetched or written;
+    with it the file is fetched into the cache (checked) and the clip is written (--precision reaches the engine)."""
+    from deepshop_core.cli import main
+
+    args = ["slowmo", str(clip), "-o", str(tmp_path / "out.mkv"), "--range", "10:12", "--factor", "2",
+            "--engine", "rife", "--device", "cpu", "--precision", "fp32", "--format", "lossless", "-q"]
+    with BlobServer(served_rife, name="rife_v4.26.safetensors") as server:
+        monkeypatch.setattr(files, "BASE_URL", server.base)
+        assert main(args) == 1
+        lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+        assert len(lines) == 1 and "frame_interpolation" in lines[0] and server.paths == []
+        assert not (tmp_path / "out.mkv").exists()
+        assert main([*args, "--download"]) == 0
+    assert server.paths == ["/rife_v4.26.safetensors"] and (files.cache_dir() / "rife_v4.26.safetensors").is_file()
+    assert (tmp_path / "out.mkv").is_file()
+
+
 def test_a_download_is_cancelled_by_should_cancel_and_resumed_later(served_rife, monkeypatch):
     from deepshop_core import Cancelled
 
@@ -356,3 +374,36 @@ def test_a_cut_download_resumes_and_a_wrong_one_is_deleted(served_rife, monkeypa
             files.ensure("rife", download=True, base_url=server.base)
     assert "is damaged or not the expected file (SHA-256" in one_line(caught)
     assert list(files.cache_dir().iterdir()) == []  # neither the file nor its .part
+
+
+# ------------------------------------------------------------------------------------------------ every face
+def test_the_command_line_batch_and_chunks_run_rife(clip, tmp_path, rife_file):
+    """`deepshop slowmo --engine rife --weights ... --device cpu` writes the slowed clip; a batch manifest row asks
+    for the same engine by name with its weights; a chunked run gives the single run's frames; a device that does
+    not exist (bad input: exit 2) or a weights file that is not there (a weights error: exit 1) is one line, and
+    nothing is written."""
+    from deepshop_core import Job, batch, chunks
+    from deepshop_core.cli import main
+    from deepshop_core.plan import plan_clip
+    from tests.support.clips import same_frames
+
+    args = ["--range", "10:16", "--factor", "2", "--engine", "rife", "--weights", str(rife_file), "--device", "cpu",
+            "--format", "lossless", "-q"]
+    assert main(["slowmo", str(clip), "-o", str(tmp_path / "cli.mkv"), *args]) == 0
+    manifest = tmp_path / "jobs.csv"
+    manifest.write_text(f"input,engine,weights,device\n{clip},rife,{rife_file},cpu\n")
+    job = Job(ranges=["10:16"], factor=2, format="lossless")
+    [row] = batch.read_manifest(manifest, job)
+    assert row[1].engine == engines.EngineChoice.of("rife", weights=str(rife_file), device="cpu")
+    [outcome] = batch.run(batch.items([row], job, tmp_path / "batch"))
+    assert outcome.status == batch.DONE and same_frames(outcome.item.output, tmp_path / "cli.mkv")
+    chunked = chunks.render_in_chunks(plan_clip(clip, row[1]), tmp_path / "chunked.mkv", 3)
+    assert same_frames(chunked.output, tmp_path / "cli.mkv")
+    for bad, words, status in ((["--device", "cuda:7"], "device cuda:7 does not exist", 2),
+                               (["--weights", str(tmp_path / "none.pkl")], "RIFE weights not found", 1)):
+        out = tmp_path / "bad.mkv"
+        proc = subprocess.run([sys.executable, "-m", "deepshop_core", "slowmo", str(clip), "-o", str(out),
+                               *args, *bad], capture_output=True, text=True)
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        assert proc.returncode == status and len(lines) == 1 and words in lines[0], proc.stderr
+        assert not out.exists()

@@ -20,7 +20,7 @@ import os
 import time
 from typing import Callable, ClassVar, Iterable
 
-from ...errors import Cancelled, EngineError, InputError
+from ...errors import Cancelled, EngineError, InputError, WeightsError
 from .. import devices as device_names
 from ..base import EngineInfo, Option, whole_number, yes_no
 from ..timestep_net import TimestepNetEngine, first_line, memory_advice, out_of_memory
@@ -98,6 +98,19 @@ class LearnedEngine(TimestepNetEngine):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(weights={str(self.weights)!r}, device={str(self.device)!r}, dtype={self.dtype})"
+
+
+def engine_for_file(path: str | os.PathLike) -> str:
+    """``"rife"`` or ``"film"``: the engine a weight file is for, from its tensor names (read safely); a
+    `WeightsError` for a file of neither."""
+    _import_torch("rife or film")
+    from . import checkpoint
+
+    found = checkpoint.architecture(checkpoint.read_state(path))
+    if found is None:
+        raise WeightsError(f"{path} is not a RIFE 4.x or FILM weight file: put one of those in "
+                           "models/frame_interpolation")
+    return found
 
 
 def _cancellable(progress, should_cancel):
