@@ -50,7 +50,8 @@ def exposed(scene: Scene, centre: float, width: float, samples: int) -> np.ndarr
 
 def render(item, frames, engine) -> np.ndarray:
     """One plan item, as the renderer will: a copy, an in-between, or a blend of them."""
-    return render_blend(item if isinstance(item, Blend) else Blend((item,)), frames.__getitem__, engine.interpolate)
+    return render_blend(item if isinstance(item, Blend) else Blend((item,)), frames.__getitem__,
+                        lambda left, right, times: engine.interpolate(frames[left], frames[right], times))
 
 
 def renderings(frames: list[np.ndarray], speed: float, angle: float, engine) -> tuple[dict, float]:
