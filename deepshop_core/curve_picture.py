@@ -63,7 +63,8 @@ def draw_curve(curve: SpeedCurve, frame_rate, width: int = 800, height: int = 56
     image = np.full((height, width, 3), BACKGROUND, np.uint8)
     scale = width / 800
     line = max(1, round(1.4 * scale))
-    heading = title or f"{curve.frame_count / fps:.2f} s -> {realised.output_count / fps:.2f} s"
+    lengths = f"{curve.frame_count / fps:.2f} s -> {realised.output_count / fps:.2f} s"
+    heading = f"{title}   ({lengths})" if title else lengths
     _text(image, heading, (round(12 * scale), round(24 * scale)), 0.6 * scale, line)
     left, right = round(70 * scale), width - round(20 * scale)
     middle = round(36 * scale) + (height - round(36 * scale)) // 2

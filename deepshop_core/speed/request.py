@@ -8,6 +8,7 @@ when the clip is planned (`SpeedRequest.curve`). It is also what the Speed Curve
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,8 @@ from ..errors import InputError
 from .curve import SpeedCurve
 from .limits import check_speed
 from .parse import check_curve_file, check_speed_text, parse_speed, read_speed_file, speeds_per_frame
+
+PREVIEW_LIMIT = 10_000_000  # frames: a curve drawn before its clip is known reaches at most this far (111 h at 25 fps)
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,15 @@ class SpeedRequest:
         else:
             curve = read_speed_file(self.file, frame_rate, whole)
         return curve.window(first, frame_count)
+
+    def preview_count(self, frame_rate) -> int:
+        """The frame count to draw this curve on when the clip is not known yet: one second past its last keyframe or
+        freeze (a list: its length)."""
+        if self.speeds is not None:
+            return len(self.speeds)
+        found = self.curve(frame_rate, PREVIEW_LIMIT)
+        last = max([k.position for k in found.keyframes] + [f.position for f in found.freezes])
+        return min(PREVIEW_LIMIT, math.ceil(last) + math.ceil(frame_rate) + 1)
 
     def describe(self) -> str:
         """A short line for a title or a message."""
