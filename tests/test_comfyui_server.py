@@ -141,7 +141,11 @@ def test_workflow_runs(comfy, example_clips, name):
     entry = comfy.run(prompt, timeout=600)
     assert_success(entry, comfy)
     files = output_files(entry, comfy)
+    previews = [f for f in files if f.suffix == ".png"]  # the Speed Curve node shows its picture
+    files = [f for f in files if f.suffix != ".png"]
     assert len(files) == 1 and files[0].is_file(), f"outputs: {entry.get('outputs')}"
+    curves = sum(node["class_type"] == "DeepshopSpeedCurve" for node in prompt.values())
+    assert len(previews) == curves and all(p.is_file() for p in previews), f"outputs: {entry.get('outputs')}"
     got = probe_output(files[0])
     want = EXPECTED[name]
     assert got["frames"] == want["frames"]

@@ -131,7 +131,7 @@ class ComfyServer:
         self.url = f"http://127.0.0.1:{port}"
         self.input_dir = root / "input"
         self.output_dir = root / "output"
-        self.temp_dir = root / "temp"
+        self.temp_dir = root / "temp" / "temp"  # ComfyUI puts its temp folder inside --temp-directory
         self.user_dir = root / "user"
         self.dain_dir = root / "models" / "dain"
         self.frame_interpolation_dir = root / "models" / "frame_interpolation"
