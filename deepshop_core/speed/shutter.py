@@ -51,7 +51,7 @@ class Shutter:
         except (TypeError, ValueError):
             angle = math.nan
         if not 0 <= angle <= MAX_SHUTTER_ANGLE:
-            raise InputError(f"shutter angle {self.angle!r} is out of range: use 0 (no motion blur) to "
+            raise InputError(f"shutter angle {self.angle} is out of range: use 0 (no motion blur) to "
                              f"{MAX_SHUTTER_ANGLE:g} degrees; {DEFAULT_SHUTTER_ANGLE:g} is the film look")
         if self.sampling not in SAMPLINGS:
             raise InputError(f"shutter sampling {self.sampling!r} is unknown: use one of {', '.join(SAMPLINGS)}")
