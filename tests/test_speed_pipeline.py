@@ -72,6 +72,13 @@ def test_slowmo_follows_a_speed_curve_on_the_command_line(lossless_clip, tmp_pat
     assert differ and differ == [k for k, s in enumerate(steps) if isinstance(s, Blend)]
     audio = read_audio(out)
     assert audio.duration == pytest.approx(expected / 25, abs=0.03)
+    # --blur frames: the covered source frames blended, nothing synthesised
+    frames_blend = tmp_path / "frames.mkv"
+    assert main(["slowmo", str(lossless_clip), "-o", str(frames_blend), "--speed", CURVE, "--blur", "frames",
+                 "--format", "lossless", "-q"]) == 0
+    whole = plan_clip(lossless_clip, Job(speed=CURVE, blur="frames")).steps
+    assert all(s.is_copy for item in whole if isinstance(item, Blend) for s in item.samples)
+    assert not same_frames(frames_blend, out) and probe(frames_blend).frame_count == expected
 
 
 def test_a_curve_file_and_a_preset(lossless_clip, tmp_path):
@@ -79,17 +86,45 @@ def test_a_curve_file_and_a_preset(lossless_clip, tmp_path):
     csv_file.write_text("time,speed,ease\n0s,1,\n0.4s,0.25,\n0.8s,0.25,\n1.2s,3,\n1.6s,1,\n")
     from_file = tmp_path / "file.mkv"
     assert main(["slowmo", str(lossless_clip), "-o", str(from_file), "--speed-file", str(csv_file),
-                 "--format", "lossless", "--engine", "blend", "-q"]) == 0
-    from_text = slow_motion(lossless_clip, tmp_path / "text.mkv", speed=CURVE, format="lossless", engine="blend")
-    assert same_frames(from_file, from_text.output)
+                 "--format", "lossless", "--engine", "blend", "--audio", "varispeed", "-q"]) == 0
+    from_text = slow_motion(lossless_clip, tmp_path / "text.mkv", speed=CURVE, format="lossless", engine="blend",
+                            audio="varispeed")
+    assert same_frames(from_file, from_text.output) and same_audio(from_file, from_text.output)
     per_frame = tmp_path / "speeds.json"
     per_frame.write_text(json.dumps([1.0] * 10 + [0.5] * 30 + [2.0] * 10))
     assert main(["slowmo", str(lossless_clip), "-o", str(tmp_path / "list.mkv"), "--speed-file", str(per_frame),
                  "--engine", "blend", "-q"]) == 0
     hero = tmp_path / "hero.mkv"
-    assert main(["slowmo", str(lossless_clip), "-o", str(hero), "--speed", "hero@0.2s/1.4s", "--engine", "blend",
-                 "-q"]) == 0
-    assert probe(hero).frame_count == length_of("hero@0.2s/1.4s") > 50
+    text = "hero@0.2s/1.4s, 1.8s:freeze=0.2s"
+    assert main(["slowmo", str(lossless_clip), "-o", str(hero), "--speed", text, "--shutter", "270",
+                 "--engine", "blend", "-q"]) == 0
+    assert probe(hero).frame_count == length_of(text) == length_of("hero@0.2s/1.4s") + 5 > 55
+    wide = plan_clip(lossless_clip, Job(speed=text, shutter=270)).steps
+    narrow = plan_clip(lossless_clip, Job(speed=text)).steps
+    assert sum(len(s.samples) for s in wide if isinstance(s, Blend)) > \
+        sum(len(s.samples) for s in narrow if isinstance(s, Blend)) > 0  # a wider shutter: a longer exposure
+
+
+def test_a_manifest_row_gives_its_own_curve(lossless_clip, tmp_path):
+    """Batch manifests take the curve keys: a row's curve (keyframes separated by ';' in a CSV cell, or a file next
+    to the manifest) replaces the command line's ranges; a row without one keeps them."""
+    from deepshop_core import batch
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "curve.csv").write_text("time,speed\n0s,1\n0.4s,0.25\n1.2s,3\n1.6s,1\n")
+    manifest = folder / "jobs.csv"
+    manifest.write_text(f"input,output,speed,speed_file,shutter\n{lossless_clip},a.mkv,0s:1;0.4s:0.25;1.2s:3;1.6s:1,,"
+                        f"90\n{lossless_clip},b.mkv,,curve.csv,\n{lossless_clip},c.mkv,,,\n")
+    rows = batch.read_manifest(manifest, Job(ranges=("10:20",), factor=2))
+    assert [job.speed_request.text if job.speed else None for _, job, _ in rows] == \
+        ["0s:1;0.4s:0.25;1.2s:3;1.6s:1", None, None]
+    assert rows[0][1].shutter == 90 and rows[0][1].ranges == () and rows[1][1].speed_file == folder / "curve.csv"
+    assert rows[2][1].ranges == ("10:20",) and rows[2][1].speed_request is None
+    assert main(["batch", "--manifest", str(manifest), "-o", str(tmp_path / "out"), "--range", "10:20",
+                 "--factor", "2", "--engine", "blend", "--workers", "1", "-q"]) == 0
+    counts = [probe(tmp_path / "out" / name).frame_count for name in ("a.mkv", "b.mkv", "c.mkv")]
+    assert counts == [length_of("0s:1, 0.4s:0.25, 1.2s:3, 1.6s:1")] * 2 + [60]
 
 
 def test_the_dry_run_says_where_keyframes_land_and_writes_nothing(lossless_clip, tmp_path, capsys):
