@@ -25,7 +25,9 @@ engine's own progress, whatever the load of the machine.
 of the same frames in the same rounds: the same 4x as keyframes (``0:0.25``: the same frames, so the ratio is the
 curve machinery's overhead), and a curve of 9 keyframes (slower down to 0.2x, faster at 2x, eased) with a 180
 degree shutter (motion blur: more in-betweens per fast frame) and with 0 (dropped frames); each with its seconds per
-output frame and per in-between the engine made. Writes bench/out/speed_curve.json.
+output frame and per in-between the engine made, wall-clock and CPU seconds (this process, all threads: on a shared
+machine the wall-clock ratio carries the other processes' load), each ratio the median of the rounds' ratios.
+Writes bench/out/speed_curve.json.
 
 Needs ../shared/testdata/videos. Writes bench/out/speed.json.
 """
@@ -134,15 +136,17 @@ def measure_curves(src: Path, runs: int, tmp: Path) -> list[dict]:
     info = probe(src)
     engine = EngineChoice.of("flow", preset="balanced").load()
     times: dict[str, list[float]] = {label: [] for label in CURVES}
+    cpu: dict[str, list[float]] = {label: [] for label in CURVES}  # this process's CPU seconds (all its threads)
     frames_out, made = {}, {}
     try:
         for run in range(runs):
             for label, options in CURVES.items():
                 engine.stats.reset()
-                started = time.perf_counter()
+                started, used = time.perf_counter(), time.process_time()
                 result = slow_motion(src, tmp / "out.mp4", engine=engine, crop=(0, 59), audio="none",
                                      overwrite=True, **options)
                 times[label].append(time.perf_counter() - started)
+                cpu[label].append(time.process_time() - used)
                 frames_out[label] = result.frames_out
                 print(f"  {src.name} run {run + 1}/{runs} {label}: {times[label][-1]:.1f} s", flush=True)
     finally:
@@ -151,23 +155,26 @@ def measure_curves(src: Path, runs: int, tmp: Path) -> list[dict]:
         steps = plan_clip(src, Job(crop=(0, 59), **options)).steps
         samples = [s for item in steps for s in (item.samples if isinstance(item, Blend) else (item,))]
         made[label] = sum(not s.is_copy for s in samples)
-    base = times["range 4x (baseline)"]
+    base, base_cpu = times["range 4x (baseline)"], cpu["range 4x (baseline)"]
     # each round's ratio to the baseline measured just before it, then their median: load from other processes
-    # changes between rounds more than within one
+    # changes between rounds more than within one; CPU seconds are what the work itself took, whatever else runs
     return [{"clip": src.name, "size": f"{info.width}x{info.height}", "mode": label, "runs": times[label],
              "seconds": statistics.median(times[label]),
              "ratio": statistics.median(t / b for t, b in zip(times[label], base)),
+             "cpu_runs": cpu[label], "cpu_seconds": statistics.median(cpu[label]),
+             "cpu_ratio": statistics.median(t / b for t, b in zip(cpu[label], base_cpu)),
              "frames_out": frames_out[label], "in_betweens": made[label],
              "ms_per_frame": 1000 * statistics.median(times[label]) / frames_out[label],
              "ms_per_in_between": 1000 * statistics.median(times[label]) / max(1, made[label])} for label in CURVES]
 
 
 def curve_markdown(rows: list[dict]) -> str:
-    return table(["clip", "retime", "frames out", "in-betweens", "median s", "vs range (median of rounds)",
+    return table(["clip", "retime", "frames out", "in-betweens", "median s", "vs range", "CPU s", "CPU vs range",
                   "ms / frame out",
                   "ms / in-between"],
                  [[f"{r['clip']} ({r['size']})", r["mode"], r["frames_out"], r["in_betweens"], f"{r['seconds']:.2f}",
-                   f"{r['ratio']:.3f}", f"{r['ms_per_frame']:.1f}", f"{r['ms_per_in_between']:.1f}"] for r in rows])
+                   f"{r['ratio']:.3f}", f"{r['cpu_seconds']:.2f}", f"{r['cpu_ratio']:.3f}", f"{r['ms_per_frame']:.1f}",
+                   f"{r['ms_per_in_between']:.1f}"] for r in rows])
 
 
 def markdown(rows: list[dict]) -> str:
