@@ -51,6 +51,7 @@ bench: $(VENV)/.full comfyui
 	$(BIN)/python bench/speed.py
 	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/dain_cpu.py
+	$(BIN)/python bench/gpu.py
 	$(BIN)/python bench/pictures.py
 	$(BIN)/python bench/cuts.py
 	$(BIN)/python bench/report.py

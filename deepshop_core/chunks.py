@@ -138,10 +138,13 @@ def render_chunk(clip: ClipPlan, chunk: Chunk, engine: EngineChoice | None = Non
     written = 0
     try:
         with (engine or clip.job.engine).load() as live, open(temp, "wb") as file:
-            frames, _ = render_slice(clip, clip.steps[chunk.start:chunk.end], live, progress)
-            for frame in frames:
-                np.save(file, frame, allow_pickle=False)
-                written += 1
+            frames, window = render_slice(clip, clip.steps[chunk.start:chunk.end], live, progress)
+            try:
+                for frame in frames:
+                    np.save(file, frame, allow_pickle=False)
+                    written += 1
+            finally:
+                window.close()
         os.replace(temp, chunk.path)
     finally:
         temp.unlink(missing_ok=True)

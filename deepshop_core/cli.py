@@ -65,8 +65,13 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"interpolation engine (default {engines.DEFAULT_ENGINE}: "
                              f"{engines.describe(engines.DEFAULT_ENGINE).summary})")
     for name, declared in engines.user_options().items():  # checked by the chosen engine (job_from)
-        helps = "; ".join(f"{engine}: {o.help}" + (f" ({', '.join(o.choices)}; default {o.choices[0]})"
-                                                    if o.choices else "") for engine, o in declared.items())
+        said: dict[str, list[str]] = {}  # the same words for several engines are said once, naming them all
+        for engine, o in declared.items():
+            said.setdefault(o.help + (f" (default {o.choices[0]})" if o.choices else ""), []).append(engine)
+        helps = "; ".join(f"{', '.join(engines_)}: {words}" for words, engines_ in said.items())
+        if all(o.switch for o in declared.values()):
+            parser.add_argument(f"--{name}", action="store_const", const=True, default=None, help=helps)
+            continue
         menus = [o.choices for o in declared.values()]
         choices = tuple(dict.fromkeys(c for menu in menus for c in menu)) if all(menus) else None
         parser.add_argument(f"--{name}", metavar=None if choices else name.upper(), choices=choices, help=helps)

@@ -23,6 +23,7 @@ from typing import Sequence
 
 from . import chunks as chunking
 from .engines import EngineChoice
+from .engines.devices import gpu_requested
 from .errors import DeepshopWarning, InputError
 from .job import Job
 from .plan import ClipPlan, plan_clip
@@ -110,14 +111,34 @@ def _reporter(counter, key: str) -> Progress:
     return report
 
 
-def _within_allotment(engine: EngineChoice) -> EngineChoice:
-    """``engine`` set to use the CPUs Ray gave its task and no more: OpenCV would start a thread per core in every
-    worker, and a threaded engine (flow) would run its own pool beside it; on a full node either steals the cores
-    of the other tasks."""
+def gpu_options(engine: EngineChoice, cluster_gpus: float) -> dict:
+    """Ray's options for a task rendering with ``engine``: one GPU when its device names one, or is ``auto`` on a
+    cluster that has GPUs (an engine without a device runs on the CPU); none otherwise."""
+    if engine.info.option("device") is None:
+        return {}
+    device = engine.get("device", "auto")
+    return {"num_gpus": 1} if gpu_requested(device) or (device == "auto" and cluster_gpus > 0) else {}
+
+
+def within_allotment(engine: EngineChoice, gpu_ids: list) -> EngineChoice:
+    """``engine`` set to use what Ray gave its task and no more: its CPUs (OpenCV would start a thread per core in
+    every worker, and a threaded engine its own pool beside it; on a full node either steals the cores of the other
+    tasks) and, when Ray assigned it a GPU, that GPU: Ray makes it the task's only visible CUDA device, cuda:0."""
     import cv2
 
     cv2.setNumThreads(TASK_CPUS)
-    return engine.replace(threads=TASK_CPUS) if engine.info.threaded else engine
+    if engine.info.threaded:
+        engine = engine.replace(threads=TASK_CPUS)
+    if gpu_ids and engine.info.option("device") is not None:
+        engine = engine.replace(device="cuda:0")
+    return engine
+
+
+def allotted(engine: EngineChoice) -> EngineChoice:
+    """`within_allotment` for the task this runs in."""
+    import ray
+
+    return within_allotment(engine, ray.get_gpu_ids())
 
 
 def _noting_warnings(function, *args):
@@ -135,13 +156,13 @@ def _plan_task(job: Job, input: Path) -> tuple[ClipPlan, tuple[str, ...]]:
 
 def _whole_task(clip: ClipPlan, output: Path, overwrite: bool, counter, key: str):
     def render() -> SlowMotionResult:
-        with _within_allotment(clip.job.engine).load() as engine:
+        with allotted(clip.job.engine).load() as engine:
             return render_clip(clip, output, engine=engine, overwrite=overwrite, progress=_reporter(counter, key))
     return _noting_warnings(render)
 
 
 def _chunk_task(clip: ClipPlan, chunk: chunking.Chunk, counter, key: str) -> int:
-    return chunking.render_chunk(clip, chunk, _within_allotment(clip.job.engine), _reporter(counter, key))
+    return chunking.render_chunk(clip, chunk, allotted(clip.job.engine), _reporter(counter, key))
 
 
 def _stitch_task(clip: ClipPlan, chunks: Sequence[chunking.Chunk], output: Path, overwrite: bool, rendered: list):
@@ -208,6 +229,7 @@ class _Driver:
         here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
         self.counter = ray.remote(num_cpus=0)(_Progress).options(scheduling_strategy=here).remote()
         self.cpus = cluster_cpus()
+        self.gpus = float(ray.cluster_resources().get("GPU", 0))
         self.results: dict[int, SlowMotionResult | BaseException] = {}
         self.waiting: dict = {}  # ObjectRef -> (kind, run)
 
@@ -253,14 +275,18 @@ class _Driver:
 
     def _render(self, r: _Run, plan_ref, clip: ClipPlan) -> None:
         r.frames = len(clip.steps)
-        # Split so every CPU has work: a lone clip into one chunk per CPU, each of many files less.
-        count = self.pieces or chunking.chunk_count(clip.steps, max(1, self.cpus // len(self.runs)))
+        gpu = gpu_options(clip.job.engine, self.gpus)  # a GPU engine's task asks for one
+        # Split so every CPU (or GPU) has work: a lone clip into one chunk per worker, each of many files less.
+        workers = int(self.gpus) if gpu else self.cpus
+        count = self.pieces or chunking.chunk_count(clip.steps, max(1, workers // len(self.runs)))
         if count <= 1:
-            self._submit(r, "done", self.whole_task.remote(plan_ref, r.output, self.overwrite, self.counter, f"{r.n}"))
+            whole = self.whole_task.options(**gpu).remote(plan_ref, r.output, self.overwrite, self.counter, f"{r.n}")
+            self._submit(r, "done", whole)
             return
         r.plan, r.folder = plan_ref, chunking.chunk_folder(r.output)
         r.chunks = chunking.plan_chunks(clip, count, r.folder)
-        r.rendered = [self.chunk_task.remote(plan_ref, c, self.counter, f"{r.n}:{c.index}") for c in r.chunks]
+        chunk_task = self.chunk_task.options(**gpu)
+        r.rendered = [chunk_task.remote(plan_ref, c, self.counter, f"{r.n}:{c.index}") for c in r.chunks]
         r.refs.extend(r.rendered)
         self.waiting[r.rendered[0]] = ("first chunk", r)
 

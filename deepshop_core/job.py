@@ -21,6 +21,7 @@ from typing import Callable, Iterable
 from . import engines
 from .clock import check_range_text, parse_bound
 from .engines import EngineChoice
+from .engines.base import yes_no
 from .errors import InputError
 from .media.formats import FORMATS
 from .speed.limits import check_factor
@@ -60,15 +61,6 @@ def _ranges(value) -> tuple:
                                  f"got {item!r}") from None
             ranges.append((start, end))
     return tuple(ranges)
-
-
-def _switch(value) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text not in ("1", "0", "true", "false", "yes", "no"):
-        raise InputError(f"{value!r} is not a yes/no value: use true or false")
-    return text in ("1", "true", "yes")
 
 
 def _ramp(value) -> float:
@@ -177,7 +169,7 @@ class Job:
                              "times the frame rate with --smooth (default 4; 2.5 works)")
     ramp: float = _setting(0.0, "--ramp", _ramp, "ease in and out of a range's slowdown over this many source frames "
                            "(default 0: a hard cut)", metavar="FRAMES")
-    smooth: bool = _setting(False, "--smooth", _switch, "instead of slowing ranges, play the whole clip at FACTOR x "
+    smooth: bool = _setting(False, "--smooth", yes_no("smooth"), "instead of slowing ranges, play the whole clip at FACTOR x "
                             "the frame rate, same duration", kind="on")
     speed: SpeedRequest | None = _setting(None, "--speed", SpeedRequest.of, "instead of ranges, a speed curve: "
                                           "keyframes TIME:SPEED[:EASE] (0s:1,1s:0.25,2.5s:3,3.5s:1; TIME in seconds "
@@ -197,9 +189,9 @@ class Job:
     audio: str = _setting("stretch", "--audio", _one_of("audio mode", AUDIO_MODES), "sound where the speed is not "
                           "1x: stretch (pitch kept, default), varispeed (pitch follows the speed, like tape), "
                           "silence, or none (no track)", choices=AUDIO_MODES)
-    scene_cuts: bool = _setting(True, "--no-scene-cuts", _switch, "interpolate across scene cuts too (default: hold "
+    scene_cuts: bool = _setting(True, "--no-scene-cuts", yes_no("scene_cuts"), "interpolate across scene cuts too (default: hold "
                                 "the nearest frame at a cut)", kind="off")
-    dedupe: bool = _setting(True, "--no-dedupe", _switch, "treat repeated source frames as motion stops (default: "
+    dedupe: bool = _setting(True, "--no-dedupe", yes_no("dedupe"), "treat repeated source frames as motion stops (default: "
                             "interpolate across them)", kind="off")
     crop: Crop | None = _setting(None, "--crop", _crop, "keep only source frames FIRST..LAST", metavar="FIRST:LAST")
     format: str | None = _setting(None, "--format", _nothing_or(_one_of("output format", FORMATS)), "output format "

@@ -24,7 +24,7 @@ import numpy as np
 from . import retime
 from .engines import Engine, EngineChoice
 from .errors import MediaError
-from .media.decode import read_frames
+from .media.decode import read_ahead, read_frames
 from .media.encode import VideoWriter
 from .plan import ClipPlan, Neighbours, RenderPlan
 from .speed.shutter import render_blend
@@ -80,6 +80,11 @@ class FrameWindow:
     def release_before(self, index: int) -> None:
         for stale in [i for i in self._held if i < index]:
             del self._held[stale]
+
+    def close(self) -> None:
+        """Stop decoding (a finished or cancelled render): the stream's thread and file are let go now."""
+        self._frames.close()
+        self._held.clear()
 
 
 def _groups(steps: Sequence[Step | Blend]) -> Iterator[tuple[Step | Blend, list[Step | Blend]]]:
@@ -148,7 +153,7 @@ def render_slice(clip: ClipPlan, steps: Sequence[Step | Blend], engine: Engine,
     context = engine.info.context_frames
     lo = max(0, min((s.left for s in steps), default=0) - context)
     hi = min(clip.timeline.source_count, max((s.right for s in steps), default=-1) + 1 + context)
-    window = FrameWindow(read_frames(clip.info, clip.first + lo, clip.first + max(lo, hi)), lo)
+    window = FrameWindow(read_ahead(read_frames(clip.info, clip.first + lo, clip.first + max(lo, hi))), lo)
     frames = render_steps(steps, window.get, engine, progress, release=window.release_before,
                           neighbours=clip.render.neighbours)
     return frames, window
@@ -167,9 +172,12 @@ def render_clip(clip: ClipPlan, output: str | Path, *, engine: Engine | None = N
     """Render every frame of a planned clip into ``output``, with ``engine`` (the caller's) or the job's own."""
     with engine_for(clip.job.engine, engine) as live, open_writer(clip, output, overwrite=overwrite) as writer:
         frames, window = render_slice(clip, clip.steps, live, progress)
-        with EncodeBehind(writer) as encoder:
-            for frame in frames:
-                encoder.write(frame)
+        try:
+            with EncodeBehind(writer) as encoder:
+                for frame in frames:
+                    encoder.write(frame)
+        finally:
+            window.close()
         started = time.perf_counter()
     finish = time.perf_counter() - started  # flushing the encoder, muxing the audio's tail, renaming
     seconds = {"analyse": clip.analyse_seconds, "decode": window.decode_seconds,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from .. import deepshop_core as core
 from ..deepshop_core.clock import exact_rate
+from ..deepshop_core.engines import EngineChoice
 from ..deepshop_core.job import Crop, Job
 from ..deepshop_core.media.encode import VideoWriter
 from ..deepshop_core.plan import build_timeline, plan_clip, plan_frames
@@ -99,7 +100,9 @@ class DeepshopSlowMotion:
         if (video is None) == (images is None):
             raise core.InputError("connect either a VIDEO (core Load Video) or an IMAGE batch to Slow Motion, "
                                   "not both and not neither")
-        choice = chosen_engine(engine, device) if interpolation_model is None else None  # None: core's model runs
+        # the job's engine: the connected Deepshop model, the menu's, or none where core's own model runs
+        choice = interpolation_model if isinstance(interpolation_model, EngineChoice) else \
+            chosen_engine(engine, device) if interpolation_model is None else None
         retime = {"ranges": ranges, "factor": factor, "ramp": ramp} if speed is None else {"speed": speed}
         job = Job(**retime, shutter=shutter_angle, blur=blur, audio=audio_mode, engine=choice,
                   scene_cuts=scene_cut_protection, dedupe=scene_cut_protection)

@@ -9,6 +9,7 @@ import os
 from .. import deepshop_core as core
 from ..deepshop_core import engines
 from ..deepshop_core.engines import EngineChoice
+from ..deepshop_core.engines import devices as device_names
 from ..deepshop_core.job import AUDIO_MODES, SETTINGS
 from ..deepshop_core.speed.limits import MAX_FACTOR
 from ..deepshop_core.speed.shutter import DEFAULT_SHUTTER_ANGLE, MAX_SHUTTER_ANGLE, SAMPLINGS
@@ -26,6 +27,7 @@ RANGE_TYPE = "DEEPSHOP_RANGE"
 PLAN_TYPE = "DEEPSHOP_PLAN"  # an interpolated range's timeline (range_batches.RenderedRange)
 SPEED_TYPE = "DEEPSHOP_SPEED"  # a speed curve as given (speed.request.SpeedRequest), realised on the clip later
 CORE_MODEL_FOLDER = "frame_interpolation"  # core's models/frame_interpolation: RIFE 4.x IFNet or FILM weights
+LEARNED_MODEL_TYPE = "DEEPSHOP_INTERP_MODEL"  # Load Interpolation Model (Deepshop): an EngineChoice of rife or film
 
 SLOW_MOTION_NOTE = (
     "Slow motion = more frames at the same frame rate: the in-between frames are shown at the clip's own frame "
@@ -66,9 +68,8 @@ def engine_menu() -> dict[str, EngineChoice]:
 
 
 def devices() -> list[str]:
-    """The device menu: the engines' devices, with "gpu:N" spelled out for the first GPUs."""
-    spelled = [d for d in engines.describe("dain").devices if not d.endswith(":N")]
-    return [*spelled, "gpu:0", "gpu:1"]
+    """The device menu (the engines' one vocabulary, the first GPUs spelled out)."""
+    return list(device_names.MENU)
 
 
 def engine_widgets() -> dict:
@@ -78,7 +79,8 @@ def engine_widgets() -> dict:
         "engine": (labels, {"default": labels[0],
                             "tooltip": "flow: optical flow on the CPU. dain: the DAIN network (weights in "
                                        "models/dain, or downloaded). blend: cross-fade."}),
-        "device": (devices(), {"default": "auto", "tooltip": "Where DAIN runs (flow and blend use the CPU)."}),
+        "device": (devices(), {"default": "auto", "tooltip": "Where DAIN, RIFE and FILM run: auto (the first GPU, else "
+                                                            "the CPU), cpu, or a GPU (flow and blend use the CPU)."}),
         "scene_cut_protection": ("BOOLEAN", {"default": True,
                                              "tooltip": "Never interpolate across a scene cut: hold the frame "
                                                         "instead of morphing two shots."}),
@@ -111,15 +113,16 @@ def shutter_widgets() -> dict:
 
 
 def model_input() -> dict:
-    """The optional input for core's Load Frame Interpolation Model, on a server that has one (0.33+), under
-    whichever type name it uses."""
-    model_type = core_model_type()
-    if model_type is None:
-        return {}
-    return {"interpolation_model": (model_type, {
-        "tooltip": "Optional: a RIFE 4.x or FILM model from Load Frame Interpolation Model (weights in "
-                   f"models/{CORE_MODEL_FOLDER}). When connected it makes the frames instead of the engine menu "
-                   "(and runs where ComfyUI keeps it, whatever 'device' says)."})}
+    """The optional input for a RIFE 4.x or FILM model: from Deepshop's Load Interpolation Model, and on a server
+    with core interpolation (0.33+) also from core's Load Frame Interpolation Model (a union type, whichever name
+    core gives its type)."""
+    core_type = core_model_type()
+    types = LEARNED_MODEL_TYPE if core_type is None else f"{core_type},{LEARNED_MODEL_TYPE}"
+    return {"interpolation_model": (types, {
+        "tooltip": "Optional: a RIFE 4.x or FILM model from Load Interpolation Model (Deepshop) or core's Load "
+                   f"Frame Interpolation Model (weights in models/{CORE_MODEL_FOLDER}). When connected it makes the "
+                   "frames instead of the engine menu (core's runs where ComfyUI keeps it, whatever 'device' "
+                   "says)."})}
 
 
 def chosen_engine(label: str | None, device: str = "auto") -> EngineChoice:
@@ -138,9 +141,12 @@ def chosen_engine(label: str | None, device: str = "auto") -> EngineChoice:
 def live_engine(label: str | None, device: str = "auto", interpolation_model=None) -> engines.Engine:
     """The engine a node runs: core's model when connected, else the menu's choice, loaded with ComfyUI's model
     folders to search, its cancel and a progress bar for a download."""
-    if interpolation_model is not None:
+    if isinstance(interpolation_model, EngineChoice):  # Deepshop's loader: loaded here, for this run
+        choice = interpolation_model
+    elif interpolation_model is not None:  # core's loader: its network, where ComfyUI keeps it
         return load_model_engine(interpolation_model)
-    choice = chosen_engine(label, device)
+    else:
+        choice = chosen_engine(label, device)
     folder = choice.info.weights_folder
     return choice.load(search_dirs=model_dirs(folder) if folder else [], should_cancel=cancel_check(),
                        progress=Progress(1))

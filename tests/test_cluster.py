@@ -63,7 +63,7 @@ class Cluster:
         while not _port_open(self.port):
             self._check_running("head", deadline)
             time.sleep(0.2)
-        self.start_node("node2", f"--address={self.address}")
+        self.start_node("node2", f"--address={self.address}", "--num-gpus=1")  # a logical GPU: scheduling only
         self.wait_for_nodes(2, deadline)
 
     def wait_for_nodes(self, count: int, deadline: float) -> None:
@@ -229,12 +229,46 @@ def test_a_rendering_task_keeps_to_the_cpus_ray_gave_it(cluster):
     def inside(engine):
         import cv2
 
-        engine = on_ray._within_allotment(engine)
+        engine = on_ray.allotted(engine)
         return cv2.getNumThreads(), engine.settings
 
     flow = EngineChoice.of("flow", preset="fast")
     assert ray.get(inside.remote(flow)) == (1, {"preset": "fast", "threads": 1})
     assert ray.get(inside.remote(EngineChoice.of("blend"))) == (1, {})
+
+
+def test_an_engine_on_cuda_asks_ray_for_a_gpu_and_runs_on_the_one_it_is_given():
+    """A task rendering with a learned engine on a GPU reserves one (or on ``auto``, where the cluster has GPUs); Ray
+    then shows it only that GPU, so the engine runs on cuda:0 whatever number was asked for. Engines without a
+    device, or told cpu, take none."""
+    from deepshop_core import cluster as on_ray
+
+    rife = EngineChoice.of("rife", device="cuda:1")
+    assert on_ray.gpu_options(rife, cluster_gpus=0) == {"num_gpus": 1}
+    assert on_ray.gpu_options(EngineChoice.of("rife"), cluster_gpus=2) == {"num_gpus": 1}
+    assert on_ray.gpu_options(EngineChoice.of("rife"), cluster_gpus=0) == {}
+    assert on_ray.gpu_options(EngineChoice.of("film", device="cpu"), cluster_gpus=2) == {}
+    assert on_ray.gpu_options(EngineChoice.of("flow"), cluster_gpus=2) == {}
+    assert on_ray.within_allotment(rife, gpu_ids=[3]).get("device") == "cuda:0"
+    assert on_ray.within_allotment(rife, gpu_ids=[]).get("device") == "cuda:1"
+    assert on_ray.within_allotment(EngineChoice.of("flow"), gpu_ids=[0]).get("device") is None
+
+
+def test_a_gpu_task_lands_where_the_gpu_is_and_sees_only_it(cluster):
+    """On the test cluster the second node has one (logical) GPU: a task with the options the driver gives a CUDA
+    engine runs there, with that GPU as its only visible device, and its engine set to cuda:0."""
+    from deepshop_core import cluster as on_ray
+
+    rife = EngineChoice.of("rife", device="cuda:1")
+
+    @ray.remote(num_cpus=on_ray.TASK_CPUS, **on_ray.gpu_options(rife, cluster_gpus=1))
+    def inside(engine):
+        return (os.environ.get("CUDA_VISIBLE_DEVICES"), ray.get_runtime_context().get_node_id(),
+                on_ray.allotted(engine).get("device"))
+
+    visible, node, device = ray.get(inside.remote(rife), timeout=60)
+    gpu_nodes = {n["NodeID"] for n in ray.nodes() if n["Alive"] and n["Resources"].get("GPU")}
+    assert visible == "0" and device == "cuda:0" and gpu_nodes == {node}
 
 
 def test_a_batch_on_the_cluster_equals_single_runs_and_goes_on_past_a_failed_input(cluster, tmp_path):

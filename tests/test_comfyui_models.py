@@ -54,18 +54,57 @@ def model_files(comfy, tmp_path_factory):
 
 
 def test_model_input_follows_the_server(comfy):
-    """The optional input has the type core's loader outputs on this server (INTERP_MODEL in 0.33,
-    FRAME_INTERPOLATION_MODEL in newer versions) and is absent where core has no interpolation (0.3.75)."""
+    """The optional input takes Deepshop's own loader's model on every server, and on one with core interpolation
+    also the type core's loader outputs there (INTERP_MODEL in 0.33, FRAME_INTERPOLATION_MODEL in newer versions):
+    a union type, which both servers' validation accepts."""
     info = comfy.object_info()
-    optional = info["DeepshopInterpolate"]["input"].get("optional", {})
-    loader = info.get("FrameInterpolationModelLoader")
-    if loader is None:
-        assert comfy.version == "0.3.75"
-        assert "interpolation_model" not in optional
-        return
-    assert loader["output"][0] in ("INTERP_MODEL", "FRAME_INTERPOLATION_MODEL")
-    assert optional["interpolation_model"][0] == loader["output"][0]
-    assert "models/frame_interpolation" in optional["interpolation_model"][1]["tooltip"]
+    assert info["DeepshopLoadInterpolationModel"]["output"] == ["DEEPSHOP_INTERP_MODEL"]
+    for name in ("DeepshopInterpolate", "DeepshopSlowMotion"):
+        optional = info[name]["input"]["optional"]
+        loader = info.get("FrameInterpolationModelLoader")
+        if loader is None:
+            assert comfy.version == "0.3.75"
+            assert optional["interpolation_model"][0] == "DEEPSHOP_INTERP_MODEL"
+            continue
+        assert loader["output"][0] in ("INTERP_MODEL", "FRAME_INTERPOLATION_MODEL")
+        assert optional["interpolation_model"][0] == f"{loader['output'][0]},DEEPSHOP_INTERP_MODEL"
+        assert "models/frame_interpolation" in optional["interpolation_model"][1]["tooltip"]
+
+
+def test_deepshops_loader_runs_rife_on_every_server(comfy, tmp_path):
+    """Load Interpolation Model (Deepshop) -> DAIN Interpolate on both servers (0.3.75 has no core interpolation at
+    all): a RIFE file in models/frame_interpolation makes the in-betweens, the frames of the rife engine on that file
+    run here (within one level: each side rounds to 8 bits)."""
+    from deepshop_core import engines, synthetic
+    from deepshop_core.media.decode import read_frames
+    from tools.learned_standin import write_rife
+
+    clip = comfy.input_dir / "deepshop_loader_clip.mkv"
+    synthetic.write_clip(clip, seconds=0.12, width=96, height=64, audio=False, format="lossless")
+    model = write_rife(comfy.frame_interpolation_dir / "deepshop_loader_rife.safetensors", widths=(16, 12, 8, 8, 8),
+                       seed=5)
+    prompt = {
+        "1": {"class_type": "DeepshopLoadVideoFrames", "inputs": {"video": clip.name, "start_frame": 0,
+                                                                  "frame_load_cap": 3}},
+        "2": {"class_type": "DeepshopLoadInterpolationModel",
+              "inputs": {"model_name": model.name, "device": "cpu", "precision": "fp32"}},
+        "3": {"class_type": "DeepshopInterpolate",
+              "inputs": {"images": ["1", 0], "factor": 2.0, "engine": "blend (cross-fade, no motion)",
+                         "device": "auto", "scene_cut_protection": False, "interpolation_model": ["2", 0]}},
+        "4": {"class_type": "DeepshopSaveVideo", "inputs": {"images": ["3", 0], "frame_rate": ["1", 1],
+                                                            "filename_prefix": f"models/loader_{comfy.version}",
+                                                            "format": "png", "quality": -1}},
+    }
+    entry = comfy.run(prompt, timeout=600)
+    assert_success(entry, comfy)
+    ours = png_frames(output_files({"outputs": {"4": entry["outputs"]["4"]}}, comfy)[0].parent)
+    source = list(read_frames(clip, 0, 3))
+    with engines.load("rife", weights=str(model), device="cpu", precision="fp32") as rife:
+        expected = [rife.interpolate(a, b, [0.5])[0] for a, b in zip(source, source[1:])]
+    assert ours.shape[0] == 6 and len(expected) == 2
+    for k, frame in ((1, expected[0]), (3, expected[1])):
+        assert np.abs(ours[k] - frame.astype(np.int16)).max() <= 1
+        assert np.abs(ours[k] - (source[k // 2].astype(np.int16) + source[k // 2 + 1]) // 2).mean() > 1
 
 
 def prompt_both(model: str, factor: float, multiplier: int) -> dict:

@@ -45,6 +45,7 @@ NODES = {
     "DeepshopSaveVideo": "Save Video (Deepshop)",
     "DeepshopSlowMotion": "Slow Motion (Deepshop)",
     "DeepshopSpeedCurve": "Speed Curve (Deepshop)",
+    "DeepshopLoadInterpolationModel": "Load Interpolation Model (Deepshop)",
 }
 # the example clip: 4 s at 25 fps, 100 frames, 640x360, with audio
 # highlight: frames 25..50 slowed 4x -> 25 + 25 * 4 + 50 = 175 frames at 25 fps = 7 s

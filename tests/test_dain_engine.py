@@ -154,11 +154,11 @@ def test_bad_weights_say_what_is_wrong(tmp_path, dain_standins):
 
 
 def test_devices(dain_standins):
-    assert dain.parse_device("GPU") == "gpu:0"
-    assert dain.parse_device("cuda:1") == "gpu:1"
-    assert dain.parse_device("auto") == "auto"
+    assert dain.paddle_device("GPU") == "gpu:0"
+    assert dain.paddle_device("cuda:1") == "gpu:1" and dain.paddle_device("gpu:2") == "gpu:2"
+    assert dain.paddle_device("auto") == "auto"
     with pytest.raises(InputError):
-        dain.parse_device("tpu")
+        dain.paddle_device("tpu")
     if not paddle.is_compiled_with_cuda():
         with pytest.raises(EngineError, match="no CUDA support"):
             engines.load("dain", weights=dain_standins("n1"), device="gpu:0")

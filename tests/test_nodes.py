@@ -23,7 +23,8 @@ from tests.support.outputs import describe as describe_output
 def test_mappings(pack):
     assert set(pack.NODE_CLASS_MAPPINGS) == {"DeepshopLoadVideoFrames", "DeepshopSelectRange", "DeepshopInterpolate",
                                              "DeepshopSlowMotionRetime", "DeepshopSaveVideo",
-                                             "DeepshopSlowMotion", "DeepshopSpeedCurve"}
+                                             "DeepshopSlowMotion", "DeepshopSpeedCurve",
+                                             "DeepshopLoadInterpolationModel"}
     assert pack.NODE_DISPLAY_NAME_MAPPINGS["DeepshopInterpolate"] == "DAIN Interpolate (Deepshop)"
     for cls in pack.NODE_CLASS_MAPPINGS.values():
         assert cls.CATEGORY == "Deepshop/slow motion"
@@ -443,14 +444,49 @@ def test_timestep_net_engine_under_deepshops_planning(pack):
     assert len(net.calls) <= 2 and seen == sorted(seen)
 
 
-def test_interpolation_model_input_only_where_core_has_one(pack, monkeypatch):
-    """Outside a ComfyUI with core interpolation (here: no comfy_extras at all) the optional input is absent, and
-    anything but a loaded model given to it is refused with a clear error."""
+def test_interpolation_model_input_takes_deepshops_loader_and_cores_where_it_exists(pack, monkeypatch):
+    """Outside a ComfyUI with core interpolation (here: no comfy_extras at all, as on 0.3.75) the input takes
+    Deepshop's own loader's type only; anything but a loaded model given to it is refused with a clear error."""
     monkeypatch.setitem(sys.modules, "comfy_extras", None)  # even after a test put core ComfyUI on the path
     interp = node(pack, "DeepshopInterpolate")
-    assert "interpolation_model" not in interp.INPUT_TYPES()["optional"]
+    assert interp.INPUT_TYPES()["optional"]["interpolation_model"][0] == "DEEPSHOP_INTERP_MODEL"
+    assert node(pack, "DeepshopSlowMotion").INPUT_TYPES()["optional"]["interpolation_model"][0] == \
+        "DEEPSHOP_INTERP_MODEL"
     with pytest.raises(ValueError, match="must come from Load Frame Interpolation Model, got dict"):
         interp.interpolate(torch.rand(3, 8, 8, 3), 2.0, "blend (cross-fade, no motion)", interpolation_model={})
+
+
+def test_deepshops_loader_offers_the_frame_interpolation_files_as_rife_or_film(pack, pack_dirs):
+    """Load Interpolation Model (Deepshop) lists models/frame_interpolation, tells RIFE from FILM by the file's
+    tensors, and its model makes the frames of an interpolating node: those of the rife engine on the same file."""
+    from tools.learned_standin import write_film, write_rife
+
+    folder = pack_dirs["models"] / "frame_interpolation"
+    rife = write_rife(folder / "my_rife.safetensors", widths=(16, 12, 8, 8, 8), seed=3)
+    write_film(folder / "my_film.safetensors", seed=4)
+    (folder / "notes.safetensors").write_bytes(b"not weights")
+    from safetensors.torch import save_file
+
+    save_file({"encoder.weight": torch.zeros(2, 2)}, str(folder / "other_net.safetensors"))
+    loader = node(pack, "DeepshopLoadInterpolationModel")
+    assert {"my_rife.safetensors", "my_film.safetensors"} <= set(loader.INPUT_TYPES()["required"]["model_name"][0])
+    (choice,) = loader.load("my_rife.safetensors", "cpu", "fp32")
+    assert (choice.name, choice.settings) == ("rife", {"weights": str(rife), "device": "cpu", "precision": "fp32"})
+    assert loader.load("my_film.safetensors")[0].name == "film"
+    with pytest.raises(pack.deepshop_core.WeightsError, match="not a RIFE 4.x or FILM weight file"):
+        loader.load("other_net.safetensors")
+    with pytest.raises(pack.deepshop_core.WeightsError, match="truncated or not a safetensors file"):
+        loader.load("notes.safetensors")
+    images = torch.rand(6, 32, 48, 3)
+    frames, _, count, _ = node(pack, "DeepshopInterpolate").interpolate(
+        images, 2.0, "blend (cross-fade, no motion)", scene_cut_protection=False, interpolation_model=choice)
+    engines = core_module(pack, "engines")
+    with engines.load("rife", weights=str(rife), device="cpu", precision="fp32") as engine:
+        convert = pack.nodes.convert
+        expected = engine.interpolate(convert.to_uint8(images[1]), convert.to_uint8(images[2]), [0.5])[0]
+    blended = (convert.to_uint8(images[1]).astype(int) + convert.to_uint8(images[2])) // 2
+    assert count == 12 and np.array_equal(convert.to_uint8(frames[3]), expected)
+    assert np.abs(expected.astype(int) - blended).mean() > 1  # the network's frame, not the menu's cross-fade
 
 
 def test_retime_without_a_plan_still_reads_old_batches(pack):

@@ -517,3 +517,32 @@ def test_display_matrix_rotation_turns_the_picture_upright(tmp_path, countercloc
     frames = list(read_frames(path))
     np.testing.assert_array_equal(frames[0], np.rot90(stored, k=-clockwise // 90))
     assert frames[0].shape[:2] == (info.height, info.width)
+
+
+def test_reading_ahead_gives_the_same_frames_and_stops_when_closed(clip):
+    """Decoding on a thread of its own (so a GPU waits on no decoder): the same frames in the same order; an error in
+    the stream surfaces at its frame; a reader that stops early (a cancelled render) stops the thread and closes the
+    stream at once."""
+    import threading
+
+    from deepshop_core.media.decode import read_ahead
+
+    plain = list(read_frames(clip, 5, 30))
+    ahead = list(read_ahead(read_frames(clip, 5, 30), depth=3))
+    assert len(ahead) == 25 and all(np.array_equal(a, b) for a, b in zip(plain, ahead))
+
+    def broken():
+        yield plain[0]
+        raise MediaError("frame 1 is cut off")
+
+    stream = read_ahead(broken())
+    assert np.array_equal(next(stream), plain[0])
+    with pytest.raises(MediaError, match="frame 1 is cut off"):
+        next(stream)
+
+    source = read_frames(clip)
+    stream = read_ahead(source, depth=2)
+    next(stream)
+    stream.close()
+    assert not [t for t in threading.enumerate() if t.name == "deepshop-decode"]
+    assert source.gi_frame is None  # the source generator was closed, its file with it

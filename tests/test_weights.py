@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.server
 import os
-import socket
 import subprocess
 import sys
 import tarfile
@@ -15,7 +14,7 @@ import pytest
 
 from deepshop_core.engines.dain import weights as W
 from deepshop_core.errors import WeightsError
-from tests.support import free_port
+from tests.support.http_server import BlobServer, closed_port_url
 from tools.dain_standin import write_tar
 
 
@@ -142,56 +141,6 @@ def test_truncated_archive_is_refused_and_leaves_nothing(tmp_path, where):
 
 
 # ------------------------------------------------------------------------------------------------ download
-class _Server:
-    """A local http.server serving one blob, with (or without) Range support; records the requests."""
-
-    def __init__(self, blob: bytes, ranges: bool = True, cut_after: int | None = None):
-        self.blob, self.ranges, self.cut_after = blob, ranges, cut_after
-        self.requests: list[str | None] = []
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_GET(self):
-                rng = self.headers.get("Range")
-                outer.requests.append(rng)
-                data, start = outer.blob, 0
-                if rng and outer.ranges:
-                    start = int(rng.split("=")[1].split("-")[0])
-                    if start >= len(data):
-                        self.send_response(416)
-                        self.end_headers()
-                        return
-                    self.send_response(206)
-                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-                else:
-                    self.send_response(200)
-                body = data[start:]
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if outer.cut_after is not None:
-                    self.wfile.write(body[:outer.cut_after])
-                    outer.cut_after = None  # only the first response is cut
-                    self.wfile.flush()
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                    return
-                self.wfile.write(body)
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/DAIN_weight.tar"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def blob(tmp_path):
     return fake_archive(tmp_path / "src.tar").read_bytes()
@@ -199,7 +148,7 @@ def blob(tmp_path):
 
 def test_download_with_progress(tmp_path, blob):
     seen = []
-    with _Server(blob) as srv:
+    with BlobServer(blob) as srv:
         out = W.download_file(srv.url, tmp_path / "d" / "DAIN_weight.tar", progress=lambda d, t: seen.append((d, t)),
                               chunk=1000)
     assert out.read_bytes() == blob
@@ -211,7 +160,7 @@ def test_download_resumes_with_range(tmp_path, blob):
     dest = tmp_path / "DAIN_weight.tar"
     half = len(blob) // 2
     Path(str(dest) + ".part").write_bytes(blob[:half])
-    with _Server(blob) as srv:
+    with BlobServer(blob) as srv:
         W.download_file(srv.url, dest)
     assert srv.requests == [f"bytes={half}-"]
     assert dest.read_bytes() == blob
@@ -219,7 +168,7 @@ def test_download_resumes_with_range(tmp_path, blob):
 
 def test_download_cut_then_resumed(tmp_path, blob):
     dest = tmp_path / "DAIN_weight.tar"
-    with _Server(blob, cut_after=3000) as srv:
+    with BlobServer(blob, cut_after=3000) as srv:
         with pytest.raises(WeightsError, match="run again to resume"):
             W.download_file(srv.url, dest, chunk=1000)
         assert not dest.exists() and Path(str(dest) + ".part").stat().st_size == 3000
@@ -235,7 +184,7 @@ def test_download_cancelled_by_progress_keeps_part(tmp_path, blob):
         if done >= 2000:
             raise KeyboardInterrupt
 
-    with _Server(blob) as srv:
+    with BlobServer(blob) as srv:
         with pytest.raises(KeyboardInterrupt):
             W.download_file(srv.url, dest, progress=stop, chunk=1000)
         assert Path(str(dest) + ".part").stat().st_size == 2000
@@ -246,14 +195,14 @@ def test_download_cancelled_by_progress_keeps_part(tmp_path, blob):
 def test_server_without_range_restarts(tmp_path, blob):
     dest = tmp_path / "DAIN_weight.tar"
     Path(str(dest) + ".part").write_bytes(b"garbage-from-elsewhere")
-    with _Server(blob, ranges=False) as srv:
+    with BlobServer(blob, ranges=False) as srv:
         W.download_file(srv.url, dest)
     assert dest.read_bytes() == blob
 
 
 def test_ensure_weights_downloads_unpacks_then_finds(tmp_path, blob):
     env = env_for(tmp_path)
-    with _Server(blob) as srv:
+    with BlobServer(blob) as srv:
         d = W.ensure_weights(None, [], url=srv.url, env=env, progress=lambda *a: None)
         assert W.is_weights_dir(d)
         assert (W.cache_dir(env) / "DAIN_weight.tar").read_bytes() == blob
@@ -261,13 +210,9 @@ def test_ensure_weights_downloads_unpacks_then_finds(tmp_path, blob):
     assert len(srv.requests) == 1
 
 
-def _closed_port_url() -> str:
-    return f"http://127.0.0.1:{free_port()}/DAIN_weight.tar"
-
-
 def test_offline_and_absent_says_what_to_do(tmp_path):
     env = env_for(tmp_path)
-    url = _closed_port_url()
+    url = closed_port_url("DAIN_weight.tar")
     with pytest.raises(WeightsError) as e:
         W.ensure_weights(None, [tmp_path / "comfy"], url=url, env=env, timeout=5)
     msg = str(e.value)

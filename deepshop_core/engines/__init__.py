@@ -8,7 +8,8 @@ An `EngineChoice` is made once, from the command line, a manifest row or a node 
 job's ``engine``; pickled to Ray tasks). Each engine class declares its vocabulary (`describe(name)` -> its
 `EngineInfo`). Engines are looked up by name and imported only when described or loaded, so heavy dependencies
 (Paddle for DAIN, torch) are imported only by the code that needs them. An engine around a network object the caller
-already holds (``timestep_net.TimestepNetEngine(net)``: core ComfyUI's RIFE 4.x / FILM models) is made directly.
+already holds (``timestep_net.TimestepNetEngine(net)``: core ComfyUI's RIFE 4.x / FILM models) is made directly;
+``rife`` and ``film`` are Deepshop's own torch networks for the same weight files (``learned/``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ _REGISTRY: dict[str, str] = {
     "flow": ".flow:FlowEngine",
     "blend": ".blend:BlendEngine",
     "dain": ".dain:DainEngine",
+    "rife": ".learned.engine:RifeEngine",
+    "film": ".learned.engine:FilmEngine",
 }
 
 

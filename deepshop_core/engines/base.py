@@ -37,6 +37,7 @@ class Option:
     check: Callable[[object], object]
     choices: tuple[str, ...] = ()
     user: bool = True  # False: set by the program, not offered to users (a Ray task's CPU allotment)
+    switch: bool = False  # a yes/no setting: a flag on the command line (--download), yes/no in a manifest
 
 
 def one_of(what: str, choices: Sequence[str]) -> Callable[[object], str]:
@@ -58,6 +59,20 @@ def whole_number(what: str, minimum: int = 1) -> Callable[[object], int]:
         if number < minimum:
             raise InputError(f"{what} must be at least {minimum}, got {number}")
         return number
+    return check
+
+
+def yes_no(what: str) -> Callable[[object], bool]:
+    """An `Option` check: True or False, also written as yes/no, true/false, on/off, 1/0 (a command line, a CSV)."""
+    words = {"yes": True, "true": True, "on": True, "1": True, "no": False, "false": False, "off": False, "0": False}
+
+    def check(value) -> bool:
+        if isinstance(value, bool):
+            return value
+        answer = words.get(str(value).strip().lower())
+        if answer is None:
+            raise InputError(f"{what} must be yes or no (true/false), got {value!r}")
+        return answer
     return check
 
 
@@ -167,4 +182,4 @@ def check_pair(frame0: np.ndarray, frame1: np.ndarray, times: Sequence[float]) -
     return out
 
 
-__all__ = ["Engine", "EngineInfo", "EngineStats", "Option", "check_pair", "one_of", "whole_number"]
+__all__ = ["Engine", "EngineInfo", "EngineStats", "Option", "check_pair", "one_of", "whole_number", "yes_no"]

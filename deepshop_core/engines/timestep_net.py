@@ -13,6 +13,12 @@ FrameInterpolate node does (ComfyUI 0.33, ``comfy_extras/nodes_frame_interpolati
 Any time in (0, 1) works (the network takes it as an input), so Deepshop's planning (ranges, ramps, non-integer
 factors, cut protection, held duplicates) applies unchanged; progress and cancel happen between pairs, in the
 pipeline. torch is imported only here, when such an engine is made.
+
+Deepshop's own networks (``learned/``: the ``rife`` and ``film`` engines) follow the same convention and run through
+this same class. Beyond core's: frames travel to the device as 8-bit and become floats there (a quarter of the
+bytes over the bus); a network may ask for a ``min_size`` (FILM's coarsest pyramid level needs 64 pixels), reached by
+the same padding; when the device runs out of memory the times of a pair are run in smaller batches (halved down to
+one, and kept for the next pairs, as core does), and only a single time that does not fit is an error, in one line.
 """
 
 from __future__ import annotations
@@ -48,6 +54,8 @@ class TimestepNetEngine(Engine):
                                                                        torch.device("cpu"))
         self.dtype = dtype if dtype is not None else (first.dtype if first is not None else torch.float32)
         self.pad_align = int(getattr(net, "pad_align", 1) or 1)
+        self.min_size = int(getattr(net, "min_size", 1) or 1)
+        self.batch: int | None = None  # times run at once; None: all of a pair (lowered when memory runs out)
         self._prepare = prepare
         self._prepared: tuple[int, int] | None = None
         self._inputs: list[tuple[np.ndarray, tuple]] = []  # (frame, (tensor, features)), the last two frames
@@ -65,24 +73,57 @@ class TimestepNetEngine(Engine):
             self._prepared = (height, width)
         try:
             with torch.inference_mode():
-                (img0, features0), (img1, features1) = self._input(frame0), self._input(frame1)
+                with self.stats.timed("inputs"):  # to the device, padded, the features of a new frame
+                    (img0, features0), (img1, features1) = self._input(frame0), self._input(frame1)
                 cache = {} if features0 is None else {"img0": features0, "img1": features1}
-                multi = getattr(self.net, "forward_multi_timestep", None)
-                if multi is not None:
-                    mids = multi(img0, img1, times, cache=cache)
-                else:
-                    count = len(times)
-                    steps = torch.tensor(times, device=self.device, dtype=self.dtype).reshape(count, 1, 1, 1)
-                    steps = steps.expand(-1, 1, img0.shape[2], img0.shape[3])
-                    mids = self.net(img0.expand(count, -1, -1, -1), img1.expand(count, -1, -1, -1),
-                                    timestep=steps, cache=cache)
-                mids = mids[:, :3, :height, :width].float().clamp_(0.0, 1.0)
-                out = (mids * 255.0).round_().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-        except (RuntimeError, TypeError, ValueError) as error:
-            raise EngineError(f"the interpolation model failed on a {width}x{height} pair: {error}") from error
+                with self.stats.timed("network"):  # the frames made and read back (which waits for the device)
+                    out = self._run(img0, img1, times, cache, height, width)
+                self.stats.count("pairs")
+        except EngineError:
+            raise
+        except (RuntimeError, TypeError, ValueError, MemoryError) as error:
+            if out_of_memory(error):
+                raise EngineError(f"out of memory on {self.device} for a {width}x{height} pair, even one time at "
+                                  f"once: {memory_advice(self.device)}") from error
+            raise EngineError(f"the interpolation model failed on a {width}x{height} pair: "
+                              f"{first_line(error)}") from error
         if out.shape[0] != len(times):
             raise EngineError(f"the interpolation model gave {out.shape[0]} frames for {len(times)} times")
         return [np.ascontiguousarray(frame) for frame in out]
+
+    def _run(self, img0, img1, times: list[float], cache: dict, height: int, width: int) -> np.ndarray:
+        """The frames at ``times`` as uint8 N x H x W x 3, run ``self.batch`` times at once (all by default); out of
+        memory, the batch is halved and the rest of the pair goes on with it."""
+        import torch
+
+        done: list[np.ndarray] = []
+        while len(done) < len(times):
+            batch = times[len(done):len(done) + (self.batch or len(times))]
+            try:
+                mids = self._forward(img0, img1, batch, cache)
+                mids = mids[:, :3, :height, :width].float().clamp_(0.0, 1.0)
+                frames = (mids * 255.0).round_().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+            except (RuntimeError, MemoryError) as error:
+                if not out_of_memory(error) or len(batch) == 1:
+                    raise
+                self.batch = max(1, len(batch) // 2)
+                release_memory(self.device)
+                continue
+            done.extend(frames)
+        return np.stack(done)
+
+    def _forward(self, img0, img1, times: list[float], cache: dict):
+        """The network on one batch of times: once for all of them (FILM's ``forward_multi_timestep``), or with the
+        pair repeated along the batch and a time map each (core's convention)."""
+        import torch
+
+        multi = getattr(self.net, "forward_multi_timestep", None)
+        if multi is not None:
+            return multi(img0, img1, times, cache=cache)
+        count = len(times)
+        steps = torch.tensor(times, device=self.device, dtype=self.dtype).reshape(count, 1, 1, 1)
+        steps = steps.expand(-1, 1, img0.shape[2], img0.shape[3])
+        return self.net(img0.expand(count, -1, -1, -1), img1.expand(count, -1, -1, -1), timestep=steps, cache=cache)
 
     def _input(self, frame: np.ndarray):
         """``(tensor, features)`` of a frame; the last two frames' are kept, since the second frame of one pair is
@@ -99,13 +140,14 @@ class TimestepNetEngine(Engine):
         return prepared
 
     def _tensor(self, frame: np.ndarray):
-        """HxWx3 uint8 -> 1x3xHxW in 0..1 (scaled as ComfyUI's IMAGE batches are), padded to ``pad_align``."""
+        """HxWx3 uint8 -> 1x3xHxW in 0..1 (scaled as ComfyUI's IMAGE batches are), padded to ``pad_align`` and to at
+        least ``min_size``. The bytes go to the device as they are and become floats there."""
         import torch
 
-        image = torch.from_numpy(np.multiply(frame, np.float32(1.0 / 255.0), dtype=np.float32))
-        image = image.permute(2, 0, 1).unsqueeze(0).to(device=self.device, dtype=self.dtype)
-        pad_h = (-image.shape[2]) % self.pad_align
-        pad_w = (-image.shape[3]) % self.pad_align
+        image = torch.from_numpy(np.ascontiguousarray(frame)).to(self.device).permute(2, 0, 1).unsqueeze(0)
+        image = image.to(torch.float32).mul_(1.0 / 255.0).to(self.dtype)
+        pad_h = _padded(image.shape[2], self.pad_align, self.min_size) - image.shape[2]
+        pad_w = _padded(image.shape[3], self.pad_align, self.min_size) - image.shape[3]
         if pad_h or pad_w:
             # reflect, as core does; a frame smaller than its padding cannot be reflected: repeat its edge instead
             mode = "reflect" if pad_h < image.shape[2] and pad_w < image.shape[3] else "replicate"
@@ -117,3 +159,38 @@ class TimestepNetEngine(Engine):
         it)."""
         self._prepared = None
         self._inputs = []
+
+
+def _padded(size: int, align: int, minimum: int) -> int:
+    """``size`` rounded up to a multiple of ``align``, and to at least ``minimum``."""
+    size = max(size, minimum)
+    return -(-size // align) * align
+
+
+def out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is the device (or the host) running out of memory."""
+    import torch
+
+    if isinstance(error, (torch.cuda.OutOfMemoryError, MemoryError)):
+        return True
+    text = str(error).lower()
+    return isinstance(error, RuntimeError) and ("out of memory" in text or "not enough memory" in text)
+
+
+def memory_advice(device) -> str:
+    if getattr(device, "type", str(device)) == "cuda":
+        return "use precision=fp16, a smaller picture, or device=cpu; close other programs using the GPU"
+    return "use a smaller picture, or free memory for this process"
+
+
+def release_memory(device) -> None:
+    """Give the device's cached, unused memory back (after an out-of-memory error, before a smaller batch)."""
+    import torch
+
+    if getattr(device, "type", None) == "cuda":
+        torch.cuda.empty_cache()
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import queue
+import threading
+
 from collections.abc import Iterator
 
 import av
@@ -90,3 +93,45 @@ def _to_rgb(frame: av.VideoFrame) -> np.ndarray:
         image = np.ascontiguousarray(np.rot90(image, k=-quarter_turns))  # rot90 turns counterclockwise for k > 0
     return image
 
+
+
+def read_ahead(frames: Iterator[np.ndarray], depth: int = 4) -> Iterator[np.ndarray]:
+    """``frames`` decoded on a thread of its own, up to ``depth`` ahead of the caller: PyAV releases the GIL while
+    decoding, so decoding overlaps the interpolation (a GPU then waits on neither decoding nor encoding). The same
+    frames in the same order; a decoding error surfaces where that frame would have been; closing the result (a
+    finished or cancelled render) stops the thread and closes ``frames``."""
+    ready: queue.Queue = queue.Queue(depth)
+    stop = threading.Event()
+    done = object()
+
+    def offer(item) -> bool:
+        """Queue ``item`` unless the reader has gone; False when it has."""
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def decode() -> None:
+        try:
+            for frame in frames:
+                if not offer(frame):
+                    return
+            offer(done)
+        except BaseException as error:  # handed to the caller's thread, in the frames' order
+            offer(error)
+        finally:
+            frames.close()
+
+    thread = threading.Thread(target=decode, name="deepshop-decode", daemon=True)
+    thread.start()
+    try:
+        while (item := ready.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()

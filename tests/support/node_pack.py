@@ -41,6 +41,9 @@ def pack(pack_dirs):
     fp._paths = {}
     fp.add_model_folder_path = lambda name, path, is_default=False: fp._paths.setdefault(name, []).append(path)
     fp.get_folder_paths = lambda name: fp._paths[name]
+    fp.get_filename_list = lambda name: sorted(f for d in fp._paths[name] if os.path.isdir(d) for f in os.listdir(d))
+    fp.get_full_path = lambda name, file: next((os.path.join(d, file) for d in fp._paths.get(name, [])
+                                                 if os.path.isfile(os.path.join(d, file))), None)
     fp.get_input_directory = lambda: str(pack_dirs["input"])
     fp.get_output_directory = lambda: str(pack_dirs["output"])
     fp.get_temp_directory = lambda: str(pack_dirs["temp"])

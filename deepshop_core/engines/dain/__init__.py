@@ -9,7 +9,7 @@
 Importing this package imports neither paddle nor the worker (paddle is imported only in the worker process).
 """
 
-from .engine import DainEngine, parse_device
+from .engine import DainEngine, paddle_device
 from .process import shutdown_worker, worker_pid
 
-__all__ = ["DainEngine", "parse_device", "shutdown_worker", "worker_pid"]
+__all__ = ["DainEngine", "paddle_device", "shutdown_worker", "worker_pid"]

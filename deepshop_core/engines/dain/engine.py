@@ -54,34 +54,20 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ...errors import EngineError, InputError
-from ..base import Engine, EngineInfo, EngineStats, Option, check_pair
+from ..base import Engine, EngineInfo, EngineStats, Option, check_pair, yes_no
+from ..devices import DEVICES, gpu_index, parse_device
 from .process import worker
 from .timemap import grid_times
 
-DEVICES = ("auto", "cpu", "gpu:N")  # what `parse_device` accepts ("gpu" and "cuda:N" are spellings of gpu:N)
 
-
-def parse_device(device: str) -> str:
-    """Normalise ``auto | cpu | gpu | gpu:N | cuda:N``."""
-    d = str(device).strip().lower()
-    if d in ("auto", "cpu"):
-        return d
-    if d in ("gpu", "cuda"):
-        return "gpu:0"
-    for prefix in ("gpu:", "cuda:"):
-        if d.startswith(prefix) and d[len(prefix):].isdigit():
-            return f"gpu:{int(d[len(prefix):])}"
-    raise InputError(f"device must be auto, cpu or gpu:N, got {device!r}")
+def paddle_device(device: str) -> str:
+    """A device (`engines.devices`) as Paddle spells it: auto, cpu or gpu:N."""
+    index = gpu_index(device)
+    return parse_device(device) if index is None else f"gpu:{index}"
 
 
 def _weights_path(value) -> str:
     return os.fspath(value)
-
-
-def _flag(value) -> bool:
-    if isinstance(value, bool):
-        return value
-    raise InputError(f"download must be True or False, got {value!r}")
 
 
 class DainEngine(Engine):
@@ -91,7 +77,7 @@ class DainEngine(Engine):
         "dain", "PaddleGAN's DAIN network on PaddlePaddle (pip install 'deepshop[dain]'; weights found or downloaded)",
         options=(Option("weights", "DAIN weights: DAIN_weight.tar or its unpacked folder", _weights_path),
                  Option("device", f"where DAIN runs: {', '.join(DEVICES)} (default auto)", parse_device),
-                 Option("download", "fetch the weights when none are found", _flag, user=False)),
+                 Option("download", "fetch the weights when none are found", yes_no("download"), user=False)),
         devices=DEVICES, weights_folder="dain", context=("search_dirs", "progress", "should_cancel"))
 
     def __init__(self, weights: str | os.PathLike | None = None, device: str = "auto",
@@ -101,7 +87,7 @@ class DainEngine(Engine):
                  refine_tolerance: float = 1e-3, rewrite_correlation: bool | None = None):
         from . import weights as W
 
-        self.device_request = parse_device(device)
+        self.device_request = paddle_device(device)
         if not 0 < refine_tolerance < 0.5:
             raise InputError(f"refine_tolerance must lie in (0, 0.5), got {refine_tolerance}")
         self.weights_dir = str(W.ensure_weights(weights, search_dirs, download=download, progress=progress))

@@ -9,9 +9,10 @@ The archive holds one folder, ``DAIN_weight/``, with two files: ``model`` (a leg
 3. ``$DEEPSHOP_MODELS`` (and its ``dain/`` sub-folder);
 4. the user cache: ``$XDG_CACHE_HOME/deepshop/dain`` (default ``~/.cache/deepshop/dain``).
 
-If none holds it, it is downloaded from :data:`DAIN_URL` into the user cache (progress through a callback or tqdm,
-resumed with an HTTP Range request if a previous download was cut, written to ``DAIN_weight.tar.part`` and renamed
-into place when complete). Archives are unpacked member by member into a temporary folder, refusing absolute
+The search order and the download (progress through a callback or tqdm, resumed with an HTTP Range request if a
+previous download was cut, written to ``DAIN_weight.tar.part`` and renamed into place when complete) are shared
+with the other engines (``engines/weights.py``). If no folder holds the weights, they are downloaded from
+:data:`DAIN_URL` into the user cache. Archives are unpacked member by member into a temporary folder, refusing absolute
 paths, ``..``, links and device files, then renamed into place. Nothing is unpickled: the program is a protobuf and
 the params a raw tensor file, read by Paddle itself in the worker, which checks the structure (feed ``image``,
 fetch target 0 ``[N, 1, 3, -1, -1]``) with :func:`check_program`.
@@ -24,15 +25,14 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import sys
 import tarfile
 import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
 from ...errors import WeightsError
+from .. import weights as shared
+from ..weights import Progress, download_file  # noqa: F401 - part of this module's interface (tests, callers)
 
 DAIN_URL = "https://paddlegan.bj.bcebos.com/applications/DAIN_weight.tar"
 ARCHIVE_NAME = "DAIN_weight.tar"
@@ -41,32 +41,18 @@ MODEL_FILE = "model"
 PARAMS_FILE = "params"
 FEED_NAME = "image"
 
-Progress = Callable[[int, int], object]
-
-
 # ---------------------------------------------------------------------------------------------- where to look
+FOLDER = "dain"  # the folder name in the shared search order (engines/weights.py)
+
+
 def cache_dir(env: dict | None = None) -> Path:
     """``$XDG_CACHE_HOME/deepshop/dain`` (``~/.cache/deepshop/dain`` by default)."""
-    env = os.environ if env is None else env
-    base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "deepshop" / "dain"
+    return shared.cache_dir(FOLDER, env)
 
 
 def candidate_dirs(search_dirs: Iterable[str | os.PathLike] = (), env: dict | None = None) -> list[Path]:
     """The folders searched, in order (the explicit path comes before all of them)."""
-    env = os.environ if env is None else env
-    out: list[Path] = [Path(d) for d in search_dirs]
-    models = env.get("DEEPSHOP_MODELS")
-    if models:
-        out += [Path(models) / "dain", Path(models)]
-    out.append(cache_dir(env))
-    seen, unique = set(), []
-    for d in out:
-        key = os.path.abspath(d)
-        if key not in seen:
-            seen.add(key)
-            unique.append(d)
-    return unique
+    return shared.candidate_dirs(FOLDER, search_dirs, env)
 
 
 def is_weights_dir(path: Path) -> bool:
@@ -140,78 +126,6 @@ def _absent_message(search_dirs, env, why: str, url: str = DAIN_URL) -> str:
     return (f"DAIN weights are not installed and could not be fetched ({why}).\n"
             f"Download {url} by hand and put {ARCHIVE_NAME} (or its unpacked {FOLDER_NAME}/ folder) in one of:\n"
             f"  {dirs}\nor pass its path explicitly (--weights / weights=).")
-
-
-# ------------------------------------------------------------------------------------------------------- download
-def download_file(url: str, dest: str | os.PathLike, progress: Progress | None = None, timeout: float = 60.0,
-                  chunk: int = 1 << 20) -> Path:
-    """Download ``url`` to ``dest`` atomically, resuming a previous ``dest.part`` with an HTTP Range request.
-
-    ``progress(done, total)`` is called as bytes arrive (total is 0 when unknown); without it, a tqdm bar is shown
-    on a terminal. An exception raised by ``progress`` cancels the download and keeps the partial file for resume.
-    """
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
-    have = part.stat().st_size if part.exists() else 0
-    req = urllib.request.Request(url, headers={"User-Agent": "deepshop"})
-    if have:
-        req.add_header("Range", f"bytes={have}-")
-    try:
-        resp = urllib.request.urlopen(req, timeout=timeout)
-    except urllib.error.HTTPError as e:
-        if e.code == 416 and have:  # the part file is already complete (or bigger than the file): start over
-            part.unlink()
-            return download_file(url, dest, progress, timeout, chunk)
-        raise WeightsError(f"download of {url} failed: HTTP {e.code} {e.reason}") from e
-    except (urllib.error.URLError, OSError) as e:
-        reason = getattr(e, "reason", e)
-        raise WeightsError(f"cannot reach {url}: {reason}") from e
-    with resp:
-        status = getattr(resp, "status", 200)
-        length = resp.headers.get("Content-Length")
-        if status == 206 and have:
-            mode, done = "ab", have
-            total = have + int(length) if length else 0
-            crange = resp.headers.get("Content-Range", "")
-            if crange.startswith("bytes ") and "/" in crange:
-                start = crange[6:].split("-")[0]
-                if start.strip().isdigit() and int(start) != have:
-                    raise WeightsError(f"download of {url}: server resumed at byte {start}, expected {have}")
-                size = crange.rsplit("/", 1)[1]
-                if size.isdigit():
-                    total = int(size)
-        else:  # 200: the server ignored the Range header, start over
-            mode, done = "wb", 0
-            total = int(length) if length else 0
-        bar = None
-        if progress is None and sys.stderr is not None and hasattr(sys.stderr, "isatty") and sys.stderr.isatty():
-            from tqdm import tqdm
-
-            bar = tqdm(total=total or None, initial=done, unit="B", unit_scale=True, desc=dest.name)
-        try:
-            with open(part, mode) as f:
-                while True:
-                    try:
-                        data = resp.read(chunk)
-                    except OSError as e:
-                        raise WeightsError(f"download of {url} interrupted after {done} bytes ({e}); "
-                                           "run again to resume") from e
-                    if not data:
-                        break
-                    f.write(data)
-                    done += len(data)
-                    if bar is not None:
-                        bar.update(len(data))
-                    if progress is not None:
-                        progress(done, total)
-        finally:
-            if bar is not None:
-                bar.close()
-    if total and done != total:
-        raise WeightsError(f"download of {url} incomplete: {done} of {total} bytes; run again to resume")
-    os.replace(part, dest)
-    return dest
 
 
 # --------------------------------------------------------------------------------------------------------- unpack
