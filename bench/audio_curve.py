@@ -1,5 +1,6 @@
-"""Audio under a varying speed: today's piecewise FFmpeg atempo (pipeline.retime_audio) against the time-map WSOLA
-(media.timestretch.stretch_along), on a ramped slow range (what the CLI does today) and on a speed curve.
+"""Audio under a varying speed: the piecewise FFmpeg atempo the pipeline used before speed curves (rebuilt here as
+the baseline, from the code of git 927831b) against the time-map WSOLA every audio mode now follows
+(`retime.retime_audio` -> `media.timestretch.stretch_along`), on slow ranges, a ramped one and a speed curve.
 
     python bench/audio_curve.py
 
@@ -26,10 +27,8 @@ import numpy as np
 from common import table, write_results
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project, when run from a checkout
-from deepshop_core.pipeline import retime_audio  # noqa: E402
-
-from deepshop_core.media.audio import Audio  # noqa: E402
-from deepshop_core.media.timestretch import stretch_along  # noqa: E402
+from deepshop_core.media.audio import Audio, concat, cut, fit, stretch  # noqa: E402
+from deepshop_core.retime import retime_audio  # noqa: E402
 from deepshop_core.speed.parse import parse_speed  # noqa: E402
 from deepshop_core.timeline import Segment, curve_timeline, slow_timeline  # noqa: E402
 
@@ -95,9 +94,34 @@ def measure(method, timeline) -> dict:
             "timing_ms": round(1000 * max(errors), 2), "length": len(out) - round(duration * RATE)}
 
 
+def atempo_pieces(audio: Audio, timeline) -> Audio:
+    """The stretch mode before speed curves (git 927831b, retime.retime_audio): the timeline's audio pieces, neighbours
+    of one speed merged and ramps merged into chunks of at least 0.25 s, each cut and stretched by FFmpeg's atempo
+    on its own, then joined."""
+    merged: list[list[float]] = []
+    for p in timeline.audio_pieces():
+        if p.src_end <= p.src_start:
+            continue
+        piece = [p.src_start, p.src_end, p.out_length]
+        if merged:
+            last = merged[-1]
+            speed_last, speed_piece = last[2] / (last[1] - last[0]), piece[2] / (piece[1] - piece[0])
+            both_slowed = abs(speed_last - 1) > 1e-9 and abs(speed_piece - 1) > 1e-9
+            if abs(speed_last - speed_piece) < 1e-9 or (both_slowed and (last[1] - last[0]) / FPS < 0.25):
+                last[1], last[2] = piece[1], last[2] + piece[2]
+                continue
+        merged.append(piece)
+    parts = []
+    for start, end, length in merged:
+        part = cut(audio, start / FPS, end / FPS)
+        ratio = length / (end - start)
+        parts.append(part if abs(ratio - 1) < 1e-9 else stretch(part, ratio))
+    return fit(concat(parts), len(timeline) / FPS)
+
+
 METHODS = {
-    "atempo pieces (today)": lambda audio, timeline, _: retime_audio(audio, timeline, Fraction(FPS), "stretch"),
-    "WSOLA along the map": lambda audio, timeline, m: stretch_along(audio, m.source, m.output, len(timeline) / FPS),
+    "atempo pieces (before issue 23)": lambda audio, timeline, _: atempo_pieces(audio, timeline),
+    "WSOLA along the map (now)": lambda audio, timeline, _: retime_audio(audio, timeline, Fraction(FPS), "stretch"),
 }
 
 

@@ -26,7 +26,8 @@ from common import OUT, TESTDATA
 from deepshop_core import engines
 from deepshop_core.media.decode import read_frames
 from deepshop_core.speed.curve import Keyframe, SpeedCurve
-from deepshop_core.speed.shutter import Shutter, render_blend
+from deepshop_core.render import render_steps
+from deepshop_core.speed.shutter import Shutter
 from deepshop_core.steps import Blend, plan
 from deepshop_core.synthetic import Scene
 from deepshop_core.timeline import curve_timeline
@@ -49,8 +50,10 @@ def exposed(scene: Scene, centre: float, width: float, samples: int) -> np.ndarr
 
 
 def render(item, frames, engine) -> np.ndarray:
-    """One plan item, as the renderer will: a copy, an in-between, or a blend of them."""
-    return render_blend(item if isinstance(item, Blend) else Blend((item,)), frames.__getitem__, engine.interpolate)
+    """One plan item through the pipeline's own render loop (`render.render_steps`): a copy, an in-between, or a
+    blend of them."""
+    (frame,) = render_steps([item], frames.__getitem__, engine)
+    return frame
 
 
 def renderings(frames: list[np.ndarray], speed: float, angle: float, engine) -> tuple[dict, float]:

@@ -14,6 +14,8 @@ memory just before the work started (imports done: Python, numpy, OpenCV, PyAV; 
   -> Save Video (H.264), the pack's node classes called in-process in ComfyUI's Python (its real folder_paths and
   comfy.utils; ``.cache/comfyui``, made by tests/comfyui/setup_env.sh). ComfyUI passes whole IMAGE batches
   (float32) between nodes, so memory grows with the clip;
+- curve: ``slow_motion(clip, out, speed=CURVE)``: a speed curve with a freeze (1-2 s 4x slower, 3x faster with
+  motion blur from flow in-betweens, a held frame; the audio stretched along it): it streams like the file path;
 - one: Slow Motion (Deepshop) given core ComfyUI's VIDEO (``VideoFromFile`` over the clip): streamed file to file
   through the core pipeline, so memory should not grow with the clip;
 - nodes, window: the same graph with Load Video Frames loading only the range (plus one frame each side) and Save
@@ -46,6 +48,7 @@ from common import (
 
 RANGE_S = (1.0, 2.0)
 FACTOR = 4
+CURVE = "0s:1, 1s:0.25, 2s:0.25:hold, 2.3s:3, 2.5s:freeze=0.5s, 2.8s:1"  # fits the shortest clip (3 s)
 
 
 def _hwm_and_rss() -> tuple[float, float]:
@@ -55,7 +58,7 @@ def _hwm_and_rss() -> tuple[float, float]:
 
 
 # ---------------------------------------------------------------------------------------------- in the child
-def child_file(src: str, out: str, engine: str) -> dict:
+def child_file(src: str, out: str, engine: str, curve: bool = False) -> dict:
     from deepshop_core import EngineChoice, slow_motion
 
     name, _, preset = engine.partition(" ")
@@ -63,8 +66,8 @@ def child_file(src: str, out: str, engine: str) -> dict:
     choice.load().close()  # imports done before the baseline
     base = _hwm_and_rss()[1]
     started = time.perf_counter()
-    result = slow_motion(src, Path(out) / "slow.mp4", overwrite=True, ranges=[f"{RANGE_S[0]}s:{RANGE_S[1]}s"],
-                         factor=FACTOR, engine=choice)
+    retime = {"speed": CURVE} if curve else {"ranges": [f"{RANGE_S[0]}s:{RANGE_S[1]}s"], "factor": FACTOR}
+    result = slow_motion(src, Path(out) / "slow.mp4", overwrite=True, engine=choice, **retime)
     return {"frames_in": result.frames_in, "frames_out": result.frames_out, "base_mib": base,
             "seconds": time.perf_counter() - started}
 
@@ -148,7 +151,7 @@ def measure(path: str, src: Path, tmp: Path, engine: str) -> dict:
     """One measurement in a fresh process: ``path`` is file, nodes or window."""
     cmd = [__file__, "--child", path, str(src), str(tmp / f"{path}_out"), "--engine", engine]
     env = dict(os.environ)
-    if path == "file":
+    if path in ("file", "curve"):
         cmd.insert(0, sys.executable)
     else:
         cmd.insert(0, str(comfy_python()))
@@ -163,7 +166,8 @@ def measure(path: str, src: Path, tmp: Path, engine: str) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-PATHS = {"file": "file to file (`slow_motion`)", "nodes": "ComfyUI nodes, whole clip loaded",
+PATHS = {"file": "file to file (`slow_motion`)", "curve": "file to file along a speed curve (`speed=`)",
+         "nodes": "ComfyUI nodes, whole clip loaded",
          "window": "ComfyUI nodes, range window + splice", "one": "Slow Motion node, VIDEO in (streamed)"}
 
 
@@ -188,8 +192,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.child:
         path, src, out = args.child
-        if path == "file":
-            row = child_file(src, out, args.engine)
+        if path in ("file", "curve"):
+            row = child_file(src, out, args.engine, curve=path == "curve")
         elif path == "one":
             row = child_one(src, out, args.engine)
         else:
@@ -200,8 +204,8 @@ def main(argv=None) -> int:
     if args.quick:
         args.seconds, args.width, args.height = [3, 6], 320, 180
     paths, note = list(args.paths), ""
-    if comfy_python() is None and set(paths) - {"file"}:
-        paths = ["file"]
+    if comfy_python() is None and set(paths) - {"file", "curve"}:
+        paths = [p for p in paths if p in ("file", "curve")]
         note = f"node path skipped: no ComfyUI environment at {COMFYUI} (make comfyui / tests/comfyui/setup_env.sh)"
         print(note)
     print(f"peak RSS, {args.width}x{args.height}, {RANGE_S[0]:g}-{RANGE_S[1]:g} s slowed {FACTOR}x, engine "

@@ -9,7 +9,12 @@ Committed (docs/images/, each < 1 MB), all from deepshop_core.synthetic's scene,
   balanced) and the true pictures at those times (bottom row);
 - side_by_side.png: a frame pair, then t=0.5 by frame average, ffmpeg minterpolate (mci) and Deepshop (flow,
   balanced), and the ground truth, each labelled with its PSNR against the truth;
-- slowmo_preview.webp: a rendered 2 s clip with 0.6 s slowed down 4x by ``slow_motion`` (flow, balanced), small.
+- slowmo_preview.webp: a rendered 2 s clip with 0.6 s slowed down 4x by ``slow_motion`` (flow, balanced), small;
+- speed_curve.png: the issue's speed curve (0s:1, 1s:0.25, 2s:0.25, 2.5s:3, 3.5s:1) as the core draws it (the Speed
+  Curve node's picture), over five output frames of the 4 s scene ``slow_motion`` renders along it (flow, 180
+  degree shutter): normal, slowing, slow, fast (motion blur), normal.
+
+``--only NAME ...`` writes only those (e.g. ``--only speed_curve``).
 
 Not committed (--real-out, default bench/out/): side_by_side_middlebury.png (a Middlebury pair with its ground
 truth) and side_by_side_cockatoo.png (a pair of ../shared/testdata/videos/cockatoo.mp4, no ground truth); skipped
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import tempfile
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -29,8 +35,11 @@ import numpy as np
 from common import IMAGES, OUT, TESTDATA
 from quality import average, minterpolate, psnr, read_rgb
 
-from deepshop_core import engines, slow_motion
+from deepshop_core import Job, engines, slow_motion
+from deepshop_core.curve_picture import draw_curve
 from deepshop_core.media.decode import read_frames
+from deepshop_core.plan import plan_clip
+from deepshop_core.speed.parse import parse_speed
 from deepshop_core.synthetic import Scene, write_clip
 
 FPS = 25.0
@@ -130,6 +139,27 @@ def preview(path: Path, width: int = 320, seconds: float = 2.0, slowed=(0.6, 1.2
     print(f"wrote {path} ({len(images)} frames, {path.stat().st_size // 1024} KiB)")
 
 
+CURVE = "0s:1, 1s:0.25, 2s:0.25, 2.5s:3, 3.5s:1"
+
+
+def speed_curve_picture(width: int = 800) -> np.ndarray:
+    """The curve's picture (`curve_picture.draw_curve`) over output frames of the scene rendered along it, each
+    labelled with its output time, the source time it shows and the speed there."""
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = write_clip(Path(tmp) / "clip.mp4", seconds=4.0, width=640, height=360, audio=False)
+        out = slow_motion(clip, Path(tmp) / "curve.mp4", speed=CURVE, engine="flow", audio="none")
+        frames = list(read_frames(out.output))
+        plan = plan_clip(clip, Job(speed=CURVE))
+    curve = parse_speed(CURVE, Fraction(25), plan.timeline.source_count)
+    positions, speeds = plan.timeline.positions, plan.timeline.curve.frame_speeds()
+    wanted = [0.0, 4.5, 7.6, 8.7]  # output seconds: 1x, 0.25x (in-betweens), 3x (motion blur), back to 1x
+    picks = [int(np.argmin(np.abs(np.arange(len(frames)) / FPS - t))) for t in wanted]
+    tiles = [_tile(frames[k], f"output {k / FPS:.2f} s shows source {positions[k] / FPS:.2f} s, {speeds[k]:.2g}x",
+                   width // 2) for k in picks]
+    return np.vstack([draw_curve(curve, 25, width, round(width * 0.7), title=f"--speed {CURVE}"),
+                      np.hstack(tiles[:2]), np.hstack(tiles[2:])])
+
+
 def real_pictures(out: Path, engine) -> None:
     middlebury = TESTDATA / "middlebury"
     if (middlebury / "other-data").is_dir():
@@ -149,16 +179,27 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=IMAGES, help="the committed pictures")
     parser.add_argument("--real-out", type=Path, default=OUT, help="pictures from ../shared data (not committed)")
+    parser.add_argument("--only", nargs="+", choices=PICTURES, help="write only these pictures")
     args = parser.parse_args(argv)
+    chosen = args.only or PICTURES
     scene = Scene.make(640, 360)  # the demo's scene (deepshop demo renders the same one)
     engine = engines.load("flow")
-    _save_png(args.out / "strip.png", strip(scene, 40, engine))
-    first, second, truth = (scene.frame((40 + t) / FPS) for t in (0, 1, 0.5))
-    _save_png(args.out / "side_by_side.png", side_by_side(first, second, truth, engine, width=320))
-    preview(args.out / "slowmo_preview.webp")
-    real_pictures(args.real_out, engine)
+    if "strip" in chosen:
+        _save_png(args.out / "strip.png", strip(scene, 40, engine))
+    if "side_by_side" in chosen:
+        first, second, truth = (scene.frame((40 + t) / FPS) for t in (0, 1, 0.5))
+        _save_png(args.out / "side_by_side.png", side_by_side(first, second, truth, engine, width=320))
+    if "slowmo_preview" in chosen:
+        preview(args.out / "slowmo_preview.webp")
+    if "speed_curve" in chosen:
+        _save_png(args.out / "speed_curve.png", speed_curve_picture())
+    if "real" in chosen:
+        real_pictures(args.real_out, engine)
     engine.close()
     return 0
+
+
+PICTURES = ("strip", "side_by_side", "slowmo_preview", "speed_curve", "real")
 
 
 if __name__ == "__main__":

@@ -21,12 +21,21 @@ engine's stages are summed over its two threads). Every engine variant is measur
 exported into a temporary folder and imported under another name), run the same way in the same rounds: the
 engine's own progress, whatever the load of the machine.
 
+``--curve`` measures speed curves instead (issue 23), flow balanced only, against the constant-factor slow motion
+of the same frames in the same rounds: the same 4x as keyframes (``0:0.25``: the same frames, so the ratio is the
+curve machinery's overhead), and a curve of 9 keyframes (slower down to 0.2x, faster at 2x, eased) with a 180
+degree shutter (motion blur: more in-betweens per fast frame) and with 0 (dropped frames); each with its seconds per
+output frame and per in-between the engine made, wall-clock and CPU seconds (this process, all threads: on a shared
+machine the wall-clock ratio carries the other processes' load), each ratio the median of the rounds' ratios.
+Writes bench/out/speed_curve.json.
+
 Needs ../shared/testdata/videos. Writes bench/out/speed.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import tempfile
@@ -108,6 +117,66 @@ def measure_clip(src: Path, frames: int | None, variants, runs: int, x264: dict,
     return rows
 
 
+CURVES = {  # label -> slow_motion's retiming options, on the first 60 frames
+    "range 4x (baseline)": {"ranges": [(0, 59)], "factor": FACTOR},
+    "the same as keyframes 0:0.25": {"speed": "0:0.25"},
+    "9 keyframes, 180 deg": {"speed": "0:1, 6:0.25, 18:0.25:hold, 24:2, 30:2:hold, 36:0.2, 44:0.2:hold, 52:1, "
+                                      "59:1"},
+    "9 keyframes, 0 deg": {"speed": "0:1, 6:0.25, 18:0.25:hold, 24:2, 30:2:hold, 36:0.2, 44:0.2:hold, 52:1, 59:1",
+                           "shutter": 0},
+}
+
+
+def measure_curves(src: Path, runs: int, tmp: Path) -> list[dict]:
+    """The rows of ``CURVES`` on the first 60 frames of ``src``, flow balanced, rounds interleaved."""
+    from deepshop_core import Job
+    from deepshop_core.plan import plan_clip
+    from deepshop_core.steps import Blend
+
+    info = probe(src)
+    engine = EngineChoice.of("flow", preset="balanced").load()
+    times: dict[str, list[float]] = {label: [] for label in CURVES}
+    cpu: dict[str, list[float]] = {label: [] for label in CURVES}  # this process's CPU seconds (all its threads)
+    frames_out, made = {}, {}
+    try:
+        for run in range(runs):
+            for label, options in CURVES.items():
+                engine.stats.reset()
+                started, used = time.perf_counter(), time.process_time()
+                result = slow_motion(src, tmp / "out.mp4", engine=engine, crop=(0, 59), audio="none",
+                                     overwrite=True, **options)
+                times[label].append(time.perf_counter() - started)
+                cpu[label].append(time.process_time() - used)
+                frames_out[label] = result.frames_out
+                print(f"  {src.name} run {run + 1}/{runs} {label}: {times[label][-1]:.1f} s", flush=True)
+    finally:
+        engine.close()
+    for label, options in CURVES.items():
+        steps = plan_clip(src, Job(crop=(0, 59), **options)).steps
+        samples = [s for item in steps for s in (item.samples if isinstance(item, Blend) else (item,))]
+        made[label] = sum(not s.is_copy for s in samples)
+    base, base_cpu = times["range 4x (baseline)"], cpu["range 4x (baseline)"]
+    # each round's ratio to the baseline measured just before it, then their median: load from other processes
+    # changes between rounds more than within one; CPU seconds are what the work itself took, whatever else runs
+    return [{"clip": src.name, "size": f"{info.width}x{info.height}", "mode": label, "runs": times[label],
+             "seconds": statistics.median(times[label]),
+             "ratio": statistics.median(t / b for t, b in zip(times[label], base)),
+             "cpu_runs": cpu[label], "cpu_seconds": statistics.median(cpu[label]),
+             "cpu_ratio": statistics.median(t / b for t, b in zip(cpu[label], base_cpu)),
+             "frames_out": frames_out[label], "in_betweens": made[label],
+             "ms_per_frame": 1000 * statistics.median(times[label]) / frames_out[label],
+             "ms_per_in_between": 1000 * statistics.median(times[label]) / max(1, made[label])} for label in CURVES]
+
+
+def curve_markdown(rows: list[dict]) -> str:
+    return table(["clip", "retime", "frames out", "in-betweens", "median s", "vs range", "CPU s", "CPU vs range",
+                  "ms / frame out",
+                  "ms / in-between"],
+                 [[f"{r['clip']} ({r['size']})", r["mode"], r["frames_out"], r["in_betweens"], f"{r['seconds']:.2f}",
+                   f"{r['ratio']:.3f}", f"{r['cpu_seconds']:.2f}", f"{r['cpu_ratio']:.3f}", f"{r['ms_per_frame']:.1f}",
+                   f"{r['ms_per_in_between']:.1f}"] for r in rows])
+
+
 def markdown(rows: list[dict]) -> str:
     out = []
     for r in rows:
@@ -128,6 +197,7 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="development: --runs 1 --frames 30")
     parser.add_argument("--dain-weights", help="DAIN weights (archive or folder); default: deepshop's search order")
     parser.add_argument("--against", metavar="REV", help="also the flow engine's balanced preset at git revision REV")
+    parser.add_argument("--curve", action="store_true", help="speed curves against the same constant slow motion")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     if args.quick:
@@ -135,6 +205,14 @@ def main(argv=None) -> int:
     missing = [c for c in args.clips if not (args.videos / c).exists()]
     if missing:
         raise SystemExit(f"missing clips in {args.videos}: {', '.join(missing)} (needs ../shared/testdata)")
+    if args.curve:
+        print(f"speed curves on the first 60 frames, flow balanced, median of {args.runs} run(s); "
+              f"{describe(machine())}; load average before: {os.getloadavg()}")
+        with tempfile.TemporaryDirectory() as tmp:
+            rows = [row for name in args.clips for row in measure_curves(args.videos / name, args.runs, Path(tmp))]
+        print(curve_markdown(rows))
+        write_results("speed_curve", rows, args.out, runs=args.runs, load_after=os.getloadavg())
+        return 0
     h264 = FORMATS["h264"]  # Deepshop's own defaults, so both sides encode alike
     x264 = {"preset": h264.preset_default, "crf": h264.quality_default}
     dain, dain_note = dain_weights(args.dain_weights)

@@ -13,6 +13,7 @@ others go on.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import glob
 import json
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from typing import Iterable, Sequence
 from . import engines
 from .errors import DeepshopError, InputError, OutputError
 from .files import require_input
-from .job import SETTINGS, Job
+from .job import RETIMING, SETTINGS, Job
 from .media.formats import CONTAINERS, FORMATS, VIDEO_SUFFIXES
 from .plan import plan_clip
 from .render import Progress, SlowMotionResult, render_clip
@@ -121,6 +122,7 @@ def items(inputs: Iterable[Path | tuple[Path, Job, Path | None]], job: Job, fold
 # --- manifests --------------------------------------------------------------------------------------------------
 
 _ENGINE_KEYS = ("engine", *engines.user_options())  # the engine and the options the engines declare
+_UNRETIMED = {f.name: f.default for f in dataclasses.fields(Job) if f.name in RETIMING}
 MANIFEST_KEYS = ("input", "output", *_ENGINE_KEYS, *(s.name for s in SETTINGS))
 
 
@@ -168,6 +170,10 @@ def _manifest_row(row: dict, n: int, manifest: Path, job: Job) -> tuple[Path, Jo
     except InputError as error:
         raise InputError(f"{where}: {error}") from None
     output = given.pop("output", None)
+    if "speed_file" in given and not Path(str(given["speed_file"])).is_absolute():
+        given["speed_file"] = manifest.parent / str(given["speed_file"])  # like the input: from the manifest's folder
+    if given.keys() & set(RETIMING):  # a row's ranges, curve or smooth mode replace the command line's retiming
+        given = {**{k: _UNRETIMED[k] for k in RETIMING}, **given}
     engine = {k: given.pop(k) for k in _ENGINE_KEYS if k in given}
     try:
         if engine:

@@ -40,7 +40,7 @@ from .render import (
     render_slice,
     result_of,
 )
-from .steps import Step
+from .steps import Blend, Step, same_pair
 
 INTERMEDIATE_SUFFIX = ".frames"  # a sequence of .npy arrays, one per frame
 COPY_COST = 0.1  # a copied frame's cost relative to an interpolated one (decode and encode only)
@@ -62,26 +62,31 @@ class Chunk:
         return self.end - self.start
 
 
-def work(steps: Sequence[Step]) -> float:
+def cost(item: Step | Blend) -> float:
+    """The rendering cost of one plan item in interpolated frames: a blend costs its samples."""
+    if isinstance(item, Blend):
+        return sum(cost(sample) for sample in item.samples)
+    return COPY_COST if item.is_copy else 1.0
+
+
+def work(steps: Sequence[Step | Blend]) -> float:
     """The rendering cost of ``steps`` in interpolated frames."""
-    return sum(COPY_COST if s.is_copy else 1.0 for s in steps)
+    return sum(cost(s) for s in steps)
 
 
-def chunk_count(steps: Sequence[Step], workers: int) -> int:
+def chunk_count(steps: Sequence[Step | Blend], workers: int) -> int:
     """How many chunks to split a clip into for ``workers`` parallel workers: one per worker while each gets at
     least MIN_CHUNK_WORK, more when a chunk would exceed MAX_CHUNK_WORK."""
     cost = work(steps)
     return max(1, math.ceil(cost / MAX_CHUNK_WORK), min(max(1, workers), int(cost // MIN_CHUNK_WORK)))
 
 
-def boundaries(steps: Sequence[Step]) -> list[int]:
-    """Output indices where a chunk may start: between two groups of steps (a copy, or a new pair)."""
-    return [i for i in range(1, len(steps))
-            if steps[i].is_copy or steps[i - 1].is_copy
-            or (steps[i].left, steps[i].right) != (steps[i - 1].left, steps[i - 1].right)]
+def boundaries(steps: Sequence[Step | Blend]) -> list[int]:
+    """Output indices where a chunk may start: between two groups of steps (a copy, a blend, or a new pair)."""
+    return [i for i in range(1, len(steps)) if not same_pair(steps[i - 1], steps[i])]
 
 
-def split(steps: Sequence[Step], pieces: int) -> list[tuple[int, int]]:
+def split(steps: Sequence[Step | Blend], pieces: int) -> list[tuple[int, int]]:
     """``[start, end)`` output ranges, at most ``pieces`` of them, of about equal cost, covering ``steps``.
 
     Each cut goes to the group boundary nearest to an equal share of the cost, a copied frame winning a tie (it
@@ -94,7 +99,7 @@ def split(steps: Sequence[Step], pieces: int) -> list[tuple[int, int]]:
     cumulative, total = [], 0.0
     for s in steps:
         cumulative.append(total)  # cost before step i
-        total += COPY_COST if s.is_copy else 1.0
+        total += cost(s)
     cuts: list[int] = []
     for k in range(1, pieces):
         target = total * k / pieces

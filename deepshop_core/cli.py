@@ -1,7 +1,9 @@
 """The ``deepshop`` command line.
 
     deepshop slowmo INPUT -o OUTPUT --range 120:150 --factor 4 [--range ...] [--ramp 6] [--engine flow|dain]
-                    [--audio stretch|silence|none] [--smooth]
+                    [--audio stretch|varispeed|silence|none] [--smooth]
+    deepshop slowmo INPUT -o OUTPUT --speed 0s:1,1s:0.25,2s:0.25,2.5s:3,3.5s:1 [--shutter 180] [--dry-run]
+    deepshop slowmo INPUT -o OUTPUT --speed-file curve.csv
     deepshop info INPUT
     deepshop demo [-o FOLDER]
     deepshop batch INPUT... -o FOLDER [--manifest FILE] [slowmo's options] [--ray ADDRESS] [--workers N] [--chunks N]
@@ -27,6 +29,7 @@ from .errors import DeepshopError, DeepshopWarning, InputError, OutputError
 from .job import SETTINGS, Job
 from .media.probe import probe
 from .media.subtitles import read_subtitles
+from .plan import dry_run
 
 
 def _checked(check):
@@ -87,12 +90,17 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=f"deepshop {__version__}")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    slow = sub.add_parser("slowmo", help="slow ranges of a video down (or raise its frame rate with --smooth)",
+    slow = sub.add_parser("slowmo", help="slow ranges of a video down, or retime it along a speed curve (or raise "
+                                          "its frame rate with --smooth)",
                           description="Synthesizes in-between frames for each range and keeps the frame rate, so "
-                                      "the range plays FACTOR times slower while the rest plays normally.")
+                                      "the range plays FACTOR times slower while the rest plays normally; or "
+                                      "retimes the clip along a speed curve (--speed, --speed-file): slower parts "
+                                      "get in-betweens, faster parts motion blur, freezes hold a frame.")
     slow.add_argument("input", type=Path, help="the video to read (never modified)")
-    slow.add_argument("-o", "--output", type=Path, required=True, help="the file to write (a folder for png)")
+    slow.add_argument("-o", "--output", type=Path, help="the file to write (a folder for png)")
     add_job_arguments(slow)
+    slow.add_argument("--dry-run", action="store_true", help="print where each keyframe (or range) lands in the "
+                                                             "output and the output's length; write nothing")
     slow.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     slow.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
@@ -145,6 +153,13 @@ class _Bar:
 
 
 def _run_slowmo(args: argparse.Namespace) -> int:
+    if args.dry_run:
+        for line in dry_run(args.input, job_from(args)).lines():
+            print(line)
+        print("dry run: nothing was written")
+        return 0
+    if args.output is None:
+        raise InputError("give the file to write with -o OUTPUT (only --dry-run writes nothing and needs none)")
     bar = _Bar(not args.quiet, "slow motion")
     try:
         result = slow_motion(args.input, args.output, job_from(args), overwrite=args.overwrite, progress=bar)
@@ -313,8 +328,8 @@ def _attach_range_values(argv: list[str]) -> list[str]:
     say "expected one argument"; attached, it reaches the range parser, which says what is wrong with it."""
     out: list[str] = []
     for arg in argv:
-        if out and out[-1] == "--range" and arg.startswith("-") and ":" in arg:
-            out[-1] = f"--range={arg}"
+        if out and out[-1] in ("--range", "--speed") and arg.startswith("-") and ":" in arg:
+            out[-1] = f"{out[-1]}={arg}"
         else:
             out.append(arg)
     return out

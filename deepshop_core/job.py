@@ -15,6 +15,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
+from pathlib import Path
 from typing import Callable, Iterable
 
 from . import engines
@@ -24,9 +25,15 @@ from .engines.base import yes_no
 from .errors import InputError
 from .media.formats import FORMATS
 from .speed.limits import check_factor
+from .speed.parse import check_curve_file
+from .speed.request import SpeedRequest
+from .speed.shutter import SAMPLINGS, Shutter
 from .timeline import Segment
 
-AUDIO_MODES = ("stretch", "silence", "none")  # what is heard inside the retimed ranges
+AUDIO_MODES = ("stretch", "varispeed", "silence", "none")  # what is heard where the speed is not 1x
+RETIMING = ("ranges", "speed", "speed_file", "smooth")  # the ways to say how a clip is retimed: one per job
+_RETIMING_NAMES = {"ranges": "ranges (--range)", "speed": "a speed curve (--speed)",
+                   "speed_file": "a speed curve file (--speed-file)", "smooth": "smooth mode (--smooth)"}
 _RANGE_SEPARATORS = re.compile(r"[,;\s]+")
 
 
@@ -117,6 +124,10 @@ class Crop:
         return first, end - first
 
 
+def _shutter(value) -> float:
+    return Shutter(value).angle  # the one check of an angle (speed.shutter)
+
+
 def _crop(value) -> Crop | None:
     return None if value is None else Crop.parse(value)
 
@@ -154,14 +165,30 @@ class Job:
 
     ranges: tuple = _setting((), "--range", _ranges, "frames to slow down, e.g. 120:150, or seconds, e.g. 4.8s:6.0s "
                              "(repeatable)", kind="list", metavar="START:END")
-    factor: float = _setting(4.0, "--factor", check_factor, "how many times slower (default 4; 2.5 works)")
-    ramp: float = _setting(0.0, "--ramp", _ramp, "ease in and out of the slowdown over this many source frames "
+    factor: float = _setting(4.0, "--factor", check_factor, "how many times slower the ranges play, or how many "
+                             "times the frame rate with --smooth (default 4; 2.5 works)")
+    ramp: float = _setting(0.0, "--ramp", _ramp, "ease in and out of a range's slowdown over this many source frames "
                            "(default 0: a hard cut)", metavar="FRAMES")
     smooth: bool = _setting(False, "--smooth", yes_no("smooth"), "instead of slowing ranges, play the whole clip at FACTOR x "
                             "the frame rate, same duration", kind="on")
+    speed: SpeedRequest | None = _setting(None, "--speed", SpeedRequest.of, "instead of ranges, a speed curve: "
+                                          "keyframes TIME:SPEED[:EASE] (0s:1,1s:0.25,2.5s:3,3.5s:1; TIME in seconds "
+                                          "with s or frames), freezes TIME:freeze=DURATION, presets NAME@TIME[/LENGTH]"
+                                          " (montage, hero, bullet, jump_cut, flash_in, flash_out); in Python also "
+                                          "one speed per frame", metavar="KEYFRAMES")
+    speed_file: Path | None = _setting(None, "--speed-file", _nothing_or(check_curve_file), "the speed curve "
+                                       "from a file: CSV time,speed[,ease] or JSON (keyframes, or one speed per "
+                                       "frame)", metavar="FILE")
+    shutter: float = _setting(180.0, "--shutter", _shutter, "shutter angle in degrees where a curve plays faster "
+                              "than 1x: each output frame shows the source over that share of its interval (motion "
+                              "blur; default 180, the film look; 0: dropped frames, which strobe)", metavar="DEGREES")
+    blur: str = _setting("subframes", "--blur", _one_of("blur sampling", SAMPLINGS), "how that motion blur is "
+                         "sampled: subframes (in-betweens by the engine, a quarter frame apart; default) or frames "
+                         "(the covered source frames blended, nothing synthesised)", choices=SAMPLINGS)
     engine: EngineChoice = field(default_factory=EngineChoice)  # --engine and the options the engines declare
-    audio: str = _setting("stretch", "--audio", _one_of("audio mode", AUDIO_MODES), "sound inside the slowed "
-                          "ranges: stretch (pitch kept, default), silence, or none (no track)", choices=AUDIO_MODES)
+    audio: str = _setting("stretch", "--audio", _one_of("audio mode", AUDIO_MODES), "sound where the speed is not "
+                          "1x: stretch (pitch kept, default), varispeed (pitch follows the speed, like tape), "
+                          "silence, or none (no track)", choices=AUDIO_MODES)
     scene_cuts: bool = _setting(True, "--no-scene-cuts", yes_no("scene_cuts"), "interpolate across scene cuts too (default: hold "
                                 "the nearest frame at a cut)", kind="off")
     dedupe: bool = _setting(True, "--no-dedupe", yes_no("dedupe"), "treat repeated source frames as motion stops (default: "
@@ -176,6 +203,20 @@ class Job:
         for setting in SETTINGS:  # each check's message names the value and what to change
             object.__setattr__(self, setting.name, setting.check(getattr(self, setting.name)))
         object.__setattr__(self, "engine", engines.choice(self.engine))
+        given = [_RETIMING_NAMES[name] for name in RETIMING if getattr(self, name)]
+        if len(given) > 1:
+            raise InputError(f"{' and '.join(given)} are given together: retime a clip one way; a range is one case "
+                             f"of a curve (range 10:30 at factor 4 is the speed curve 0:1,10:0.25:hold,30:1:hold)")
+
+    @property
+    def speed_request(self) -> SpeedRequest | None:
+        """The job's speed curve as given (``speed`` or ``speed_file``), or None (ranges, smooth mode)."""
+        return self.speed if self.speed is not None else SpeedRequest.of(self.speed_file)
+
+    @property
+    def shutter_of(self) -> Shutter:
+        """The shutter of the faster parts (`speed.shutter`)."""
+        return Shutter(self.shutter, self.blur)
 
     @classmethod
     def of(cls, **options) -> Job:

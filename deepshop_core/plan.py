@@ -24,8 +24,10 @@ from .errors import InputError
 from .job import Crop, Job
 from .media.decode import read_frames
 from .media.probe import VideoInfo, probe, warn_about
-from .steps import Step, plan
-from .timeline import Segment, Timeline, slow_timeline, smooth_timeline
+from .speed.dryrun import DryRun, keyframe_marks, landings
+from .speed.shutter import Shutter
+from .steps import Blend, Step, plan
+from .timeline import Segment, Timeline, curve_timeline, slow_timeline, smooth_timeline
 
 # Frames decoded around each interpolated span so the adaptive cut detector sees some context.
 _ANALYSIS_MARGIN = 8
@@ -33,20 +35,31 @@ _ANALYSIS_MARGIN = 8
 SignatureReader = Callable[[int, int], Iterable[np.ndarray]]  # (start, end) -> signatures of frames [start, end)
 
 
-def build_timeline(frame_count: int, frame_rate: Fraction, job: Job) -> Timeline:
-    """The timeline of ``job`` on a ``frame_count``-frame clip: its ranges slowed by its factor (ranges count from
-    frame 0 of these frames), or the whole clip at factor x the rate (smooth)."""
+def build_timeline(frame_count: int, frame_rate: Fraction, job: Job, *, first: int = 0,
+                   clip_count: int | None = None) -> Timeline:
+    """The timeline of ``job`` on ``frame_count`` frames: its speed curve, its ranges slowed by its factor, or the
+    whole clip at factor x the rate (smooth). The ranges and the curve count from the first of these frames; given
+    ``clip_count``, these frames are the part from ``first`` on of a ``clip_count``-frame clip, and they count from
+    the clip's start (the command line's ``--crop``)."""
     if job.smooth:
         return smooth_timeline(frame_count, job.factor)
+    request = job.speed_request
+    if request is not None:
+        return curve_timeline(request.curve(frame_rate, frame_count, first, clip_count))
     segments = []
     for item in job.ranges:
         if isinstance(item, Segment):
-            segments.append(item)
-            continue
-        start, end = parse_range(item, frame_rate, frame_count) if isinstance(item, str) else item
-        segments.append(Segment(start, end, job.factor, job.ramp))
+            start, end, factor, ramp = item.start, item.end, item.factor, item.ramp
+        else:
+            start, end = parse_range(item, frame_rate, clip_count or frame_count) if isinstance(item, str) else item
+            factor, ramp = job.factor, job.ramp
+        if start < first:
+            raise InputError(f"range {start}:{end} starts before the crop's first frame {first}: choose a range "
+                             "inside the crop")
+        segments.append(Segment(int(start) - first, int(end) - first, factor, ramp))
     if not segments:
-        raise InputError("nothing to slow down: give at least one range (e.g. 120:150), or use smooth mode")
+        raise InputError("nothing to slow down: give at least one range (e.g. 120:150) or a speed curve (e.g. "
+                         "0s:1,1s:0.25,2s:1), or use smooth mode")
     return slow_timeline(frame_count, segments)
 
 
@@ -105,34 +118,35 @@ class RenderPlan:
     """How to render a timeline: its steps, the cuts held and duplicates bridged (what the steps act on, in the
     timeline's frames), and the neighbours an engine may read (None when nothing was analysed)."""
 
-    steps: tuple[Step, ...]
+    steps: tuple[Step | Blend, ...]
     cuts: tuple[int, ...]
     duplicates: tuple[int, ...]
     neighbours: Neighbours | None
 
 
 def plan_render(timeline: Timeline, signature_of: SignatureReader, *, scene_cuts: bool = True,
-                dedupe: bool = True) -> RenderPlan:
-    """Analyse where ``timeline`` interpolates (cuts, duplicates, and one frame around for the neighbours) and plan
-    its steps. Without either analysis nothing says where a neighbour lies across a cut: none are given then."""
+                dedupe: bool = True, shutter: Shutter | None = None) -> RenderPlan:
+    """Analyse where ``timeline`` interpolates or blends (cuts, duplicates, and one frame around for the neighbours)
+    and plan its steps, the frames faster than 1x exposed by ``shutter`` (`steps.plan`). Without either analysis
+    nothing says where a neighbour lies across a cut: none are given then."""
     if not (scene_cuts or dedupe):
-        return RenderPlan(tuple(plan(timeline)), (), (), None)
+        return RenderPlan(tuple(plan(timeline, shutter=shutter)), (), (), None)
     spans = timeline.retimed_ranges
     found_cuts, found_duplicates = analyse(signature_of, spans, timeline.source_count, reach=1)
     # Only what the plan acts on is kept: a cut found but not held (or next to a range) is not reported as held.
     cuts = tuple(_within(found_cuts, spans)) if scene_cuts else ()
     duplicates = tuple(_within(found_duplicates, spans)) if dedupe else ()
     neighbours = Neighbours(timeline.source_count, tuple(spans), frozenset(found_cuts) | frozenset(found_duplicates))
-    return RenderPlan(tuple(plan(timeline, cuts, duplicates)), cuts, duplicates, neighbours)
+    return RenderPlan(tuple(plan(timeline, cuts, duplicates, shutter)), cuts, duplicates, neighbours)
 
 
 def plan_frames(frames: Sequence[np.ndarray], timeline: Timeline, *, scene_cuts: bool = True,
-                dedupe: bool = True) -> RenderPlan:
+                dedupe: bool = True, shutter: Shutter | None = None) -> RenderPlan:
     """`plan_render` for frames in memory (``len(frames) == timeline.source_count``)."""
     if len(frames) != timeline.source_count:
         raise InputError(f"the timeline is for {timeline.source_count} frames but {len(frames)} were given")
     return plan_render(timeline, lambda lo, hi: (scenes.signature(frames[i]) for i in range(lo, hi)),
-                       scene_cuts=scene_cuts, dedupe=dedupe)
+                       scene_cuts=scene_cuts, dedupe=dedupe, shutter=shutter)
 
 
 @dataclass(frozen=True)
@@ -149,7 +163,7 @@ class ClipPlan:
     analyse_seconds: float = 0.0
 
     @property
-    def steps(self) -> tuple[Step, ...]:
+    def steps(self) -> tuple[Step | Blend, ...]:
         return self.render.steps
 
     @property
@@ -173,25 +187,34 @@ def plan_clip(input: str | Path, job: Job) -> ClipPlan:
     input = Path(input)
     info = probe(input)
     warn_about(info)
-    first, count = (job.crop or Crop()).frames(info.frame_rate, info.frame_count)
-    in_crop = job if first == 0 or job.crop.relative else job.replace(ranges=_shifted(job.ranges, first, info))
-    timeline = build_timeline(count, info.frame_rate, in_crop)
+    first, count, whole = kept(job, info)
+    timeline = build_timeline(count, info.frame_rate, job, **whole)
     started = time.perf_counter()
     render = plan_render(timeline, lambda lo, hi: (scenes.signature(f) for f in read_frames(info, first + lo, first + hi)),
-                         scene_cuts=job.scene_cuts, dedupe=job.dedupe)
+                         scene_cuts=job.scene_cuts, dedupe=job.dedupe, shutter=job.shutter_of)
     return ClipPlan(input, info, job, first, timeline, render, time.perf_counter() - started)
 
 
-def _shifted(ranges: Sequence, first: int, info: VideoInfo) -> tuple:
-    """Ranges given in the clip's frame numbers (the command line's ``--crop``), moved to the cropped clip's."""
-    shifted = []
-    for item in ranges:
-        if isinstance(item, Segment):
-            shifted.append(Segment(item.start - first, item.end - first, item.factor, item.ramp))
-            continue
-        start, end = parse_range(item, info.frame_rate, info.frame_count) if isinstance(item, str) else item
-        if start < first:
-            raise InputError(f"range {start}:{end} starts before the crop's first frame {first}: choose a range "
-                             "inside the crop")
-        shifted.append((int(start) - first, int(end) - first))
-    return tuple(shifted)
+def kept(job: Job, info: VideoInfo) -> tuple[int, int, dict]:
+    """(first frame, frame count) of the part of the clip ``job`` keeps, and `build_timeline`'s arguments saying
+    where its ranges and curve count from: the crop's start for a trimmed VIDEO, the clip's for ``--crop``."""
+    first, count = (job.crop or Crop()).frames(info.frame_rate, info.frame_count)
+    absolute = job.crop is not None and not job.crop.relative and (first, count) != (0, info.frame_count)
+    return first, count, {"first": first, "clip_count": info.frame_count} if absolute else {}
+
+
+def dry_run(input: str | Path, job: Job) -> DryRun:
+    """Where ``job``'s keyframes, freezes or ranges land in the output of ``input``, and its length: read from the
+    clip's header, nothing decoded or written (the command line's ``--dry-run``). Source frames are the clip's."""
+    info = probe(input)
+    first, count, whole = kept(job, info)
+    timeline = build_timeline(count, info.frame_rate, job, **whole)
+    request = job.speed_request
+    if request is not None:
+        marks = keyframe_marks(request.curve(info.frame_rate, count, **whole))
+    else:
+        marks = [mark for s in timeline.segments for mark in
+                 ((f"range {s.start + first}:{s.end + first} ({s.factor:g}x) starts", float(s.start)),
+                  (f"range {s.start + first}:{s.end + first} ends", float(s.end)))]
+    return landings(timeline.curve, marks, info.frame_rate, count, len(timeline), first,
+                    info.frame_rate * timeline.rate_multiplier)

@@ -27,7 +27,8 @@ from .errors import MediaError
 from .media.decode import read_ahead, read_frames
 from .media.encode import VideoWriter
 from .plan import ClipPlan, Neighbours, RenderPlan
-from .steps import Step
+from .speed.shutter import render_blend
+from .steps import Blend, Step, same_pair
 
 Progress = Callable[[int, int], None]
 
@@ -86,39 +87,45 @@ class FrameWindow:
         self._held.clear()
 
 
-def _groups(steps: Sequence[Step]) -> Iterator[tuple[Step, list[Step]]]:
+def _groups(steps: Sequence[Step | Blend]) -> Iterator[tuple[Step | Blend, list[Step | Blend]]]:
     """Consecutive steps that share a frame pair, so the engine sees each pair once for all its times."""
     i = 0
     while i < len(steps):
         j = i + 1
-        if not steps[i].is_copy:
-            while j < len(steps) and not steps[j].is_copy and \
-                    (steps[j].left, steps[j].right) == (steps[i].left, steps[i].right):
-                j += 1
+        while j < len(steps) and same_pair(steps[i], steps[j]):
+            j += 1
         yield steps[i], list(steps[i:j])
         i = j
 
 
-def render_steps(steps: Sequence[Step], get_frame: Callable[[int], np.ndarray], engine: Engine,
+def render_steps(steps: Sequence[Step | Blend], get_frame: Callable[[int], np.ndarray], engine: Engine,
                  progress: Progress | None = None, release: Callable[[int], None] | None = None,
                  neighbours: Neighbours | None = None) -> Iterator[np.ndarray]:
-    """Every output frame of ``steps``, in order. ``neighbours``: the frames around each pair, given to an engine
-    that reads them (``get_frame`` must then reach one frame beyond the steps' frames on each side)."""
+    """Every output frame of ``steps``, in order: a copy is the source frame itself, a pair's times are one engine
+    call, a blend (a faster frame's motion blur) averages its samples, each pair of them one call. ``neighbours``:
+    the frames around each pair, given to an engine that reads them, for a blend's pairs as for a sharp pair
+    (``get_frame`` must then reach one frame beyond the steps' frames on each side)."""
     total = len(steps)
     done = 0
     context = neighbours if neighbours is not None and engine.info.context_frames > 0 else None
+
+    def interpolate(left: int, right: int, times: list[float]) -> list[np.ndarray]:
+        around = {}
+        if context is not None:
+            before, after = context.around(left, right)
+            around = {"before": None if before is None else get_frame(before),
+                      "after": None if after is None else get_frame(after)}
+        return engine.interpolate(get_frame(left), get_frame(right), times, **around)
+
     for first, group in _groups(steps):
         if release is not None:
             release(first.left - (1 if context is not None else 0))
-        if first.is_copy:
+        if isinstance(first, Blend):
+            out = [render_blend(first, get_frame, interpolate)]
+        elif first.is_copy:
             out = [get_frame(first.left)]
         else:
-            around = {}
-            if context is not None:
-                before, after = context.around(first.left, first.right)
-                around = {"before": None if before is None else get_frame(before),
-                          "after": None if after is None else get_frame(after)}
-            out = engine.interpolate(get_frame(first.left), get_frame(first.right), [s.t for s in group], **around)
+            out = interpolate(first.left, first.right, [s.t for s in group])
         yield from out
         done += len(group)
         if progress is not None:
@@ -139,7 +146,7 @@ def engine_for(choice: EngineChoice, given: Engine | None = None) -> Iterator[En
         yield engine
 
 
-def render_slice(clip: ClipPlan, steps: Sequence[Step], engine: Engine,
+def render_slice(clip: ClipPlan, steps: Sequence[Step | Blend], engine: Engine,
                  progress: Progress | None = None) -> tuple[Iterator[np.ndarray], FrameWindow]:
     """The frames of ``steps`` (a contiguous slice of ``clip.steps``), decoded from the first source frame they read
     (less the engine's context frames) and released as soon as they are behind; and the window (its decode time)."""

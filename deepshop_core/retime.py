@@ -1,8 +1,10 @@
-"""Retiming what plays beside the picture: the audio and the subtitles follow the timeline.
+"""Retiming what plays beside the picture: the audio and the subtitles follow the timeline's time map.
 
-Outside the slowed ranges the sound keeps its speed; inside, it is time-stretched with the pitch kept (``stretch``),
-silent (``silence``), or the track is dropped (``none``: `job.AUDIO_MODES`). Every result lasts exactly as long as
-the output video. Subtitles are retimed by the same source -> output time map as the audio (`time_map`).
+The timeline's `TimeMap` (source seconds -> output seconds, `Timeline.time_map`) is the one map: the audio follows
+it continuously (`media.timestretch`: no joins, so no clicks, and no drift), with the pitch kept (``stretch``), the
+pitch following the speed (``varispeed``), silent where the speed is not 1x (``silence``), or the track is dropped
+(``none``: `job.AUDIO_MODES`); a freeze is silent in every mode. The subtitles follow the same map (`time_map`).
+Every result lasts exactly as long as the output video.
 """
 
 from __future__ import annotations
@@ -11,20 +13,17 @@ import warnings
 from fractions import Fraction
 from typing import TYPE_CHECKING, Callable
 
-import numpy as np
-
 from .errors import DeepshopWarning, InputError, MediaError
 from .job import AUDIO_MODES
 from .media import subtitles
-from .media.audio import Audio, concat, cut, fit, read_audio, silence, stretch
+from .media.audio import Audio, fit, read_audio
+from .media.timestretch import silence_along, stretch_along, varispeed_along
 from .timeline import Timeline
 
 if TYPE_CHECKING:  # the plan imports nothing from here; only its type is named
     from .plan import ClipPlan
 
-# Ramps yield one audio piece per source frame; merge them into chunks at least this long before time-stretching,
-# because atempo on 40 ms snippets sounds choppy. Total durations stay exact.
-_MIN_AUDIO_CHUNK_S = 0.25
+_ALONG = {"stretch": stretch_along, "varispeed": varispeed_along, "silence": silence_along}
 
 
 def retime_audio(audio: Audio | None, timeline: Timeline, frame_rate: Fraction, mode: str = "stretch") -> Audio | None:
@@ -36,60 +35,21 @@ def retime_audio(audio: Audio | None, timeline: Timeline, frame_rate: Fraction, 
     fps = float(frame_rate)
     # Fit the track to the video's length first, so video and audio end together whatever the container held.
     audio = fit(audio, timeline.source_count / fps)
-    if timeline.rate_multiplier != 1:
-        return audio  # smooth mode: same duration, same sound
-    parts = []
-    for src_start, src_end, out_length in _merge_pieces(timeline, fps):
-        piece = cut(audio, src_start / fps, src_end / fps)
-        ratio = out_length / (src_end - src_start)
-        if abs(ratio - 1) < 1e-9:
-            parts.append(piece)
-        elif mode == "stretch":
-            parts.append(stretch(piece, ratio))
-        else:
-            parts.append(silence(out_length / fps, like=audio))
-    return fit(concat(parts), len(timeline) / fps)
+    if timeline.rate_multiplier != 1 or not timeline.retimed_ranges and not _freezes(timeline):
+        return audio  # smooth mode, or nothing retimed: same duration, same sound
+    time_map = timeline.time_map(frame_rate)
+    return _ALONG[mode](audio, time_map.source, time_map.output, len(timeline) / fps)
+
+
+def _freezes(timeline: Timeline) -> bool:
+    return timeline.curve is not None and any(stretch.freezes for stretch in timeline.curve.stretches)
 
 
 def time_map(timeline: Timeline, frame_rate: Fraction, offset: float = 0.0) -> Callable[[float], float]:
-    """Source seconds -> output seconds, as the audio is retimed: 1x outside the slowed ranges, stretched inside
-    them. ``offset`` is the source time that becomes 0 (a crop's first frame); ``frame_rate`` is the source's.
-    Beyond the clip's ends time runs at 1x."""
-    fps = float(frame_rate)
-    pieces = timeline.audio_pieces()
-    sources = np.array([pieces[0].src_start] + [p.src_end for p in pieces]) / fps
-    outputs = np.concatenate([[0.0], np.cumsum([p.out_length for p in pieces])]) / fps
-
-    def to_output(seconds: float) -> float:
-        t = seconds - offset
-        if t <= sources[0]:
-            return t
-        if t >= sources[-1]:
-            return float(outputs[-1] + t - sources[-1])
-        return float(np.interp(t, sources, outputs))
-
-    return to_output
-
-
-def _merge_pieces(timeline: Timeline, fps: float) -> list[tuple[float, float, float]]:
-    """The timeline's audio pieces ``(src_start, src_end, out_length)`` in frames, neighbours of the same speed
-    merged, and runs of short slowed pieces (ramps) merged into chunks of at least _MIN_AUDIO_CHUNK_S."""
-    def speed(piece: list[float]) -> float:
-        return piece[2] / (piece[1] - piece[0])
-
-    chunks: list[list[float]] = []
-    for p in timeline.audio_pieces():
-        if p.src_end <= p.src_start:
-            continue
-        piece = [p.src_start, p.src_end, p.out_length]
-        if chunks:
-            last = chunks[-1]
-            both_slowed = abs(speed(last) - 1) > 1e-9 and abs(speed(piece) - 1) > 1e-9
-            if abs(speed(last) - speed(piece)) < 1e-9 or (both_slowed and (last[1] - last[0]) / fps < _MIN_AUDIO_CHUNK_S):
-                last[1], last[2] = piece[1], last[2] + piece[2]
-                continue
-        chunks.append(piece)
-    return [tuple(c) for c in chunks]
+    """Source seconds -> output seconds, as the audio is retimed (``Timeline.time_map``). ``offset`` is the source
+    time that becomes 0 (a crop's first frame); ``frame_rate`` is the source's. Beyond the clip's ends time runs
+    at 1x; a time on a freeze maps to the freeze's start."""
+    return timeline.time_map(frame_rate).as_function(offset)
 
 
 def retimed_track(clip: ClipPlan) -> Audio | None:

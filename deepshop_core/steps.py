@@ -64,6 +64,13 @@ class Blend:
         return groups
 
 
+def same_pair(a: Step | Blend, b: Step | Blend) -> bool:
+    """Whether consecutive plan items ``a`` and ``b`` are rendered by one engine call: both interpolate the same
+    pair (copies and blends stand alone). The renderer groups by it; chunks end only where it is false."""
+    return isinstance(a, Step) and isinstance(b, Step) and not a.is_copy and not b.is_copy \
+        and (a.left, a.right) == (b.left, b.right)
+
+
 def plan(timeline: Timeline, cuts: Collection[int] = (), duplicates: Collection[int] = (),
          shutter: Shutter | None = None) -> list[Step | Blend]:
     """How to render every output frame of ``timeline``.

@@ -57,15 +57,30 @@ def input_files(kind: str = "video") -> list[str]:
     return sorted(folder_paths.filter_files_content_types(files, [kind]))
 
 
-def temp_video_path(suffix: str = ".mp4") -> str:
-    """A new file name in ComfyUI's temp folder (cleared by ComfyUI at start-up), where VIDEO results live."""
+def temp_path(suffix: str = ".mp4", prefix: str = "deepshop_slowmo") -> str:
+    """A new file name in ComfyUI's temp folder (cleared by ComfyUI at start-up), where VIDEO results and previews
+    live."""
     if folder_paths is not None and hasattr(folder_paths, "get_temp_directory"):
         base = folder_paths.get_temp_directory()
     else:  # outside a server: the system's temp folder
         import tempfile
         base = tempfile.gettempdir()
     os.makedirs(base, exist_ok=True)
-    return os.path.join(base, f"deepshop_slowmo_{uuid.uuid4().hex[:12]}{suffix}")
+    return os.path.join(base, f"{prefix}_{uuid.uuid4().hex[:12]}{suffix}")
+
+
+def temp_video_path(suffix: str = ".mp4") -> str:
+    return temp_path(suffix)
+
+
+def preview_image(picture) -> dict:
+    """An HxWx3 uint8 RGB picture saved as a PNG in the temp folder, as the ``ui`` image entry that shows it on the
+    node (ComfyUI's Preview Image convention)."""
+    from PIL import Image  # ComfyUI's own dependency, and the core's
+
+    path = temp_path(".png", "deepshop_speed_curve")
+    Image.fromarray(picture).save(path)
+    return {"filename": os.path.basename(path), "subfolder": "", "type": "temp"}
 
 
 # --- progress and cancel ------------------------------------------------------------------------------------------

@@ -74,6 +74,30 @@ class FrameView:
         return frame
 
 
+def image_batch(frame: np.ndarray) -> torch.Tensor:
+    """One HxWx3 uint8 frame as an IMAGE batch of one."""
+    out = alloc_images(1, int(frame.shape[0]), int(frame.shape[1]))
+    put_frame(out, 0, frame)
+    return out
+
+
+def float_list(value) -> list[float]:
+    """A FLOAT list as other packs hand it on (KJNodes' Spline Editor: a list of floats, a tensor, a numpy array or a
+    pandas Series) as plain floats; anything else is the core's to refuse."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().to("cpu", torch.float64).reshape(-1).tolist()
+    if isinstance(value, (int, float)):
+        return [float(value)]
+    if hasattr(value, "__array__") or isinstance(value, (list, tuple)):
+        try:
+            return np.asarray(value, dtype=np.float64).reshape(-1).tolist()
+        except (TypeError, ValueError):
+            raise core.InputError("the speed list must be numbers, one speed per frame (a FLOAT list, e.g. from "
+                                  "KJNodes' Spline Editor)") from None
+    raise core.InputError(f"speeds must be a FLOAT list, one speed per frame (e.g. from KJNodes' Spline Editor); got "
+                          f"{type(value).__name__}")
+
+
 def alloc_images(count: int, height: int, width: int) -> torch.Tensor:
     """The output IMAGE batch, allocated once (frames are written into it one by one)."""
     check_memory(count * height * width * 3 * 4, f"{count} frames of {width}x{height}")

@@ -27,9 +27,11 @@ from .convert import (
     put_frame,
     to_comfy_audio,
 )
+from ..deepshop_core.speed.shutter import DEFAULT_SHUTTER_ANGLE, SAMPLINGS
 from .widgets import (
     CATEGORY,
     SLOW_MOTION_NOTE,
+    SPEED_TYPE,
     audio_mode_widget,
     chosen_engine,
     engine_widgets,
@@ -37,6 +39,7 @@ from .widgets import (
     live_engine,
     model_input,
     ramp_widget,
+    shutter_widgets,
 )
 
 
@@ -49,7 +52,9 @@ class DeepshopSlowMotion:
         "IMAGE batch with its frame rate and optional audio. ranges: one or more, separated by commas, in frames "
         "(30:60) or seconds (1.0s:2.0s). Each range plays factor x slower, easing in and out over 'ramp' source "
         "frames; the audio is stretched (pitch kept), silent in the ranges, or dropped; scene-cut protection holds "
-        "a frame instead of morphing two shots. A VIDEO backed by a file is streamed file to file, so memory stays "
+        "a frame instead of morphing two shots. Connect a Speed Curve (Deepshop) to 'speed' for any speed over time "
+        "instead (slower and faster parts, freezes; ranges, factor and ramp are then unused): faster parts get motion "
+        "blur over 'shutter_angle' degrees. A VIDEO backed by a file is streamed file to file, so memory stays "
         "flat whatever the clip's length; the result is a VIDEO for core Save Video. With an IMAGE batch the "
         "result is also given as IMAGE, AUDIO and frame rate. " + SLOW_MOTION_NOTE
     )
@@ -72,13 +77,17 @@ class DeepshopSlowMotion:
             "audio": ("AUDIO", {"tooltip": "The IMAGE batch's audio (optional)."}),
         }
         optional.update(model_input())
+        optional["speed"] = (SPEED_TYPE, {"tooltip": "Optional: a speed curve from Speed Curve (Deepshop), any "
+                                                     "speed over time; with it ranges, factor and ramp are unused."})
+        optional.update(shutter_widgets())
         return {
             "required": {
                 "ranges": ("STRING", {"default": "1.0s:2.0s",
                                       "tooltip": "The ranges to slow: frames (30:60) or seconds (1.0s:2.0s), "
-                                                 "several separated by commas."}),
-                "factor": factor_widget("How many times slower each range plays."),
-                "ramp": ramp_widget(),
+                                                 "several separated by commas. Unused when speed is connected."}),
+                "factor": factor_widget("How many times slower each range plays. Unused when speed is connected."),
+                "ramp": ramp_widget("Source frames over which the speed eases from 1x into the factor and back (0 = "
+                                    "a hard switch). Unused when speed is connected."),
                 "audio_mode": audio_mode_widget(),
                 **engine_widgets(),
             },
@@ -87,18 +96,19 @@ class DeepshopSlowMotion:
 
     def slow_motion(self, ranges, factor, ramp=0.0, audio_mode="stretch", engine=None, device="auto",
                     scene_cut_protection=True, video=None, images=None, frame_rate=None, audio=None,
-                    interpolation_model=None):
+                    interpolation_model=None, speed=None, shutter_angle=DEFAULT_SHUTTER_ANGLE, blur=SAMPLINGS[0]):
         if (video is None) == (images is None):
             raise core.InputError("connect either a VIDEO (core Load Video) or an IMAGE batch to Slow Motion, "
                                   "not both and not neither")
         # the job's engine: the connected Deepshop model, the menu's, or none where core's own model runs
         choice = interpolation_model if isinstance(interpolation_model, EngineChoice) else \
             chosen_engine(engine, device) if interpolation_model is None else None
-        job = Job(ranges=ranges, factor=factor, ramp=ramp, audio=audio_mode, engine=choice,
+        retime = {"ranges": ranges, "factor": factor, "ramp": ramp} if speed is None else {"speed": speed}
+        job = Job(**retime, shutter=shutter_angle, blur=blur, audio=audio_mode, engine=choice,
                   scene_cuts=scene_cut_protection, dedupe=scene_cut_protection)
-        if not job.ranges:
+        if speed is None and not job.ranges:
             raise core.InputError("ranges is empty: give at least one range, e.g. 30:60 (frames) or 1.0s:2.0s "
-                                  "(seconds)")
+                                  "(seconds), or connect a Speed Curve to speed")
         with live_engine(engine, device, interpolation_model) as live:
             if video is not None:
                 found = video_file(video)
@@ -130,7 +140,7 @@ def _in_memory(images, frame_rate, audio, job: Job, live):
     height, width = int(images.shape[1]), int(images.shape[2])
     out = alloc_images(len(timeline), height, width)
     track = retime_audio(from_comfy_audio(audio), timeline, rate, job.audio)
-    plan = plan_frames(frames, timeline, scene_cuts=job.scene_cuts, dedupe=job.dedupe)
+    plan = plan_frames(frames, timeline, scene_cuts=job.scene_cuts, dedupe=job.dedupe, shutter=job.shutter_of)
     rendered = render_frames(frames, plan, live, Progress(len(timeline)))
     with VideoWriter(temp_video_path(), rate, audio=track) as writer:  # the same frames as a VIDEO, written once
         for i, frame in enumerate(rendered):

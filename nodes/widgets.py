@@ -12,6 +12,7 @@ from ..deepshop_core.engines import EngineChoice
 from ..deepshop_core.engines import devices as device_names
 from ..deepshop_core.job import AUDIO_MODES, SETTINGS
 from ..deepshop_core.speed.limits import MAX_FACTOR
+from ..deepshop_core.speed.shutter import DEFAULT_SHUTTER_ANGLE, MAX_SHUTTER_ANGLE, SAMPLINGS
 from .comfy import (
     Progress,
     cancel_check,
@@ -24,6 +25,7 @@ CATEGORY = "Deepshop/slow motion"
 SOURCE_TYPE = "DEEPSHOP_SOURCE"
 RANGE_TYPE = "DEEPSHOP_RANGE"
 PLAN_TYPE = "DEEPSHOP_PLAN"  # an interpolated range's timeline (range_batches.RenderedRange)
+SPEED_TYPE = "DEEPSHOP_SPEED"  # a speed curve as given (speed.request.SpeedRequest), realised on the clip later
 CORE_MODEL_FOLDER = "frame_interpolation"  # core's models/frame_interpolation: RIFE 4.x IFNet or FILM weights
 LEARNED_MODEL_TYPE = "DEEPSHOP_INTERP_MODEL"  # Load Interpolation Model (Deepshop): an EngineChoice of rife or film
 
@@ -95,8 +97,19 @@ def ramp_widget(tooltip: str = "Source frames over which the speed eases from 1x
 
 
 def audio_mode_widget() -> tuple:
-    return (list(AUDIO_MODES), {"default": "stretch", "tooltip": "stretch: slowed with the pitch kept. silence: "
-                                                                  "the ranges are silent. none: no audio out."})
+    return (list(AUDIO_MODES), {"default": "stretch", "tooltip": "stretch: slowed or sped up with the pitch kept. "
+                                                                  "varispeed: the pitch follows the speed, like tape. "
+                                                                  "silence: silent where the speed is not 1x. none: "
+                                                                  "no audio out. A freeze is silent in every mode."})
+
+
+def shutter_widgets() -> dict:
+    """The shutter of a speed curve's faster parts: its angle and how its motion blur is sampled."""
+    return {
+        "shutter_angle": ("FLOAT", {"default": DEFAULT_SHUTTER_ANGLE, "min": 0.0, "max": MAX_SHUTTER_ANGLE,
+                                    "step": 15.0, "tooltip": "Only with a speed curve: the " + _HELP["shutter"]}),
+        "blur": (list(SAMPLINGS), {"default": SAMPLINGS[0], "tooltip": "Only with a speed curve: " + _HELP["blur"]}),
+    }
 
 
 def model_input() -> dict:

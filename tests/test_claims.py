@@ -24,8 +24,8 @@ def test_the_rule_reads_the_promises_of_each_kind():
     assert not any(s.startswith("*Above:") for s in promises.sentences)  # nor a picture's caption
     assert "deepshop splice clip.mp4 edited.mp4 out.mp4 --window 4.8s:6.0s" in promises.commands
     assert 'SlowMotion().run("clip.mp4", slow_rate=0.25, frame_range=[], slow_range=[120, 150])' in promises.python
-    assert promises.nodes == ("Slow Motion", "Load Video Frames", "Select Slow-Motion Range", "DAIN Interpolate",
-                              "Slow Motion Retime", "Save Video", "Load Interpolation Model")
+    assert promises.nodes == ("Slow Motion", "Speed Curve", "Load Video Frames", "Select Slow-Motion Range",
+                              "DAIN Interpolate", "Slow Motion Retime", "Save Video", "Load Interpolation Model")
     assert {"--version", "--format", "--quality", "--window", "--json"} <= set(promises.options)
 
 

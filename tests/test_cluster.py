@@ -313,6 +313,17 @@ def test_a_long_clip_in_chunks_on_two_nodes_equals_a_single_run(cluster, cut_cli
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["cut_slowmo.mkv"]  # no intermediates left
 
 
+def test_a_speed_curve_in_chunks_on_two_nodes_equals_a_single_run(cluster, cut_clip, tmp_path):
+    """Slower and faster across the cut, with motion blur (blends of flow in-betweens): the chunks rendered on the
+    two nodes stitch into the single run's file, bit for bit, audio included."""
+    job = Job(speed="0:1, 10:0.3, 24:0.3:hold, 34:4, 50:4:hold, 56:1", engine="flow", format="lossless")
+    single = slow_motion(cut_clip, tmp_path / "single.mkv", job)
+    [outcome] = batch.run(batch.items([cut_clip], job, tmp_path / "out"), ray=cluster.address, chunks=5)
+    assert outcome.status == batch.DONE, outcome.reason
+    assert outcome.result.frames_out == single.frames_out
+    assert same_frames(single.output, outcome.item.output) and same_audio(single.output, outcome.item.output)
+
+
 def test_the_workers_warnings_are_shown_by_the_driver(cluster, tmp_path):
     clip = write_clip(tmp_path / "loud.mp4", seconds=1, width=64, height=48)
     for pieces in (1, 2):  # the whole clip in one task, and chunks with a stitch task

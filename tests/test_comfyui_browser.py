@@ -99,7 +99,7 @@ def editor_report(editor, tmp_path_factory):
 def test_every_deepshop_node_is_registered_in_the_editor(editor, editor_report):
     assert set(editor_report["registered_deepshop"]) == {
         "DeepshopLoadVideoFrames", "DeepshopSelectRange", "DeepshopInterpolate", "DeepshopSlowMotionRetime",
-        "DeepshopSaveVideo", "DeepshopSlowMotion", "DeepshopLoadInterpolationModel"}
+        "DeepshopSaveVideo", "DeepshopSlowMotion", "DeepshopSpeedCurve", "DeepshopLoadInterpolationModel"}
     assert editor_report["page_errors"] == []
     if editor.frontend is not None:  # the page really is the frontend served in place of the pinned one
         assert editor_report["frontend_version"] == editor.frontend

@@ -18,6 +18,8 @@ from fractions import Fraction
 
 import pytest
 
+from deepshop_core.speed.parse import parse_speed
+from deepshop_core.timeline import curve_timeline
 from tests.comfyui.harness import (
     SILENT,
     assert_success,
@@ -30,7 +32,7 @@ from tests.support import ROOT, skip_or_fail
 from tests.support.procstats import command_line, descendants, wait_gone
 from tools import comfy_server, workflow_api
 from tools.comfy_server import output_files
-from tools.make_workflows import CORE_MODEL, EXAMPLE, FILES, newer_core_nodes, render
+from tools.make_workflows import CORE_MODEL, CURVE_KEYFRAMES, EXAMPLE, FILES, newer_core_nodes, render
 
 pytestmark = pytest.mark.comfyui  # deselect with -m "not comfyui"
 
@@ -42,6 +44,7 @@ NODES = {
     "DeepshopSlowMotionRetime": "Slow Motion Retime (Deepshop)",
     "DeepshopSaveVideo": "Save Video (Deepshop)",
     "DeepshopSlowMotion": "Slow Motion (Deepshop)",
+    "DeepshopSpeedCurve": "Speed Curve (Deepshop)",
     "DeepshopLoadInterpolationModel": "Load Interpolation Model (Deepshop)",
 }
 # the example clip: 4 s at 25 fps, 100 frames, 640x360, with audio
@@ -53,6 +56,9 @@ EXPECTED = {
     "deepshop_upconvert_2x.json": dict(frames=200, rate=Fraction(50), size=(640, 360), audio=True),
     "deepshop_slowmo_core_nodes.json": dict(frames=175, rate=Fraction(25), size=(320, 180), audio=True),
     "deepshop_slowmo_core_model.json": dict(frames=175, rate=Fraction(25), size=(640, 360), audio=True),
+    # the workflow's curve on the 100 frames, as the core realises it (219 frames: deepshop slowmo --dry-run)
+    "deepshop_speed_curve.json": dict(frames=len(curve_timeline(parse_speed(CURVE_KEYFRAMES, Fraction(25), 100))),
+                                      rate=Fraction(25), size=(640, 360), audio=True),
 }
 
 
@@ -98,7 +104,7 @@ def test_object_info_lists_every_node(comfy, example_clips):
     retime = info["DeepshopSlowMotionRetime"]
     assert retime["input_order"]["required"] == ["images", "interpolated", "range", "frame_rate", "factor", "ramp",
                                                  "audio_mode"]
-    assert retime["input"]["required"]["audio_mode"][0] == ["stretch", "silence", "none"]
+    assert retime["input"]["required"]["audio_mode"][0] == ["stretch", "varispeed", "silence", "none"]
     assert retime["output"] == ["IMAGE", "AUDIO", "INT", "FLOAT"]
     save = info["DeepshopSaveVideo"]
     assert save["output_node"] is True
@@ -136,7 +142,11 @@ def test_workflow_runs(comfy, example_clips, name):
     entry = comfy.run(prompt, timeout=600)
     assert_success(entry, comfy)
     files = output_files(entry, comfy)
+    previews = [f for f in files if f.suffix == ".png"]  # the Speed Curve node shows its picture
+    files = [f for f in files if f.suffix != ".png"]
     assert len(files) == 1 and files[0].is_file(), f"outputs: {entry.get('outputs')}"
+    curves = sum(node["class_type"] == "DeepshopSpeedCurve" for node in prompt.values())
+    assert len(previews) == curves and all(p.is_file() for p in previews), f"outputs: {entry.get('outputs')}"
     got = probe_output(files[0])
     want = EXPECTED[name]
     assert got["frames"] == want["frames"]

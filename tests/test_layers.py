@@ -16,7 +16,7 @@ CORE = ROOT / "deepshop_core"
 # Each layer imports only its own and the layers above it in this list (docs/ARCHITECTURE.md, "Layers").
 LAYERS: dict[str, tuple[str, ...]] = {
     "base": ("errors", "files", "clock", "speed", "timeline", "steps", "range_batches"),
-    "media, engines, analysis": ("media", "engines", "scenes"),
+    "media, engines, analysis": ("media", "engines", "scenes", "curve_picture"),
     "job": ("job",),
     "pipeline": ("plan", "retime", "render", "api", "splice", "synthetic"),
     "jobs": ("chunks", "batch", "cluster"),

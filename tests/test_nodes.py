@@ -23,7 +23,8 @@ from tests.support.outputs import describe as describe_output
 def test_mappings(pack):
     assert set(pack.NODE_CLASS_MAPPINGS) == {"DeepshopLoadVideoFrames", "DeepshopSelectRange", "DeepshopInterpolate",
                                              "DeepshopSlowMotionRetime", "DeepshopSaveVideo",
-                                             "DeepshopSlowMotion", "DeepshopLoadInterpolationModel"}
+                                             "DeepshopSlowMotion", "DeepshopSpeedCurve",
+                                             "DeepshopLoadInterpolationModel"}
     assert pack.NODE_DISPLAY_NAME_MAPPINGS["DeepshopInterpolate"] == "DAIN Interpolate (Deepshop)"
     for cls in pack.NODE_CLASS_MAPPINGS.values():
         assert cls.CATEGORY == "Deepshop/slow motion"
@@ -498,3 +499,54 @@ def test_retime_without_a_plan_still_reads_old_batches(pack):
     assert plan is None and dense.shape[0] == 10
     out, _, count, _ = retime.retime(images, dense, rng, 25.0, 2.0, 0.0, "none", None)
     assert count == 12 + 4 and torch.equal(out[:2], images[:2]) and torch.equal(out[-6:], images[-6:])
+
+
+# -- Speed Curve (Deepshop) ------------------------------------------------------------------------------------------
+
+
+def test_speed_curve_hands_on_the_request_and_shows_its_picture(pack, pack_dirs):
+    """Keyframe text in: the request as given (realised by Slow Motion on its clip), its picture as an IMAGE and as
+    the node's preview (a PNG in the temp folder); the picture is the core's, at the widgets' rate and length."""
+    curve = node(pack, "DeepshopSpeedCurve")
+    text = "0s:1, 1s:0.25, 2s:0.25, 2.5s:3, 3.5s:1, 3s:freeze=0.5s"
+    result = curve.curve(text, frame_rate=25.0, frame_count=125)
+    request, picture = result["result"]
+    request_type = core_module(pack, "speed.request").SpeedRequest
+    assert isinstance(request, request_type) and request.text == text
+    assert picture.shape == (1, 560, 800, 3) and picture.dtype == torch.float32
+    (shown,) = result["ui"]["images"]
+    assert shown["type"] == "temp" and (pack_dirs["temp"] / shown["filename"]).is_file()
+    drawn = core_module(pack, "curve_picture").draw_curve(request.curve(Fraction(25), 125), 25, title=text)
+    assert np.array_equal(np.rint(picture[0].numpy() * 255).astype(np.uint8), drawn)
+    # slower parts are blue and faster ones orange in the top half; the 1x line runs across
+    top = drawn[: drawn.shape[0] // 2]
+    assert np.any(np.all(top == (70, 130, 230), axis=-1)) and np.any(np.all(top == (240, 150, 50), axis=-1))
+    # without a length, one second past the last keyframe (3.5 s = frame 87.5): frames 0..113 at 25 fps
+    assert request.preview_count(Fraction(25)) == 114
+
+
+@pytest.mark.parametrize("speeds", [
+    [0.5] * 30 + [2.0] * 30, np.array([0.5] * 30 + [2.0] * 30), torch.tensor([0.5] * 30 + [2.0] * 30),
+    torch.tensor([0.5] * 30 + [2.0] * 30, dtype=torch.float64)[None],
+], ids=["list", "numpy", "tensor", "tensor-2d"])
+def test_speed_curve_takes_a_spline_editors_float_list(pack, speeds):
+    """KJNodes' Spline Editor hands its FLOAT output on as a list of floats (or a tensor, or an array): one speed per
+    frame; its length is the clip's frame count, checked when Slow Motion plans the clip."""
+    request, _ = node(pack, "DeepshopSpeedCurve").curve("ignored", speeds=speeds)["result"]
+    assert request.speeds == tuple([0.5] * 30 + [2.0] * 30) and request.text is None
+    with pytest.raises(ValueError, match="60 values but the clip has 50 frames"):
+        request.curve(Fraction(25), 50)
+
+
+def test_speed_curve_presets_and_bad_input(pack):
+    curve = node(pack, "DeepshopSpeedCurve")
+    request, _ = curve.curve("ignored", preset="hero", preset_start=1.0, preset_length=2.0)["result"]
+    assert request.text == "hero@1.0s/2.0s"
+    hero = request.curve(Fraction(25), 100)
+    assert min(k.speed for k in hero.keyframes) == 0.25 and hero.keyframes[0].position == 25
+    for keyframes, speeds, named in [("1s:-2", None, "'-2'"), ("2s:1, 1s:0.5", None, "out of order"),
+                                     ("warp@1s", None, "'warp'"), ("1s:nan", None, "'nan'"),
+                                     ("", [1.0, float("inf")], "frame 1"), ("", "fast", "FLOAT list")]:
+        with pytest.raises(ValueError, match=named) as error:
+            curve.curve(keyframes, speeds=speeds)
+        assert "\n" not in str(error.value)

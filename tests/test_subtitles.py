@@ -102,6 +102,17 @@ def test_slow_motion_carries_the_subtitles_retimed(movie, tmp_path, suffix, code
         assert found.tracks[0].language == "eng"
 
 
+def test_subtitles_follow_a_speed_curve(movie, tmp_path):
+    """Along a curve (frames 10..20 4x slower, 30..40 4x faster, hard switches), the cues follow the same map as the
+    audio: "inside" (0.5-0.6 s) lasts four times longer, "after" (1.0-1.5 s = frames 25..37.5) starts 1.2 s later
+    (+30 frames, 10 intervals x 3) and its part in the fast stretch (frames 30..37.5) plays about four times faster
+    (10 intervals in 2.5 output frames, rounded to whole frames: 3, so 0.3 frame each)."""
+    out = tmp_path / "curve.mkv"
+    slow_motion(movie, out, speed="0:1, 10:0.25:hold, 20:1:hold, 30:4:hold, 40:1:hold", engine="blend")
+    cues = [(round(c.start, 3), round(c.end, 3), c.text) for c in read_subtitles(out).tracks[0].cues]
+    assert cues == [(0.1, 0.3, "before"), (0.8, 1.2, "inside"), (2.2, round((60 + 7.5 * 0.3) / 25, 3), "after é")]
+
+
 def test_crop_and_smooth_retime_the_subtitles_too(movie, tmp_path):
     cropped = tmp_path / "crop.mkv"
     slow_motion(movie, cropped, ranges=[(10, 20)], factor=2, crop=(5, 40), engine="blend")

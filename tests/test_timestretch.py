@@ -118,6 +118,24 @@ def test_the_sound_lands_where_the_map_says_without_drift(method):
     assert np.all(np.diff(found) > 0)  # no click lost or out of order
 
 
+def test_sped_up_varispeed_keeps_every_click_and_stretch_may_drop_some():
+    """At 3x WSOLA takes a 40 ms grain every 60 ms of source: a 1 ms click in the 20 ms between two grains is left
+    out (docs/speed_curves.md). Varispeed plays all of the source, faster: every click keeps its energy."""
+    clicks, at = click_train(9.0, every=0.137)  # clicks at every phase of the grains
+    source, output = np.array([0.0, 9.0]), np.array([0.0, 3.0])
+
+    def energies(audio):
+        high = np.diff(audio.samples[0].astype(np.float64), prepend=0.0) ** 2
+        return np.array([high[max(0, round((c / 3 - 0.004) * RATE)): round((c / 3 + 0.004) * RATE)].sum()
+                         for c in at])
+
+    kept = energies(varispeed_along(clicks, source, output))
+    stretched = energies(stretch_along(clicks, source, output))
+    reference = np.median(kept)
+    assert np.all(kept > 0.5 * reference)
+    assert np.count_nonzero(stretched < 0.1 * reference) > 0  # the limit the README states
+
+
 def test_varispeed_pitch_follows_the_speed():
     timeline, time_map = curve_map()
     out = varispeed_along(sine(440, 8.0), time_map.source, time_map.output, len(timeline) / FPS)

@@ -35,6 +35,10 @@ SETUP = ROOT / "tests" / "comfyui" / "setup_env.sh"
 VENDOR = ROOT.parent / "shared" / "vendor"
 CHROMIUM = Path("/usr/bin/chromium")
 START_TIMEOUT = float(os.environ.get("DEEPSHOP_COMFYUI_START_TIMEOUT", "120"))
+# The node pack a server loads: by default the one linked into the install's custom_nodes/ (setup_env.sh links this
+# checkout). DEEPSHOP_PACK_DIR names another checkout (a git worktree) to load instead, without touching the install:
+# the server then gets a custom_nodes/ folder of its own (the install's other custom nodes linked into it).
+PACK_DIR = os.environ.get("DEEPSHOP_PACK_DIR")
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,18 @@ INSTALLS = {
 VERSIONS = tuple(INSTALLS)
 
 
+def _own_custom_nodes(install: Install, root: Path, pack: Path) -> tuple[str, ...]:
+    """ComfyUI arguments giving a server ``root/custom_nodes`` (its base directory is ``root``; the harness names
+    every other folder itself): the install's custom nodes linked there, the pack at ``pack`` as ``deepshop``."""
+    folder = root / "custom_nodes"
+    folder.mkdir()
+    for entry in (install.comfy / "custom_nodes").iterdir():
+        if entry.name != "deepshop":
+            (folder / entry.name).symlink_to(entry.resolve())
+    (folder / "deepshop").symlink_to(pack.resolve())
+    return ("--base-directory", str(root))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -115,7 +131,7 @@ class ComfyServer:
         self.url = f"http://127.0.0.1:{port}"
         self.input_dir = root / "input"
         self.output_dir = root / "output"
-        self.temp_dir = root / "temp"
+        self.temp_dir = root / "temp" / "temp"  # ComfyUI puts its temp folder inside --temp-directory
         self.user_dir = root / "user"
         self.dain_dir = root / "models" / "dain"
         self.frame_interpolation_dir = root / "models" / "frame_interpolation"
@@ -145,6 +161,8 @@ class ComfyServer:
         env.pop("VIRTUAL_ENV", None)
         env["PYTHONUNBUFFERED"] = "1"
         env["XDG_CACHE_HOME"] = str(dirs["xdg"])  # unpacked DAIN weights go to the user cache: keep it private
+        if PACK_DIR:
+            extra_args = (*_own_custom_nodes(install, root, Path(PACK_DIR)), *extra_args)
         cmd = [
             str(install.venv_python), "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
             "--input-directory", str(dirs["input"]), "--output-directory", str(dirs["output"]),

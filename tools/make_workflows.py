@@ -148,6 +148,35 @@ ONE_NODE = {
     ],
 }
 
+CURVE_KEYFRAMES = "0s:1, 1s:0.25, 2s:0.25, 2.5s:3, 3.5s:1"  # the speed curve workflow's (issue 23's example)
+SPEED_CURVE = {
+    "note": (
+        "Any speed over time: slower, faster or frozen, with the audio following.\n\n"
+        "1. Load Video (core): pick your clip (or upload one).\n"
+        f"2. Speed Curve (Deepshop): keyframes TIME:SPEED. Here {CURVE_KEYFRAMES}: normal speed at 0 s, easing "
+        "into 4x slower by 1 s (in-between frames) and held until 2 s, rushing to 3x faster at 2.5 s (motion blur, "
+        "not dropped frames) and back to normal at 3.5 s. Add TIME:freeze=0.5s to hold a frame, pick a preset "
+        "(hero, bullet, montage, jump_cut, flash_in, flash_out), or connect one speed per frame (the float output of "
+        "KJNodes' Spline Editor). Its picture shows the speed over the clip's time, and which source time each "
+        "output second shows.\n"
+        "3. Slow Motion (Deepshop) follows the curve (its ranges, factor and ramp are unused then). shutter_angle "
+        "sets the blur of the faster parts (180: the film look; 0: dropped frames, which strobe). The audio keeps "
+        "its pitch (stretch) or follows the speed like tape (varispeed); a freeze is silent.\n"
+        "4. Save Video (core) writes it at the clip's own frame rate."
+    ),
+    "nodes": [
+        (1, "LoadVideo", (40, 120), {"file": EXAMPLE}, {}, None),
+        (2, "DeepshopSpeedCurve", (40, 480),
+         {"keyframes": CURVE_KEYFRAMES, "frame_rate": 25.0, "frame_count": 100}, {}, None),
+        (3, "DeepshopSlowMotion", (520, 120),
+         {"ranges": "1.0s:2.0s", "factor": 4.0, "ramp": 0.0, "audio_mode": "stretch", "engine": ENGINE,
+          "device": "auto", "scene_cut_protection": True, "shutter_angle": 180.0, "blur": "subframes"},
+         {"video": (1, 0), "speed": (2, 0)}, None),
+        (4, "SaveVideo", (960, 120), {"filename_prefix": "deepshop/speed_curve", "format": "auto", "codec": "auto"},
+         {"video": (3, 0)}, None),
+    ],
+}
+
 # file -> (description, the ComfyUI whose /object_info it is built from: the oldest that has all its nodes)
 FILES = {
     "deepshop_slowmo_one_node.json": (ONE_NODE, "0.3.75"),
@@ -155,6 +184,7 @@ FILES = {
     "deepshop_upconvert_2x.json": (UPCONVERT, "0.3.75"),
     "deepshop_slowmo_core_nodes.json": (CORE_NODES, "0.3.75"),
     "deepshop_slowmo_core_model.json": (CORE_MODEL_SLOWMO, "0.33.0"),
+    "deepshop_speed_curve.json": (SPEED_CURVE, "0.3.75"),
 }
 # core nodes newer than the oldest supported ComfyUI (0.3.75) that a workflow may use
 NEWER_CORE_NODES = {"FrameInterpolationModelLoader"}

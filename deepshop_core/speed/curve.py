@@ -108,6 +108,19 @@ class SpeedCurve:
         object.__setattr__(self, "keyframes", keyframes)
         object.__setattr__(self, "freezes", freezes)
 
+    def window(self, first: int, count: int) -> SpeedCurve:
+        """The curve of frames ``first..first + count - 1`` alone, its positions counted from ``first`` (a cropped
+        clip whose curve was given in the whole clip's times); every keyframe and freeze must lie inside."""
+        if first == 0 and count == self.frame_count:
+            return self
+        for item in (*self.keyframes, *self.freezes):
+            if not first <= item.position <= first + count - 1:
+                raise InputError(f"{type(item).__name__.lower()} at frame {item.position:g} lies outside the kept "
+                                 f"frames {first}..{first + count - 1}: keep the curve inside the crop (its times "
+                                 f"count from the clip's start)")
+        return SpeedCurve(count, tuple(Keyframe(k.position - first, k.slowdown, k.ease) for k in self.keyframes),
+                          tuple(Freeze(f.position - first, f.frames) for f in self.freezes))
+
     def slowdown_at(self, x) -> np.ndarray:
         """The requested slowdown at source positions ``x`` (before whole-frame rounding, `speed.realise`)."""
         x = np.asarray(x, dtype=np.float64)

@@ -12,7 +12,7 @@ from fractions import Fraction
 import numpy as np
 
 from .curve import SpeedCurve
-from .realise import realise
+from .realise import RealisedCurve, realise
 
 
 @dataclass(frozen=True)
@@ -28,10 +28,13 @@ class Landing:
 
 @dataclass(frozen=True)
 class DryRun:
+    """The landings, in output order, and the lengths (``output_rate``: the output's, when not the source's)."""
+
     landings: tuple[Landing, ...]
     source_frames: int
     output_frames: int
     frame_rate: Fraction
+    output_rate: Fraction | None = None
 
     @property
     def source_seconds(self) -> float:
@@ -39,7 +42,7 @@ class DryRun:
 
     @property
     def output_seconds(self) -> float:
-        return self.output_frames / float(self.frame_rate)
+        return self.output_frames / float(self.output_rate or self.frame_rate)
 
     def lines(self) -> list[str]:
         """The report as text lines, one per keyframe or freeze and one for the lengths."""
@@ -50,20 +53,32 @@ class DryRun:
         return lines
 
 
-def dry_run(curve: SpeedCurve, frame_rate) -> DryRun:
-    """Where ``curve``'s keyframes and freezes land at ``frame_rate`` (the source's, which the output keeps)."""
+def keyframe_marks(curve: SpeedCurve) -> list[tuple[str, float]]:
+    """(what, source frame) of every keyframe of ``curve``, to be placed by `landings`."""
+    return [(f"keyframe {index} ({key.speed:.4g}x, {key.ease})", key.position)
+            for index, key in enumerate(curve.keyframes, 1)]
+
+
+def landings(realised: RealisedCurve | None, marks: list[tuple[str, float]], frame_rate, source_frames: int,
+             output_frames: int, first: int = 0, output_rate=None) -> DryRun:
+    """Where ``marks`` (what, source frame) and every freeze of ``realised`` land; None: no retime (smooth mode).
+    ``first``: the clip's frame that is frame 0 here (a crop), so the report names the clip's frames."""
     rate = Fraction(frame_rate)
     fps = float(rate)
+    found = []
+    if realised is not None:
+        times = realised.output_time(np.array([x for _, x in marks], dtype=np.float64))
+        found += [Landing(what, x + first, (x + first) / fps, float(t), float(t) / fps)
+                  for (what, x), t in zip(marks, times)]
+        frozen = [(stretch.start, frame, frames) for stretch in realised.stretches for frame, frames in stretch.freezes]
+        for (_, frame, frames), (start, _) in zip(frozen, realised.freeze_spans()):
+            found.append(Landing(f"freeze ({frames} frames)", float(frame + first), (frame + first) / fps,
+                                 start, start / fps))
+    found.sort(key=lambda l: (l.output_frame, l.source_frame))
+    return DryRun(tuple(found), source_frames, output_frames, rate, None if output_rate is None else Fraction(output_rate))
+
+
+def dry_run(curve: SpeedCurve, frame_rate) -> DryRun:
+    """Where ``curve``'s keyframes and freezes land at ``frame_rate`` (the source's, which the output keeps)."""
     realised = realise(curve)
-    landings = []
-    keyframe_times = realised.output_time(np.array([k.position for k in curve.keyframes], dtype=np.float64))
-    for index, (key, out) in enumerate(zip(curve.keyframes, keyframe_times), 1):
-        landings.append(Landing(f"keyframe {index} ({key.speed:.4g}x, {key.ease})", key.position,
-                                key.position / fps, float(out), float(out) / fps))
-    starts = iter(realised.freeze_spans())
-    freezes = sorted(curve.freezes, key=lambda f: f.position)
-    for freeze, (start, frames) in zip(freezes, starts):
-        landings.append(Landing(f"freeze ({frames} frames)", float(freeze.position), freeze.position / fps,
-                                start, start / fps))
-    landings.sort(key=lambda l: (l.output_frame, l.source_frame))
-    return DryRun(tuple(landings), curve.frame_count, realised.output_count, rate)
+    return landings(realised, keyframe_marks(curve), frame_rate, curve.frame_count, realised.output_count)

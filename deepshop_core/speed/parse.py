@@ -44,6 +44,8 @@ FORMS = ('keyframes TIME:SPEED[:EASE] (e.g. 1.2s:0.25 or 30:3:linear), freezes T
          'seconds with s, or a whole frame number')
 _NUMBER = re.compile(r"^\s*(?P<number>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(?P<seconds>s?)\s*$", re.IGNORECASE)
 _SEPARATORS = re.compile(r"[,;\n]")
+CURVE_FILE_SUFFIXES = (".csv", ".json")
+_FORM_RATE = Fraction(1000)  # any rate reads the form; this one makes a freeze's limit in frames as lax as any clip's
 
 
 @dataclass
@@ -51,7 +53,7 @@ class _Builder:
     """The keyframes and freezes of one curve as they are read, each with the user's text for the messages."""
 
     frame_rate: Fraction
-    frame_count: int
+    frame_count: int | None  # None: the form only (`check_speed_text`), before the clip is known
     keyframes: list[tuple[str, float, float, str]] = field(default_factory=list)  # (text, frame, speed, ease)
     freezes: list[tuple[str, int, int]] = field(default_factory=list)  # (text, frame, frames)
 
@@ -62,6 +64,8 @@ class _Builder:
         return frames
 
     def inside(self, frames: Fraction, what: str) -> None:
+        if self.frame_count is None:
+            return
         last = self.frame_count - 1
         if frames > last:
             raise InputError(f"{what} lies at frame {float(frames):g}, past the last frame ({last}, at "
@@ -81,7 +85,7 @@ class _Builder:
         if not 1 <= frames <= MAX_FREEZE_SECONDS * self.frame_rate:
             raise InputError(f"{what} lasts {frames} frames: give a duration from one frame (e.g. "
                              f"{float(1 / self.frame_rate):.3g}s) to {MAX_FREEZE_SECONDS:g}s")
-        self.freezes.append((text, min(frame, self.frame_count - 1), frames))
+        self.freezes.append((text, frame if self.frame_count is None else min(frame, self.frame_count - 1), frames))
 
     def preset(self, text: str, name: str, time, length=None) -> None:
         what = f"preset {text!r}"
@@ -152,6 +156,21 @@ def parse_speed(text: str, frame_rate, frame_count: int) -> SpeedCurve:
     return builder.curve()
 
 
+def check_speed_text(text) -> str:
+    """``text`` if every item has a form `parse_speed` reads (numbers, speeds within the limits, eases, presets,
+    freezes), else the InputError naming the item: what a job checks before the clip is known. Whether the times
+    come in order and lie inside the clip is checked when the clip is planned (seconds become frames then)."""
+    if not isinstance(text, str):
+        raise InputError(f"speed curve {text!r} is not text: give {FORMS}")
+    builder = _Builder(_FORM_RATE, None)
+    for item in (part.strip() for part in _SEPARATORS.split(text)):
+        if item:
+            _read_item(builder, item)
+    if not builder.keyframes and not builder.freezes:
+        raise InputError(f"the speed curve is empty: give {FORMS}")
+    return text.strip()
+
+
 def _read_item(builder: _Builder, item: str) -> None:
     if "@" in item:
         name, _, where = item.partition("@")
@@ -173,11 +192,8 @@ def _read_item(builder: _Builder, item: str) -> None:
 
 def read_speed_file(path, frame_rate, frame_count: int) -> SpeedCurve:
     """The curve in a CSV or JSON file (see the module doc), by its suffix (.csv, .json)."""
-    path = require_input(path, "speed curve file")
-    suffix = Path(path).suffix.lower()
-    if suffix not in (".csv", ".json"):
-        raise InputError(f"speed curve file {path} is neither .csv nor .json: write keyframes as CSV (time,speed,ease)"
-                         f" or JSON")
+    path = check_curve_file(path)
+    suffix = path.suffix.lower()
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
@@ -196,6 +212,15 @@ def read_speed_file(path, frame_rate, frame_count: int) -> SpeedCurve:
         raise InputError(f"speed curve file {path}: JSON must be a list of keyframe objects such as "
                          f'{{"time": "1.2s", "speed": 0.25}} (or one speed per frame)')
     return _from_rows(data, frame_rate, frame_count)
+
+
+def check_curve_file(path) -> Path:
+    """A curve file's path, if it is there and is .csv or .json (its rows are read when the clip is known)."""
+    path = require_input(path, "speed curve file")
+    if path.suffix.lower() not in CURVE_FILE_SUFFIXES:
+        raise InputError(f"speed curve file {path} is neither .csv nor .json: write keyframes as CSV (time,speed,ease)"
+                         f" or JSON")
+    return path
 
 
 def _csv_rows(text: str, path) -> list[dict]:
@@ -245,7 +270,7 @@ def speeds_per_frame(values, frame_count: int) -> SpeedCurve:
         raise InputError(f"the speed list has {len(speeds)} values but the clip has {count} frames: give one speed "
                          f"per frame (resample the list to {count} values)")
     for k, speed in enumerate(speeds):
-        check_speed(speed, f"at frame {k} of the speed list")
+        check_speed(float(speed), f"at frame {k} of the speed list")
     keep = np.ones(count, dtype=bool)
     keep[1:-1] = (speeds[1:-1] != speeds[:-2]) | (speeds[1:-1] != speeds[2:])
     return SpeedCurve(count, tuple(Keyframe.at_speed(float(k), float(speeds[k]), "linear")

@@ -67,17 +67,20 @@ def curve_stretches(curve: SpeedCurve) -> tuple[Stretch, ...]:
     stretches = []
     freezes = {f.position: f.frames for f in curve.freezes}
     for a, b in bounds:
+        within = [piece for piece in pieces if min(piece[1], b) > max(piece[0], a)]
+        # The shape peaks at 1 and the scale is its peak, as a Segment's: a curve shaped like a range realises
+        # exactly as that range does, to the last bit.
+        peak = max((abs(w) for x0, x1, w0, w1, ease in within if _active(w0, w1, ease)
+                    for w in (w0, w1 if ease != "hold" else w0)), default=1.0)
         parts: list[Part] = []
-        for x0, x1, w0, w1, ease in pieces:
-            lo, hi = max(x0, a), min(x1, b)
-            if hi <= lo:
-                continue
+        for x0, x1, w0, w1, ease in within:
             if _active(w0, w1, ease):
-                parts += split_at_one(x0 - a, x1 - x0, w0, w1, ease)
+                parts += split_at_one(x0 - a, x1 - x0, w0 / peak, w1 / peak, ease)
             else:
+                lo, hi = max(x0, a), min(x1, b)
                 parts.append(Part(lo - a, hi - lo, 0.0, 0.0, "hold"))
         inside = tuple((f, d) for f, d in sorted(freezes.items()) if a <= f < b)
-        stretches.append(Stretch(a, b, tuple(parts), 1.0, inside))
+        stretches.append(Stretch(a, b, tuple(parts), peak, inside))
         for f, _ in inside:
             del freezes[f]
     stretches += [Stretch(f, f, (), 1.0, ((f, d),)) for f, d in freezes.items()]

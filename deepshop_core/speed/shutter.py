@@ -51,7 +51,7 @@ class Shutter:
         except (TypeError, ValueError):
             angle = math.nan
         if not 0 <= angle <= MAX_SHUTTER_ANGLE:
-            raise InputError(f"shutter angle {self.angle!r} is out of range: use 0 (no motion blur) to "
+            raise InputError(f"shutter angle {self.angle} is out of range: use 0 (no motion blur) to "
                              f"{MAX_SHUTTER_ANGLE:g} degrees; {DEFAULT_SHUTTER_ANGLE:g} is the film look")
         if self.sampling not in SAMPLINGS:
             raise InputError(f"shutter sampling {self.sampling!r} is unknown: use one of {', '.join(SAMPLINGS)}")
@@ -98,17 +98,19 @@ def sample_positions(position: float, lo: float, hi: float, sampling: str,
 
 
 def render_blend(blend, get_frame: Callable[[int], np.ndarray],
-                 interpolate: Callable[[np.ndarray, np.ndarray, list[float]], Sequence[np.ndarray]]) -> np.ndarray:
-    """One blurred output frame: the weighted average of a `timeline.Blend`'s samples, a pair's samples rendered
-    together (``blend.groups()``: an engine sees each pair once per frame). ``interpolate(frame0, frame1, times)``
-    is an engine's. The result has the frames' dtype (integers rounded half up)."""
+                 interpolate: Callable[[int, int, list[float]], Sequence[np.ndarray]]) -> np.ndarray:
+    """One blurred output frame: the weighted average of a `steps.Blend`'s samples, a pair's samples rendered
+    together (``blend.groups()``: an engine sees each pair once per frame). ``interpolate(left, right, times)``
+    renders source frames ``left`` and ``right`` at ``times`` (an engine's call: the caller fetches the frames, and
+    may give the engine the pair's neighbours); ``get_frame(k)`` is source frame k. The result has the frames' dtype
+    (integers rounded half up)."""
     weights = blend.weights or (1.0 / len(blend.samples),) * len(blend.samples)
     total, index, dtype = None, 0, None
     for first, group in blend.groups():
         if first.is_copy:
             frames = [get_frame(first.left)] * len(group)
         else:
-            frames = interpolate(get_frame(first.left), get_frame(first.right), [s.t for s in group])
+            frames = interpolate(first.left, first.right, [s.t for s in group])
         for frame in frames:
             dtype = frame.dtype
             term = frame.astype(np.float32) * np.float32(weights[index])

@@ -2,8 +2,9 @@
 
 A *stretch* is a source range ``a..b`` (whole frames) where the speed leaves 1x, with 1x on both sides. Its
 slowdown is ``d(x) = 1 + p * w(x)``: a *shape* ``w`` made of parts (each a piece of the curve between two
-keyframes, eased by hold, linear or smoothstep) times a scale ``p`` (1 for keyframe curves; a `Segment` uses its
-peak ``factor - 1`` and a shape that peaks at 1, so its numbers are today's, see below). A freeze adds output
+keyframes, eased by hold, linear or smoothstep) that peaks at 1, times a scale ``p``, the peak: a `Segment`'s is
+``factor - 1``, so its numbers are today's (see below), and a keyframed curve shaped like a range gets the very
+same parts and scale, so it realises as that range does, to the last bit. A freeze adds output
 frames at one position: a step in the output time.
 
 **Output time.** ``T(x) = x + integral of (d - 1)``: per part a polynomial (hold: linear in x; linear ease: square;

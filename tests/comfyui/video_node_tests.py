@@ -175,3 +175,41 @@ def test_slow_motion_takes_a_lazy_mapping_as_audio(pack):
     kept = one.slow_motion("5:9", 2.0, 0.0, "stretch", "blend (cross-fade, no motion)", images=images,
                            frame_rate=10.0, audio=lazy)[2]
     assert lazy.reads > 0 and torch.equal(kept["waveform"], from_dict["waveform"])
+
+
+# -- Slow Motion with a Speed Curve ---------------------------------------------------------------------------------
+
+
+def test_slow_motion_follows_a_speed_curve(pack, pack_clips, core_video):
+    """Speed Curve -> Slow Motion: the VIDEO streams along the curve (its length the curve's, the audio as long),
+    the IMAGE path gives the same frames, and a curve shaped like a range gives exactly that range's frames (the
+    ranges, factor and ramp widgets are unused once a curve is connected)."""
+    curve, one = node(pack, "DeepshopSpeedCurve"), node(pack, "DeepshopSlowMotion")
+    engine = "blend (cross-fade, no motion)"
+    speed, _ = curve.curve("0s:1, 0.4s:0.25, 0.8s:0.25, 1.2s:3, 1.6s:1")["result"]
+    expected = len(core_module(pack, "timeline").curve_timeline(speed.curve(Fraction(25), 50)))
+    video, _, _, rate = one.slow_motion("ignored", 9.0, 0.0, "stretch", engine, speed=speed,
+                                        video=core_video(str(pack_clips["audio"])))
+    components = video.get_components()
+    assert components.images.shape[0] == expected > 50 and rate == 25.0
+    assert components.audio["waveform"].shape[-1] / components.audio["sample_rate"] == \
+        pytest.approx(expected / 25, abs=0.05)
+    images, frame_rate, audio, _, _ = node(pack, "DeepshopLoadVideoFrames").load("clip.mp4")
+    _, out, track, _ = one.slow_motion("ignored", 9.0, 0.0, "varispeed", engine, speed=speed, images=images,
+                                       frame_rate=frame_rate, audio=audio)
+    assert out.shape == components.images.shape and float((out - components.images).abs().mean()) < 3 / 255
+    assert track["waveform"].shape[-1] / track["sample_rate"] == pytest.approx(expected / 25, abs=0.05)
+    as_range = one.slow_motion("10:30", 4.0, 0.0, "stretch", engine, images=images, frame_rate=frame_rate)[1]
+    ranged, _ = curve.curve("0:1, 10:0.25:hold, 30:1:hold")["result"]
+    as_curve = one.slow_motion("1:2", 2.0, 0.0, "stretch", engine, images=images, frame_rate=frame_rate,
+                               speed=ranged)[1]
+    assert torch.equal(as_range, as_curve)
+
+
+def test_slow_motion_refuses_a_curve_that_does_not_fit_the_clip(pack, pack_clips, core_video):
+    curve, one = node(pack, "DeepshopSpeedCurve"), node(pack, "DeepshopSlowMotion")
+    video = core_video(str(pack_clips["audio"]))  # 50 frames, 2 s
+    for speed, named in [(curve.curve("", speeds=[1.0] * 49)["result"][0], "49 values but the clip has 50"),
+                         (curve.curve("0s:1, 3s:0.5")["result"][0], "past the last frame")]:
+        with pytest.raises(ValueError, match=named):
+            one.slow_motion("10:20", 2.0, 0.0, "stretch", "blend (cross-fade, no motion)", speed=speed, video=video)
