@@ -326,6 +326,7 @@ def test_cli_batch_takes_every_slowmo_option(clips, tmp_path):
     assert same_frames(fast.output, tmp_path / "single.mkv") and not same_frames(default.output, fast.output)
 
 
+@pytest.mark.slow  # an end-to-end run of a few seconds: the slow level
 def test_without_ray_a_batch_runs_here_and_says_so(clips, tmp_path):
     """On a machine without Ray (simulated: the import system finds no ``ray``), ``deepshop batch`` warns once and
     runs one file after the other; asking for workers is refused with what to install."""

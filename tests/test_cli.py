@@ -115,6 +115,7 @@ def long_clip(tmp_path_factory):
     return write_clip(tmp_path_factory.mktemp("long") / "long.mp4", seconds=8, width=320, height=192)
 
 
+@pytest.mark.slow  # an end-to-end run of a few seconds: the slow level
 @pytest.mark.parametrize("existing", [False, True], ids=["new output", "existing output"])
 def test_ctrl_c_stops_cleanly_and_leaves_nothing(long_clip, tmp_path, existing):
     """SIGINT while the job runs: exit 130, no temporary file, an existing output (given --overwrite) untouched, and
@@ -208,6 +209,7 @@ def test_quality_reaches_the_encoder(clip, tmp_path, capsys, fmt, name, low, hig
     assert not (tmp_path / name).exists()
 
 
+@pytest.mark.slow  # an end-to-end run of a few seconds: the slow level
 def test_each_preset_reaches_the_flow_engine(clip, tmp_path):
     """``--preset`` gives the same frames as the API with that preset, and the three presets differ."""
     written = {}

@@ -377,6 +377,7 @@ def test_a_cut_download_resumes_and_a_wrong_one_is_deleted(served_rife, monkeypa
 
 
 # ------------------------------------------------------------------------------------------------ every face
+@pytest.mark.slow  # an end-to-end run of a few seconds: the slow level
 def test_the_command_line_batch_and_chunks_run_rife(clip, tmp_path, rife_file):
     """`deepshop slowmo --engine rife --weights ... --device cpu` writes the slowed clip; a batch manifest row asks
     for the same engine by name with its weights; a chunked run gives the single run's frames; a device that does

@@ -57,6 +57,7 @@ def test_a_range_and_the_same_curve_as_keyframes_give_the_same_file(lossless_cli
 # --- the command line --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # an end-to-end run of a few seconds: the slow level
 def test_slowmo_follows_a_speed_curve_on_the_command_line(lossless_clip, tmp_path, capsys):
     out = tmp_path / "curve.mkv"
     assert main(["slowmo", str(lossless_clip), "-o", str(out), "--speed", CURVE, "--format", "lossless", "-q"]) == 0
@@ -81,6 +82,7 @@ def test_slowmo_follows_a_speed_curve_on_the_command_line(lossless_clip, tmp_pat
     assert not same_frames(frames_blend, out) and probe(frames_blend).frame_count == expected
 
 
+@pytest.mark.slow  # an end-to-end run of a few seconds: the slow level
 def test_a_curve_file_and_a_preset(lossless_clip, tmp_path):
     csv_file = tmp_path / "curve.csv"
     csv_file.write_text("time,speed,ease\n0s,1,\n0.4s,0.25,\n0.8s,0.25,\n1.2s,3,\n1.6s,1,\n")
@@ -167,6 +169,7 @@ def test_every_audio_mode_follows_the_curve_and_a_freeze_is_silent(lossless_clip
 # --- chunks ---------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # an end-to-end run of a few seconds: the slow level
 def test_chunks_of_a_curve_equal_a_single_run(tmp_path):
     """Slower and faster across a scene cut: a blurred frame (one plan item) never blends the two shots and never
     falls between chunks; its samples are its cost; the stitched file is the single run's, bit for bit."""
@@ -237,6 +240,7 @@ def test_a_float_list_of_the_wrong_length_is_refused(lossless_clip, tmp_path, ca
 # --- sync: 60 s, a curve of 9 keyframes and a freeze, every click on its flash ---------------------------------
 
 
+@pytest.mark.slow  # an end-to-end run of a few seconds: the slow level
 def test_every_click_stays_on_its_flash_through_a_long_curve(tmp_path):
     """A 60 s clip flashing white with a 10 ms 2 kHz click at every whole second, through the whole pipeline along a
     curve (slower down to 0.1x, faster up to 5x, held, a freeze, every ease): the onset of every click in the
