@@ -169,8 +169,8 @@ class Job:
                              "times the frame rate with --smooth (default 4; 2.5 works)")
     ramp: float = _setting(0.0, "--ramp", _ramp, "ease in and out of a range's slowdown over this many source frames "
                            "(default 0: a hard cut)", metavar="FRAMES")
-    smooth: bool = _setting(False, "--smooth", yes_no("smooth"), "instead of slowing ranges, play the whole clip at FACTOR x "
-                            "the frame rate, same duration", kind="on")
+    smooth: bool = _setting(False, "--smooth", yes_no("smooth"), "instead of slowing ranges, play the whole clip "
+                            "at FACTOR x the frame rate, same duration", kind="on")
     speed: SpeedRequest | None = _setting(None, "--speed", SpeedRequest.of, "instead of ranges, a speed curve: "
                                           "keyframes TIME:SPEED[:EASE] (0s:1,1s:0.25,2.5s:3,3.5s:1; TIME in seconds "
                                           "with s or frames), freezes TIME:freeze=DURATION, presets NAME@TIME[/LENGTH]"
@@ -189,10 +189,10 @@ class Job:
     audio: str = _setting("stretch", "--audio", _one_of("audio mode", AUDIO_MODES), "sound where the speed is not "
                           "1x: stretch (pitch kept, default), varispeed (pitch follows the speed, like tape), "
                           "silence, or none (no track)", choices=AUDIO_MODES)
-    scene_cuts: bool = _setting(True, "--no-scene-cuts", yes_no("scene_cuts"), "interpolate across scene cuts too (default: hold "
-                                "the nearest frame at a cut)", kind="off")
-    dedupe: bool = _setting(True, "--no-dedupe", yes_no("dedupe"), "treat repeated source frames as motion stops (default: "
-                            "interpolate across them)", kind="off")
+    scene_cuts: bool = _setting(True, "--no-scene-cuts", yes_no("scene_cuts"), "interpolate across scene cuts too "
+                                "(default: hold the nearest frame at a cut)", kind="off")
+    dedupe: bool = _setting(True, "--no-dedupe", yes_no("dedupe"), "treat repeated source frames as motion stops "
+                            "(default: interpolate across them)", kind="off")
     crop: Crop | None = _setting(None, "--crop", _crop, "keep only source frames FIRST..LAST", metavar="FIRST:LAST")
     format: str | None = _setting(None, "--format", _nothing_or(_one_of("output format", FORMATS)), "output format "
                                   "(default: from the extension)", choices=tuple(sorted(FORMATS)))
@@ -231,4 +231,5 @@ class Job:
         return dataclasses.replace(self, **changes)
 
 
-SETTINGS: tuple[Setting, ...] = tuple(Setting(f.name, **f.metadata["setting"]) for f in dataclasses.fields(Job) if "setting" in f.metadata)
+SETTINGS: tuple[Setting, ...] = tuple(Setting(f.name, **f.metadata["setting"]) for f in dataclasses.fields(Job)
+                                      if "setting" in f.metadata)

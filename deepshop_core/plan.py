@@ -189,9 +189,12 @@ def plan_clip(input: str | Path, job: Job) -> ClipPlan:
     warn_about(info)
     first, count, whole = kept(job, info)
     timeline = build_timeline(count, info.frame_rate, job, **whole)
+
+    def signatures(lo: int, hi: int):
+        return (scenes.signature(f) for f in read_frames(info, first + lo, first + hi))
+
     started = time.perf_counter()
-    render = plan_render(timeline, lambda lo, hi: (scenes.signature(f) for f in read_frames(info, first + lo, first + hi)),
-                         scene_cuts=job.scene_cuts, dedupe=job.dedupe, shutter=job.shutter_of)
+    render = plan_render(timeline, signatures, scene_cuts=job.scene_cuts, dedupe=job.dedupe, shutter=job.shutter_of)
     return ClipPlan(input, info, job, first, timeline, render, time.perf_counter() - started)
 
 

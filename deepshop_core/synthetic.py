@@ -115,7 +115,8 @@ def click_track(seconds: float, sample_rate: int = 48000, channels: int = 2) -> 
     tone = 0.1 * np.sin(2 * np.pi * 220 * t)
     click = (t % 1.0) < 0.01
     tone[click] += 0.5 * np.sin(2 * np.pi * 2000 * t[click])
-    return Audio(np.repeat(tone[None].astype(np.float32), channels, axis=0), sample_rate, "stereo" if channels == 2 else "")
+    samples = np.repeat(tone[None].astype(np.float32), channels, axis=0)
+    return Audio(samples, sample_rate, "stereo" if channels == 2 else "")
 
 
 def write_clip(path: str | Path, *, seconds: float = 4.0, frame_rate: Fraction = Fraction(25), width: int = 640,

@@ -75,7 +75,8 @@ def landings(realised: RealisedCurve | None, marks: list[tuple[str, float]], fra
             found.append(Landing(f"freeze ({frames} frames)", float(frame + first), (frame + first) / fps,
                                  start, start / fps))
     found.sort(key=lambda l: (l.output_frame, l.source_frame))
-    return DryRun(tuple(found), source_frames, output_frames, rate, None if output_rate is None else Fraction(output_rate))
+    output_rate = None if output_rate is None else Fraction(output_rate)
+    return DryRun(tuple(found), source_frames, output_frames, rate, output_rate)
 
 
 def dry_run(curve: SpeedCurve, frame_rate) -> DryRun:
